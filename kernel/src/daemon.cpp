@@ -1,0 +1,131 @@
+// Builds the kernel from its parts and runs it (see daemon.hpp).
+#include "daemon.hpp"
+
+#include <Poco/UUIDGenerator.h>
+#include <signal.h>
+
+#include <memory>
+
+#include "engine.hpp"
+#include "event_loop.hpp"
+#include "host_services.hpp"
+#include "log.hpp"
+#include "plugin_loader.hpp"
+#include "server.hpp"
+#include "spawner.hpp"
+
+#ifndef LRM_VERSION
+#define LRM_VERSION "0.0.0"
+#endif
+
+namespace lrm::kernel {
+namespace {
+
+constexpr Millis kDrainPoll{50};
+
+void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
+  for (const auto& dir : config.plugin_dirs) {
+    for (const auto& path : pluginFiles(dir)) {
+      std::string error;
+      auto plugin = loadPlugin(path, error);
+      if (!plugin) {
+        log(sdk::LogLevel::Error, error);
+        continue;
+      }
+      if (plugin->object->name() != plugin->name) {
+        log(sdk::LogLevel::Error, "unable to load plugin " + path + ": descriptor names class '" +
+                                      plugin->name + "' but the object says '" + plugin->object->name() + "'");
+        continue;
+      }
+      if (!plugin->object->init(host, error)) {
+        log(sdk::LogLevel::Error, "unable to initialise plugin " + path + ": " + error);
+        continue;
+      }
+      try {
+        engine.addClass(plugin->object);
+        log(sdk::LogLevel::Info, "loaded class '" + plugin->name + "' " + plugin->version + " from " + path);
+      } catch (const std::exception& e) {
+        log(sdk::LogLevel::Error, "unable to load plugin " + path + ": " + e.what());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
+  // Signals arrive through the loop; children get a clean mask (spawner.cpp).
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, signo);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  EventLoop loop;
+  Spawner spawner(loop);
+  spawner.setKillGrace(Millis(config.kill_grace_ms));
+  HostServices host(loop, spawner, config.settings);
+
+  ServerOptions server_options;
+  server_options.socket_path = config.socket_path;
+  server_options.version = LRM_VERSION;
+  server_options.boot_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  server_options.allowed_gid = config.allowed_gid;
+  Server server(loop, server_options);
+  Engine engine(loop, server, config.max_children);
+  server.attach(engine);
+
+  loadPlugins(config, host, engine);
+  if (engine.classNames().empty()) {
+    log(sdk::LogLevel::Warning, "no resource class loaded; check --plugin-dir");
+  }
+  try {
+    server.listen();
+  } catch (const std::exception& e) {
+    log(sdk::LogLevel::Error, std::string("unable to start: ") + e.what());
+    return 1;
+  }
+
+  bool shutting_down = false;
+  Clock::time_point drain_deadline;
+  std::function<void()> drain_check = [&] {
+    if (engine.inFlight() == 0) {
+      loop.stop();
+    } else if (Clock::now() >= drain_deadline) {
+      engine.logInFlight("left running: the shutdown timeout expired before it completed");
+      loop.stop();
+    } else {
+      loop.addTimer(kDrainPoll, drain_check);
+    }
+  };
+  auto shutdown = [&](const char* signal_name) {
+    if (shutting_down) {
+      log(sdk::LogLevel::Notice, std::string(signal_name) + " again: exiting now");
+      engine.logInFlight("left running: lrmd exited before it completed");
+      loop.stop();
+      return;
+    }
+    shutting_down = true;
+    log(sdk::LogLevel::Notice, std::string(signal_name) + ": shutting down; " +
+                                   std::to_string(engine.inFlight()) + " operation(s) in flight");
+    server.stopAccepting();
+    engine.drain();
+    drain_deadline = Clock::now() + Millis(config.shutdown_timeout_ms);
+    drain_check();
+  };
+  loop.onSignal(SIGTERM, [&] { shutdown("SIGTERM"); });
+  loop.onSignal(SIGINT, [&] { shutdown("SIGINT"); });
+  loop.onSignal(SIGHUP, [] { log(sdk::LogLevel::Notice, "SIGHUP ignored (upgrade is not implemented yet)"); });
+
+  std::string classes;
+  for (const auto& name : engine.classNames()) classes += (classes.empty() ? "" : ", ") + name;
+  log(sdk::LogLevel::Notice, "lrmd " LRM_VERSION " ready on " + config.socket_path + " (classes: " +
+                                 (classes.empty() ? "none" : classes) + ")");
+  ready();
+  loop.run();
+  server.stopAccepting();
+  log(sdk::LogLevel::Notice, "lrmd exiting");
+  return 0;
+}
+
+}  // namespace lrm::kernel

@@ -1,0 +1,31 @@
+// Wiring of the daemon: event loop, spawner, plugins, engine and server, and
+// the shutdown sequence (DESIGN §4.2). main.cpp only parses options.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lrm::kernel {
+
+struct DaemonConfig {
+  std::string socket_path;
+  std::vector<std::string> plugin_dirs;
+  std::uint64_t max_children = 0;
+  std::uint64_t kill_grace_ms = 0;
+  std::uint64_t shutdown_timeout_ms = 30000;
+  gid_t allowed_gid = static_cast<gid_t>(-1);
+  std::map<std::string, std::string> settings;  ///< for plugins (sdk::Host::setting)
+};
+
+/**
+ * Run the daemon until SIGTERM/SIGINT. @p ready is called once the socket
+ * accepts connections. @return the process exit code.
+ */
+int runDaemon(const DaemonConfig& config, const std::function<void()>& ready);
+
+}  // namespace lrm::kernel

@@ -1,0 +1,559 @@
+// The life of an operation, one explicit state machine per op:
+//
+//   submit ──► Delayed ──(delay elapsed)──► Queued ──(head of its instance's
+//   queue, instance idle, a child slot free)──► Running ──(agent done)──►
+//   reported; then Finished, or for a recurring op Idle ──(interval
+//   elapsed)──► Queued again.
+//
+// Cancel: Delayed/Queued/Idle ops are reported `cancelled` at once; a
+// Running recurring op has its process killed and is reported `cancelled`
+// when it exits; a Running one-shot op cannot be cancelled. See
+// docs/architecture.md for the full table.
+#include "engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "log.hpp"
+
+namespace lrm::kernel {
+namespace {
+
+enum class OpState { Invalid = 0, Delayed, Queued, Running, Idle, Finished };
+
+std::uint64_t msSince(Clock::time_point since, Clock::time_point now) {
+  const auto ms = std::chrono::duration_cast<Millis>(now - since).count();
+  return ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+}
+
+std::int64_t epochSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct Engine::Op {
+  sdk::CallId call_id = 0;
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  std::uint32_t timeout_ms = 0;
+  std::uint64_t start_delay_ms = 0;
+  sdk::Params params;
+  ClientId origin = 0;
+  bool changes_only = false;
+  bool originator_only = false;
+
+  OpState state = OpState::Invalid;
+  TimerId timer = 0;                 // start delay or recurring interval
+  Clock::time_point ready_at;        // became runnable (for queue_ms)
+  Clock::time_point started_at;
+  std::int64_t t_run = 0;
+  bool cancel_requested = false;     // in flight, being killed
+  bool rerun_now = false;            // a duplicate arrived while it ran
+  int last_rc = sdk::rc::kOk;        // what a cancellation reports
+  std::optional<std::pair<int, sdk::ExecStatus>> last_notified;
+
+  bool recurring() const { return interval_ms > 0; }
+  OpView view() const { return {action, interval_ms, call_id, timeout_ms}; }
+  sdk::LogContext context(const Instance& instance) const;
+};
+
+struct Engine::Instance {
+  std::string id;
+  std::string name;
+  sdk::AgentSpec agent;
+  ClassPtr cls;
+  sdk::Params params;
+  bool drop_recurring = false;
+  ClientId registered_by = 0;
+
+  std::deque<OpPtr> queue;   // Delayed and Queued ops, in submission order
+  OpPtr running;             // the one op in flight
+  std::vector<OpPtr> idle;   // recurring ops waiting for their next interval
+  // Last result per (action, interval), with a sequence number for ordering.
+  std::map<std::pair<std::string, std::uint64_t>, std::pair<std::uint64_t, ExecEvent>> last;
+  bool deleted = false;      // unregistered while an op was in flight
+  bool waiting = false;      // in Engine::waiting_
+
+  sdk::LogContext context() const { return {id, name, {}, 0}; }
+};
+
+sdk::LogContext Engine::Op::context(const Instance& instance) const {
+  return {instance.id, instance.name, action, call_id};
+}
+
+Engine::Engine(EventLoop& loop, Notifier& notifier, std::size_t max_children)
+    : loop_(loop), notifier_(notifier), max_children_(max_children) {}
+
+Engine::~Engine() {
+  for (auto& [id, instance] : instances_) {
+    for (auto& op : instance->queue) loop_.cancelTimer(op->timer);
+    for (auto& op : instance->idle) loop_.cancelTimer(op->timer);
+  }
+}
+
+void Engine::addClass(ClassPtr cls) {
+  const std::string name = cls->name();
+  if (!classes_.emplace(name, std::move(cls)).second) {
+    throw std::runtime_error("resource class '" + name + "' is provided by two plugins");
+  }
+}
+
+std::vector<std::string> Engine::classNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, cls] : classes_) names.push_back(name);
+  return names;
+}
+
+sdk::ResourceClass& Engine::resourceClass(const std::string& name) const {
+  const auto it = classes_.find(name);
+  if (it == classes_.end()) {
+    throw RequestError("unknown-class", "unknown resource class '" + name + "'");
+  }
+  return *it->second;
+}
+
+sdk::AgentSpec Engine::resolveSpec(const std::string& text) const {
+  std::string error;
+  auto spec = sdk::parseAgentSpec(text, error);
+  if (!spec) throw RequestError("invalid-spec", error);
+  const sdk::ResourceClass& cls = resourceClass(spec->cls);
+  if (cls.requiresProvider() && spec->provider.empty()) {
+    throw RequestError("invalid-spec", "agent spec '" + text + "': class '" + spec->cls +
+                                           "' requires a provider (class:provider:type)");
+  }
+  if (!cls.requiresProvider() && !spec->provider.empty()) {
+    throw RequestError("invalid-spec", "agent spec '" + text + "': class '" + spec->cls +
+                                           "' has no providers (use class:type)");
+  }
+  return *spec;
+}
+
+const Engine::InstancePtr& Engine::shared(const std::string& id) const {
+  const auto it = instances_.find(id);
+  if (it == instances_.end() || it->second->deleted) {
+    throw RequestError("unknown-instance", "no instance with id '" + id + "'");
+  }
+  return it->second;
+}
+
+void Engine::logInFlight(const std::string& why) const {
+  for (const auto& [id, instance] : instances_) {
+    if (instance->running) log(sdk::LogLevel::Warning, instance->running->context(*instance), why);
+  }
+}
+
+std::size_t Engine::instanceCount() const {
+  return static_cast<std::size_t>(std::count_if(instances_.begin(), instances_.end(),
+                                                [](const auto& entry) { return !entry.second->deleted; }));
+}
+
+InstanceView Engine::registerInstance(const RegisterParams& request) {
+  if (!sdk::isValidInstanceId(request.id)) {
+    throw RequestError("invalid-argument", "invalid instance id '" + request.id +
+                                               "' (1-128 characters of [A-Za-z0-9._:@-])");
+  }
+  for (const auto& [name, value] : request.params) {
+    if (!sdk::isValidParamName(name)) {
+      throw RequestError("invalid-argument",
+                         "invalid parameter name '" + name + "' (must match [A-Za-z0-9_]+)");
+    }
+  }
+  const sdk::AgentSpec spec = resolveSpec(request.agent);
+  const std::string name = request.name.empty() ? request.id : request.name;
+  if (name.size() > 256) throw RequestError("invalid-argument", "instance name longer than 256 bytes");
+
+  auto& slot = instances_[request.id];
+  if (!slot) {
+    slot = std::make_shared<Instance>();
+    slot->id = request.id;
+  } else if (!slot->deleted && slot->agent == spec && slot->name == name &&
+             slot->params == request.params && slot->drop_recurring == request.drop_recurring) {
+    log(sdk::LogLevel::Debug, slot->context(), "re-registered unchanged");
+    return view(*slot);
+  } else if (!slot->deleted && slot->agent != spec) {
+    log(sdk::LogLevel::Notice, slot->context(),
+        "agent changes from " + slot->agent.toString() + " to " + spec.toString() +
+            ": cancelling its queued and recurring operations");
+    cancelEverything(slot);
+  }
+  InstancePtr instance = slot;
+  instance->deleted = false;
+  instance->name = name;
+  instance->agent = spec;
+  instance->cls = classes_.at(spec.cls);
+  instance->params = request.params;
+  instance->drop_recurring = request.drop_recurring;
+  instance->registered_by = request.origin;
+  log(sdk::LogLevel::Info, instance->context(), "registered as " + spec.toString());
+  InstanceView result = view(*instance);
+  notifier_.publishInstance("register", result);
+  return result;
+}
+
+std::optional<InstanceView> Engine::unregisterInstance(const std::string& id) {
+  const auto it = instances_.find(id);
+  if (it == instances_.end() || it->second->deleted) return std::nullopt;
+  InstancePtr instance = it->second;
+  instance->deleted = true;
+  cancelEverything(instance);
+  InstanceView result = view(*instance);
+  if (instance->running) {
+    log(sdk::LogLevel::Info, instance->context(),
+        "unregistered; its " + instance->running->action + " in flight will be reported as deleted");
+  } else {
+    instances_.erase(it);
+    log(sdk::LogLevel::Info, instance->context(), "unregistered");
+  }
+  notifier_.publishInstance("unregister", result);
+  return result;
+}
+
+sdk::CallId Engine::exec(const ExecParams& request) {
+  InstancePtr instance = shared(request.instance);
+  Instance& found = *instance;
+  if (!sdk::isValidAgentComponent(request.action) || request.action.size() > 64) {
+    throw RequestError("invalid-argument", "invalid action name '" + request.action + "'");
+  }
+  for (const auto& [name, value] : request.params) {
+    if (!sdk::isValidParamName(name)) {
+      throw RequestError("invalid-argument",
+                         "invalid parameter name '" + name + "' (must match [A-Za-z0-9_]+)");
+    }
+  }
+  const sdk::CallId call_id = next_call_id_++;
+
+  if (request.action == "stop") cancelAllRecurring(instance);
+
+  if (request.interval_ms > 0) {
+    // A second identical recurring op is merged into the first (DESIGN §2.3).
+    auto same = [&](const OpPtr& op) {
+      return op->recurring() && !op->cancel_requested && op->action == request.action &&
+             op->interval_ms == request.interval_ms;
+    };
+    OpPtr existing;
+    if (found.running && same(found.running)) existing = found.running;
+    for (const auto& op : found.idle) if (!existing && same(op)) existing = op;
+    for (const auto& op : found.queue) if (!existing && same(op)) existing = op;
+    if (existing) {
+      log(sdk::LogLevel::Notice, existing->context(found),
+          "duplicate recurring op merged; it now answers to call " + std::to_string(call_id));
+      existing->call_id = call_id;
+      existing->timeout_ms = request.timeout_ms;
+      existing->params = request.params;
+      existing->origin = request.origin;
+      existing->changes_only = request.changes_only;
+      existing->originator_only = request.originator_only;
+      existing->last_notified.reset();
+      if (existing->state == OpState::Idle) {
+        loop_.cancelTimer(existing->timer);
+        requeue(instance, existing);
+      } else if (existing->state == OpState::Running) {
+        existing->rerun_now = true;
+      }
+      return call_id;
+    }
+  }
+
+  auto op = std::make_shared<Op>();
+  op->call_id = call_id;
+  op->action = request.action;
+  op->interval_ms = request.interval_ms;
+  op->timeout_ms = request.timeout_ms;
+  op->start_delay_ms = request.start_delay_ms;
+  op->params = request.params;
+  op->origin = request.origin;
+  op->changes_only = request.changes_only;
+  op->originator_only = request.originator_only;
+  found.queue.push_back(op);
+  if (request.start_delay_ms > 0) {
+    op->state = OpState::Delayed;
+    op->timer = loop_.addTimer(Millis(request.start_delay_ms), [this, instance, op] {
+      op->timer = 0;
+      op->state = OpState::Queued;
+      op->ready_at = Clock::now();
+      pump(instance);
+    });
+  } else {
+    op->state = OpState::Queued;
+    op->ready_at = Clock::now();
+  }
+  log(sdk::LogLevel::Debug, op->context(found),
+      "queued" + (request.interval_ms ? " every " + std::to_string(request.interval_ms) + " ms" : std::string()) +
+          (request.start_delay_ms ? " after a delay of " + std::to_string(request.start_delay_ms) + " ms"
+                                  : std::string()));
+  // Run from the loop, not inside the request: the reply with the call id
+  // then always reaches the client before the result.
+  loop_.defer([this, instance] { pump(instance); });
+  return call_id;
+}
+
+void Engine::requeue(const InstancePtr& instance, const OpPtr& op) {
+  auto& idle = instance->idle;
+  idle.erase(std::remove(idle.begin(), idle.end(), op), idle.end());
+  op->timer = 0;
+  op->state = OpState::Queued;
+  op->ready_at = Clock::now();
+  instance->queue.push_back(op);
+  pump(instance);
+}
+
+void Engine::pump(const InstancePtr& instance) {
+  if (draining_ || instance->running || instance->queue.empty()) return;
+  const OpPtr head = instance->queue.front();
+  // Order on one instance is submission order: a delayed head holds the rest.
+  if (head->state != OpState::Queued) return;
+  if (max_children_ > 0 && in_flight_ >= max_children_) {
+    if (!instance->waiting) {
+      instance->waiting = true;
+      waiting_.push_back(instance);
+    }
+    return;
+  }
+  instance->queue.pop_front();
+  launch(instance, head);
+}
+
+void Engine::pumpWaiting() {
+  while (!waiting_.empty() && (max_children_ == 0 || in_flight_ < max_children_)) {
+    InstancePtr instance = waiting_.front();
+    waiting_.pop_front();
+    instance->waiting = false;
+    pump(instance);
+  }
+}
+
+void Engine::launch(const InstancePtr& instance, const OpPtr& op) {
+  op->state = OpState::Running;
+  op->started_at = Clock::now();
+  op->t_run = epochSeconds();
+  instance->running = op;
+  ++in_flight_;
+
+  sdk::Operation operation;
+  operation.call_id = op->call_id;
+  operation.instance_id = instance->id;
+  operation.instance_name = instance->name;
+  operation.agent = instance->agent;
+  operation.action = op->action;
+  operation.interval_ms = op->interval_ms;
+  operation.timeout_ms = op->timeout_ms;
+  operation.params = instance->params;
+  for (const auto& [name, value] : op->params) operation.params[name] = value;  // per-op values win
+
+  log(sdk::LogLevel::Debug, op->context(*instance), "running");
+  ClassPtr cls = instance->cls;  // keeps the plugin alive for the duration of the call
+  cls->execute(operation, [this, instance, op](const sdk::Result& result) {
+    // Plugins must call back later, from the loop; tolerate one that calls at once.
+    if (op->state != OpState::Running) return;
+    loop_.defer([this, instance, op, result] { complete(instance, op, result); });
+  });
+}
+
+void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result) {
+  if (op->state != OpState::Running) return;
+  const auto now = Clock::now();
+  --in_flight_;
+  instance->running.reset();
+
+  if (op->cancel_requested) {
+    result.status = sdk::ExecStatus::Cancelled;
+    result.rc = op->last_rc;
+  } else {
+    if (result.status == sdk::ExecStatus::Pending) {
+      result.status = sdk::ExecStatus::Error;
+      result.exit_reason = "plugin reported a pending result";
+    }
+    if (result.status == sdk::ExecStatus::Done) op->last_rc = result.rc;
+  }
+  report(*instance, *op, result, msSince(op->started_at, now), msSince(op->ready_at, op->started_at));
+
+  if (op->recurring() && !op->cancel_requested && !instance->deleted) {
+    if (op->rerun_now) {
+      op->rerun_now = false;
+      op->state = OpState::Idle;
+      requeue(instance, op);
+    } else {
+      op->state = OpState::Idle;
+      instance->idle.push_back(op);
+      op->timer = loop_.addTimer(Millis(op->interval_ms), [this, instance, op] { requeue(instance, op); });
+    }
+  } else {
+    op->state = OpState::Finished;
+  }
+
+  if (instance->deleted) {
+    const auto it = instances_.find(instance->id);
+    if (it != instances_.end() && it->second == instance) instances_.erase(it);
+  } else {
+    pump(instance);
+  }
+  pumpWaiting();
+}
+
+void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,
+                    std::uint64_t queue_ms) {
+  ExecEvent event;
+  event.instance_id = instance.id;
+  event.instance_name = instance.name;
+  event.agent = instance.agent.toString();
+  event.action = op.action;
+  event.interval_ms = op.interval_ms;
+  event.call_id = op.call_id;
+  event.result = result;
+  event.exec_ms = exec_ms;
+  event.queue_ms = queue_ms;
+  event.t_run = op.t_run;
+  event.deleted = instance.deleted;
+
+  const std::pair<int, sdk::ExecStatus> outcome{result.rc, result.status};
+  const bool changed = !op.last_notified || *op.last_notified != outcome;
+  const auto key = std::make_pair(op.action, op.interval_ms);
+  instance.last[key] = {next_result_seq_++, event};
+
+  std::string line = std::string("status=") + sdk::toString(result.status) + " rc=" +
+                     std::to_string(result.rc) + " (" + sdk::rcName(result.rc) + ") in " +
+                     std::to_string(exec_ms) + " ms";
+  if (queue_ms > 0) line += " after " + std::to_string(queue_ms) + " ms queued";
+  if (!result.exit_reason.empty()) line += ": " + result.exit_reason;
+  const bool failed = result.status != sdk::ExecStatus::Done && result.status != sdk::ExecStatus::Cancelled;
+  log(failed ? sdk::LogLevel::Warning
+             : (op.recurring() && !changed ? sdk::LogLevel::Debug : sdk::LogLevel::Info),
+      op.context(instance), line);
+
+  if (op.changes_only && !changed) return;
+  op.last_notified = outcome;
+  notifier_.publishExec(event, op.origin, op.originator_only);
+}
+
+bool Engine::cancelOp(const InstancePtr& instance, const OpPtr& op) {
+  switch (op->state) {
+    case OpState::Delayed:
+    case OpState::Queued: {
+      auto& queue = instance->queue;
+      queue.erase(std::remove(queue.begin(), queue.end(), op), queue.end());
+      break;
+    }
+    case OpState::Idle: {
+      auto& idle = instance->idle;
+      idle.erase(std::remove(idle.begin(), idle.end(), op), idle.end());
+      break;
+    }
+    case OpState::Running:
+      if (!op->recurring() || op->cancel_requested) return false;
+      op->cancel_requested = true;
+      log(sdk::LogLevel::Info, op->context(*instance), "cancelling: killing the running agent");
+      instance->cls->cancel(op->call_id);
+      return true;  // reported when the agent exits
+    case OpState::Invalid:
+    case OpState::Finished:
+      return false;
+  }
+  loop_.cancelTimer(op->timer);
+  op->timer = 0;
+  op->state = OpState::Finished;
+  sdk::Result result;
+  result.status = sdk::ExecStatus::Cancelled;
+  result.rc = op->last_rc;
+  report(*instance, *op, result, 0, 0);
+  return true;
+}
+
+std::size_t Engine::cancelWhere(const InstancePtr& instance,
+                                const std::function<bool(const Op&)>& predicate) {
+  // Collect first: cancelling edits the lists being walked.
+  std::vector<OpPtr> victims;
+  for (const auto& op : instance->queue) if (predicate(*op)) victims.push_back(op);
+  for (const auto& op : instance->idle) if (predicate(*op)) victims.push_back(op);
+  if (instance->running && predicate(*instance->running)) victims.push_back(instance->running);
+  std::size_t count = 0;
+  for (const auto& op : victims) count += cancelOp(instance, op) ? 1 : 0;
+  return count;
+}
+
+void Engine::cancelAllRecurring(const InstancePtr& instance) {
+  cancelWhere(instance, [](const Op& op) { return op.recurring(); });
+}
+
+void Engine::cancelEverything(const InstancePtr& instance) {
+  cancelWhere(instance, [](const Op&) { return true; });
+}
+
+void Engine::cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms) {
+  InstancePtr instance = shared(id);
+  auto matches = [&](const OpPtr& op) { return op->action == action && op->interval_ms == interval_ms; };
+  for (const auto& op : instance->queue) {
+    if (matches(op)) {
+      cancelOp(instance, op);
+      return;
+    }
+  }
+  for (const auto& op : instance->idle) {
+    if (matches(op)) {
+      cancelOp(instance, op);
+      return;
+    }
+  }
+  if (instance->running && matches(instance->running)) {
+    if (!instance->running->recurring()) {
+      throw RequestError("in-progress", "the " + action + " of '" + id +
+                                            "' is already running and cannot be cancelled; it will complete normally");
+    }
+    if (instance->running->cancel_requested) {
+      throw RequestError("not-found", "the " + action + " of '" + id + "' is already being cancelled");
+    }
+    cancelOp(instance, instance->running);
+    return;
+  }
+  throw RequestError("not-found", "no pending or recurring " + action + " with interval " +
+                                      std::to_string(interval_ms) + " ms on '" + id + "'");
+}
+
+std::size_t Engine::flush(const std::string& id) {
+  return cancelWhere(shared(id), [](const Op&) { return true; });
+}
+
+void Engine::clientGone(ClientId client) {
+  for (const auto& [id, instance] : instances_) {
+    if (!instance->drop_recurring || instance->deleted) continue;
+    const std::size_t count =
+        cancelWhere(instance, [client](const Op& op) { return op.recurring() && op.origin == client; });
+    if (count > 0) {
+      log(sdk::LogLevel::Info, instance->context(),
+          "client gone: cancelled " + std::to_string(count) + " of its recurring operations");
+    }
+  }
+}
+
+InstanceView Engine::view(const Instance& instance) const {
+  InstanceView result;
+  result.id = instance.id;
+  result.name = instance.name;
+  result.agent = instance.agent;
+  result.params = instance.params;
+  result.busy = static_cast<bool>(instance.running);
+  for (const auto& op : instance.queue) {
+    (op->recurring() ? result.recurring : result.pending).push_back(op->view());
+  }
+  for (const auto& op : instance.idle) result.recurring.push_back(op->view());
+  if (instance.running && instance.running->recurring()) result.recurring.push_back(instance.running->view());
+  std::vector<const std::pair<std::uint64_t, ExecEvent>*> ordered;
+  for (const auto& [key, entry] : instance.last) ordered.push_back(&entry);
+  std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* entry : ordered) result.last.push_back(entry->second);
+  return result;
+}
+
+std::vector<InstanceView> Engine::list() const {
+  std::vector<InstanceView> result;
+  for (const auto& [id, instance] : instances_) {
+    if (!instance->deleted) result.push_back(view(*instance));
+  }
+  return result;
+}
+
+InstanceView Engine::info(const std::string& id) const { return view(*shared(id)); }
+
+}  // namespace lrm::kernel

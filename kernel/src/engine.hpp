@@ -1,0 +1,169 @@
+// The engine: the instance registry and the life of every operation. It owns
+// the per-instance queues (one operation in flight per instance, FIFO), start
+// delays, recurring schedules, cancellation, the global child limit and the
+// last results; it knows nothing about sockets (results go to a Notifier) and
+// nothing about any resource class (agents run through sdk::ResourceClass).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "event_loop.hpp"
+#include "lrm/sdk/resource_class.hpp"
+#include "plugin_loader.hpp"
+
+namespace lrm::kernel {
+
+/** Identifies a connected client; 0 is "nobody". */
+using ClientId = std::uint64_t;
+
+/** A request the engine refuses; code() is the protocol error code. */
+class RequestError : public std::runtime_error {
+ public:
+  RequestError(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  std::string code_;
+};
+
+/** One reported operation result. */
+struct ExecEvent {
+  std::string instance_id;
+  std::string instance_name;
+  std::string agent;
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  sdk::CallId call_id = 0;
+  sdk::Result result;
+  std::uint64_t exec_ms = 0;
+  std::uint64_t queue_ms = 0;
+  std::int64_t t_run = 0;
+  bool deleted = false;
+};
+
+struct OpView {
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  sdk::CallId call_id = 0;
+  std::uint64_t timeout_ms = 0;
+};
+
+struct InstanceView {
+  std::string id;
+  std::string name;
+  sdk::AgentSpec agent;
+  sdk::Params params;
+  bool busy = false;
+  std::vector<OpView> pending;
+  std::vector<OpView> recurring;
+  std::vector<ExecEvent> last;  ///< one per (action, interval), oldest first
+};
+
+/** Where the engine sends what happened. */
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  /** An op result: to @p origin, and to subscribers unless @p originator_only. */
+  virtual void publishExec(const ExecEvent& event, ClientId origin, bool originator_only) = 0;
+  /** `register` or `unregister` of an instance, to subscribers. */
+  virtual void publishInstance(const std::string& type, const InstanceView& instance) = 0;
+};
+
+struct RegisterParams {
+  std::string id;
+  std::string name;
+  std::string agent;
+  sdk::Params params;
+  bool drop_recurring = false;
+  ClientId origin = 0;
+};
+
+struct ExecParams {
+  std::string instance;
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  std::uint32_t timeout_ms = 20000;
+  std::uint64_t start_delay_ms = 0;
+  sdk::Params params;
+  bool changes_only = false;
+  bool originator_only = false;
+  ClientId origin = 0;
+};
+
+class Engine {
+ public:
+  /** @param max_children concurrent operations in flight, 0 = unlimited. */
+  Engine(EventLoop& loop, Notifier& notifier, std::size_t max_children);
+  ~Engine();
+
+  /** Offer a resource class. @throws std::runtime_error on a duplicate name. */
+  void addClass(ClassPtr cls);
+  std::vector<std::string> classNames() const;
+  /** @throws RequestError `unknown-class`. */
+  sdk::ResourceClass& resourceClass(const std::string& name) const;
+  /** Parse and check a spec against the known classes. @throws RequestError. */
+  sdk::AgentSpec resolveSpec(const std::string& text) const;
+
+  InstanceView registerInstance(const RegisterParams& request);
+  /** @return the removed instance, or nullopt when the id was unknown. */
+  std::optional<InstanceView> unregisterInstance(const std::string& id);
+  sdk::CallId exec(const ExecParams& request);
+  void cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms);
+  std::size_t flush(const std::string& id);
+  std::vector<InstanceView> list() const;
+  InstanceView info(const std::string& id) const;
+  /** A client went away: cancel its recurring ops on drop_recurring instances. */
+  void clientGone(ClientId client);
+
+  /** Shutting down: start nothing new; what is in flight completes. */
+  void drain() { draining_ = true; }
+  /** Log every operation still in flight (at the shutdown bound). */
+  void logInFlight(const std::string& why) const;
+
+  std::size_t instanceCount() const;
+  std::size_t inFlight() const { return in_flight_; }
+
+ private:
+  struct Op;
+  struct Instance;
+  using OpPtr = std::shared_ptr<Op>;
+  using InstancePtr = std::shared_ptr<Instance>;
+
+  /** @throws RequestError `unknown-instance`. */
+  const InstancePtr& shared(const std::string& id) const;
+  void pump(const InstancePtr& instance);
+  void pumpWaiting();
+  void launch(const InstancePtr& instance, const OpPtr& op);
+  void complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result);
+  void requeue(const InstancePtr& instance, const OpPtr& op);
+  bool cancelOp(const InstancePtr& instance, const OpPtr& op);
+  void report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,
+              std::uint64_t queue_ms);
+  std::size_t cancelWhere(const InstancePtr& instance, const std::function<bool(const Op&)>& predicate);
+  void cancelAllRecurring(const InstancePtr& instance);
+  void cancelEverything(const InstancePtr& instance);
+  InstanceView view(const Instance& instance) const;
+
+  EventLoop& loop_;
+  Notifier& notifier_;
+  std::size_t max_children_;
+  std::size_t in_flight_ = 0;
+  bool draining_ = false;
+  sdk::CallId next_call_id_ = 1;
+  std::uint64_t next_result_seq_ = 1;
+  std::map<std::string, ClassPtr> classes_;
+  std::map<std::string, InstancePtr> instances_;
+  std::deque<InstancePtr> waiting_;  // instances ready to run but held by max_children
+};
+
+}  // namespace lrm::kernel

@@ -1,0 +1,46 @@
+// sdk::Host for plugins; every entry point is noexcept and contains failures.
+#include "host_services.hpp"
+
+#include <cerrno>
+
+#include "log.hpp"
+
+namespace lrm::kernel {
+
+sdk::SpawnId HostServices::spawn(sdk::SpawnRequest request,
+                                 std::function<void(const sdk::SpawnResult&)> done) noexcept {
+  try {
+    return spawner_.spawn(std::move(request), std::move(done));
+  } catch (const std::exception& e) {
+    kernel::log(sdk::LogLevel::Error, request.context, std::string("unable to spawn: ") + e.what());
+    return 0;
+  }
+}
+
+bool HostServices::kill(sdk::SpawnId id) noexcept { return spawner_.kill(id); }
+
+void HostServices::post(std::function<void()> task) noexcept { loop_.defer(std::move(task)); }
+
+std::vector<std::string> HostServices::baseEnvironment() const noexcept {
+  return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+}
+
+std::string HostServices::setting(const std::string& key, const std::string& fallback) const noexcept {
+  const auto it = settings_.find(key);
+  return it == settings_.end() ? fallback : it->second;
+}
+
+void HostServices::log(sdk::LogLevel level, const sdk::LogContext& context,
+                       const std::string& message) noexcept {
+  try {
+    if (context.instance_id.empty()) {
+      kernel::log(level, message);
+    } else {
+      kernel::log(level, context, message);
+    }
+  } catch (...) {
+    // Logging must never take a plugin call down.
+  }
+}
+
+}  // namespace lrm::kernel

@@ -1,0 +1,33 @@
+// The kernel's implementation of sdk::Host: spawning through the Spawner,
+// logging with instance context, and plugin settings from config and env.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "lrm/sdk/host.hpp"
+#include "spawner.hpp"
+
+namespace lrm::kernel {
+
+class HostServices : public sdk::Host {
+ public:
+  HostServices(EventLoop& loop, Spawner& spawner, std::map<std::string, std::string> settings)
+      : loop_(loop), spawner_(spawner), settings_(std::move(settings)) {}
+
+  sdk::SpawnId spawn(sdk::SpawnRequest request,
+                     std::function<void(const sdk::SpawnResult&)> done) noexcept override;
+  bool kill(sdk::SpawnId id) noexcept override;
+  void post(std::function<void()> task) noexcept override;
+  std::vector<std::string> baseEnvironment() const noexcept override;
+  std::string setting(const std::string& key, const std::string& fallback) const noexcept override;
+  void log(sdk::LogLevel level, const sdk::LogContext& context,
+           const std::string& message) noexcept override;
+
+ private:
+  EventLoop& loop_;
+  Spawner& spawner_;
+  std::map<std::string, std::string> settings_;
+};
+
+}  // namespace lrm::kernel

@@ -1,0 +1,200 @@
+// lrmd: command line and configuration (Poco::Util), logging setup and
+// daemonisation; everything else is in daemon.cpp.
+#include <Poco/Util/Application.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/IntValidator.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionCallback.h>
+#include <Poco/Util/OptionSet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "daemon.hpp"
+#include "log.hpp"
+#include "lrm/client/client.hpp"
+
+namespace {
+
+using Poco::Util::Application;
+using Poco::Util::Option;
+using Poco::Util::OptionCallback;
+using Poco::Util::OptionSet;
+
+constexpr int kExitUsage = 2;
+
+class LrmdApplication : public Application {
+ protected:
+  void defineOptions(OptionSet& options) override {
+    auto add = [&](const char* name, const char* argument, const char* help, bool repeatable = false) {
+      Option option(name, "", help);
+      if (argument) option.argument(argument);
+      option.repeatable(repeatable);
+      option.callback(OptionCallback<LrmdApplication>(this, &LrmdApplication::onOption));
+      options.addOption(option);
+    };
+    add("socket", "PATH", "Unix socket to serve on (default: $LRM_SOCKET, /run/lrm/lrmd.sock for root)");
+    add("plugin-dir", "DIR", "load resource-class plugins from DIR (repeatable; default: next to lrmd)", true);
+    add("agent-dir", "DIR", "load native agents from DIR (repeatable)", true);
+    add("state-dir", "DIR", "persist state in DIR");
+    add("max-children", "N", "at most N agents at once (0: unlimited, the default)");
+    add("kill-grace", "D", "on timeout send SIGTERM and wait D before SIGKILL (default 0: SIGKILL at once)");
+    add("shutdown-timeout", "D", "on SIGTERM wait at most D for operations in flight (default 30s)");
+    add("resume-recurring", nullptr, "resume restored recurring operations");
+    add("config", "FILE", "read settings from FILE (.properties, .ini, .json or .xml)");
+    add("log-level", "LEVEL", "error, warning, notice, info (default), debug or trace");
+    add("log-target", "TARGET", "stderr, syslog or an absolute file path");
+    add("foreground", nullptr, "do not detach; log to stderr by default");
+    add("version", nullptr, "print the version and exit");
+    add("help", nullptr, "print this help and exit");
+  }
+
+  void onOption(const std::string& name, const std::string& value) {
+    if (name == "help") {
+      Poco::Util::HelpFormatter help(options());
+      help.setCommand("lrmd");
+      help.setUsage("[OPTIONS]");
+      help.setHeader("lrm local resource manager daemon.");
+      help.setUnixStyle(true);
+      help.format(std::cout);
+      exit_now_ = true;
+      stopOptionsProcessing();
+    } else if (name == "version") {
+      std::cout << "lrmd " LRM_VERSION "\n";
+      exit_now_ = true;
+      stopOptionsProcessing();
+    } else if (name == "config") {
+      loadConfiguration(value, PRIO_APPLICATION);
+    } else if (name == "plugin-dir" || name == "agent-dir") {
+      (name == "plugin-dir" ? plugin_dirs_ : agent_dirs_).push_back(value);
+    } else {
+      cli_[name] = value.empty() ? "true" : value;
+    }
+  }
+
+  // Command line first, then the environment variable, then the config file.
+  std::string setting(const std::string& key, const char* env, const std::string& fallback) {
+    if (const auto it = cli_.find(key); it != cli_.end()) return it->second;
+    if (env) {
+      if (const char* value = std::getenv(env); value && *value) return value;
+    }
+    return config().getString(key, fallback);
+  }
+
+  std::uint64_t duration(const std::string& key, const std::string& fallback) {
+    const std::string text = setting(key, nullptr, fallback);
+    const auto ms = lrm::sdk::parseDurationMs(text);
+    if (!ms) throw std::invalid_argument("--" + key + ": bad duration '" + text + "' (e.g. 500ms, 5s, 2m)");
+    return *ms;
+  }
+
+  int main(const std::vector<std::string>& args) override {
+    if (exit_now_) return EXIT_OK;
+    if (!args.empty()) {
+      std::cerr << "lrmd: unexpected argument '" << args.front() << "' (see --help)\n";
+      return kExitUsage;
+    }
+    lrm::kernel::DaemonConfig daemon;
+    const bool foreground = setting("foreground", nullptr, "false") == "true";
+    try {
+      const std::string level_name = setting("log-level", nullptr, "info");
+      const auto level = lrm::kernel::parseLogLevel(level_name);
+      if (!level) throw std::invalid_argument("--log-level: unknown level '" + level_name + "'");
+      lrm::kernel::setupLogging(setting("log-target", nullptr, foreground ? "stderr" : "syslog"), *level);
+
+      daemon.socket_path = cli_.count("socket") ? cli_["socket"]
+                                                 : config().getString("socket", lrm::client::defaultSocketPath());
+      daemon.plugin_dirs = plugin_dirs_;
+      if (daemon.plugin_dirs.empty()) {
+        const std::string configured = config().getString("plugin-dir", "");
+        daemon.plugin_dirs.push_back(configured.empty() ? defaultPluginDir() : configured);
+      }
+      const std::string children = setting("max-children", nullptr, "0");
+      const auto max_children = lrm::sdk::parseDurationMs(children);  // plain unsigned number
+      if (!max_children || children.find_first_not_of("0123456789") != std::string::npos) {
+        throw std::invalid_argument("--max-children: '" + children + "' is not a number");
+      }
+      daemon.max_children = *max_children;
+      daemon.kill_grace_ms = duration("kill-grace", "0");
+      daemon.shutdown_timeout_ms = duration("shutdown-timeout", "30s");
+      const std::string group = config().getString("allowed-group", "");
+      if (!group.empty()) {
+        const ::group* entry = ::getgrnam(group.c_str());
+        if (!entry) throw std::invalid_argument("allowed-group: no group named '" + group + "'");
+        daemon.allowed_gid = entry->gr_gid;
+      }
+      daemon.settings["ocf.path"] = setting("ocf.path", "LRM_OCF_PATH", "");
+      daemon.settings["ocf.root"] = setting("ocf.root", "OCF_ROOT", "/usr/lib/ocf");
+      daemon.settings["lsb.path"] = setting("lsb.path", "LRM_LSB_PATH", "/etc/init.d");
+      std::string agent_dirs;
+      for (const auto& dir : agent_dirs_) agent_dirs += (agent_dirs.empty() ? "" : ":") + dir;
+      daemon.settings["native.agent-dirs"] = agent_dirs.empty() ? daemon.plugin_dirs.front() : agent_dirs;
+      if (cli_.count("state-dir") || cli_.count("resume-recurring")) {
+        lrm::kernel::log(lrm::sdk::LogLevel::Warning,
+                         "--state-dir and --resume-recurring are accepted but persistence is not implemented yet");
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "lrmd: " << e.what() << "\n";
+      return kExitUsage;
+    }
+    if (foreground) return lrm::kernel::runDaemon(daemon, [] {});
+    return runDetached(daemon);
+  }
+
+ private:
+  // <dir of lrmd>/../lib/lrm/plugins: right in the build tree and when installed.
+  static std::string defaultPluginDir() {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return "/usr/lib/lrm/plugins";
+    return (self.parent_path().parent_path() / "lib" / "lrm" / "plugins").lexically_normal().string();
+  }
+
+  // Detach, and let the parent exit only once the child serves (or failed).
+  static int runDetached(const lrm::kernel::DaemonConfig& daemon) {
+    int ready_pipe[2];
+    if (::pipe2(ready_pipe, O_CLOEXEC) != 0) return EXIT_SOFTWARE;
+    const pid_t pid = ::fork();
+    if (pid < 0) return EXIT_SOFTWARE;
+    if (pid > 0) {
+      ::close(ready_pipe[1]);
+      char byte = 0;
+      const bool ok = ::read(ready_pipe[0], &byte, 1) == 1;
+      if (!ok) std::cerr << "lrmd: the daemon failed to start (see the log)\n";
+      return ok ? EXIT_OK : EXIT_SOFTWARE;
+    }
+    ::close(ready_pipe[0]);
+    ::setsid();
+    const int null_fd = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(null_fd, fd);
+    if (null_fd > 2) ::close(null_fd);
+    const int write_end = ready_pipe[1];
+    return lrm::kernel::runDaemon(daemon, [write_end] {
+      const char byte = 1;
+      (void)!::write(write_end, &byte, 1);
+      ::close(write_end);
+    });
+  }
+
+  std::map<std::string, std::string> cli_;
+  std::vector<std::string> plugin_dirs_;
+  std::vector<std::string> agent_dirs_;
+  bool exit_now_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  LrmdApplication app;
+  try {
+    app.init(argc, argv);
+  } catch (const Poco::Exception& e) {
+    std::cerr << "lrmd: " << e.displayText() << " (see --help)\n";
+    return kExitUsage;
+  }
+  return app.run();
+}

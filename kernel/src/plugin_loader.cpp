@@ -1,0 +1,72 @@
+// Boost.DLL plugin loading with the SDK's ABI gate (see plugin_loader.hpp).
+#define BOOST_DLL_USE_STD_FS
+#include "plugin_loader.hpp"
+
+#include <algorithm>
+#include <boost/dll/shared_library.hpp>
+#include <filesystem>
+
+#include "lrm/sdk/plugin.hpp"
+
+namespace lrm::kernel {
+
+std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& error) {
+  auto library = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code ec;
+  library->load(std::filesystem::absolute(path),
+                boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    error = "unable to load plugin " + path + ": " + ec.message();
+    return nullptr;
+  }
+  if (!library->has(LRM_PLUGIN_SYMBOL)) {
+    error = "unable to load plugin " + path + ": it does not export '" LRM_PLUGIN_SYMBOL "'";
+    return nullptr;
+  }
+  const auto& info = library->get<const lrm_plugin_descriptor>(LRM_PLUGIN_SYMBOL);
+  const std::string theirs = std::to_string(info.abi_major) + "." + std::to_string(info.abi_minor);
+  const std::string ours = std::to_string(LRM_SDK_ABI_MAJOR) + "." + std::to_string(LRM_SDK_ABI_MINOR);
+  if (info.abi_major != LRM_SDK_ABI_MAJOR || info.abi_minor > LRM_SDK_ABI_MINOR) {
+    error = "unable to load plugin " + path + ": built for SDK ABI " + theirs +
+            ", this lrmd provides ABI " + ours;
+    return nullptr;
+  }
+  if (info.struct_size < sizeof(lrm_plugin_descriptor)) {
+    error = "unable to load plugin " + path + ": descriptor of " + std::to_string(info.struct_size) +
+            " bytes is smaller than ABI " + ours + " requires";
+    return nullptr;
+  }
+  if (!info.name || !*info.name || !info.create || !info.destroy) {
+    error = "unable to load plugin " + path + ": descriptor lacks " +
+            std::string(!info.name || !*info.name ? "a name" : !info.create ? "create()" : "destroy()");
+    return nullptr;
+  }
+  sdk::ResourceClass* raw = info.create();
+  if (!raw) {
+    error = "unable to load plugin " + path + ": create() failed";
+    return nullptr;
+  }
+  auto destroy = info.destroy;
+  auto plugin = std::make_unique<LoadedPlugin>();
+  plugin->path = path;
+  plugin->name = info.name;
+  plugin->version = info.version ? info.version : "";
+  // The deleter owns a reference to the library: the code stays mapped for as
+  // long as the object can be called.
+  plugin->object = ClassPtr(raw, [library, destroy](sdk::ResourceClass* object) { destroy(object); });
+  return plugin;
+}
+
+std::vector<std::string> pluginFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) {
+      files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace lrm::kernel

@@ -1,0 +1,33 @@
+// Loads resource-class plugins with Boost.DLL. The ABI gate (major equal,
+// minor not newer, descriptor large enough) runs before any plugin code does;
+// a bad plugin is reported by file name and skipped, never a crash.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lrm/sdk/resource_class.hpp"
+
+namespace lrm::kernel {
+
+/** A plugin's class object; its deleter keeps the library loaded while it lives. */
+using ClassPtr = std::shared_ptr<sdk::ResourceClass>;
+
+struct LoadedPlugin {
+  std::string path;
+  std::string name;
+  std::string version;
+  ClassPtr object;
+};
+
+/**
+ * Load one plugin file. @return the plugin, or nullptr with @p error naming
+ * the file and the precise reason.
+ */
+std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& error);
+
+/** Every `*.so` file in @p dir, sorted. */
+std::vector<std::string> pluginFiles(const std::string& dir);
+
+}  // namespace lrm::kernel

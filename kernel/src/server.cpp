@@ -1,0 +1,585 @@
+// Connections, request dispatch and event fan-out (see server.hpp).
+#include "server.hpp"
+
+#include <Poco/Net/SocketAddress.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "log.hpp"
+
+namespace lrm::kernel {
+
+using wire::Message;
+
+namespace {
+
+constexpr std::size_t kMaxParams = 256;
+constexpr std::size_t kMaxParamValueBytes = 64 * 1024;
+constexpr std::size_t kMaxPendingOutputBytes = 32 * 1024 * 1024;
+constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
+
+std::string requireAttr(const Message& request, const char* name) {
+  const std::string* value = request.find(name);
+  if (!value || value->empty()) {
+    throw RequestError("bad-request", "'" + request.kind + "' needs a non-empty '" + name + "' attribute");
+  }
+  return *value;
+}
+
+std::uint64_t unsignedAttr(const Message& request, const char* name, std::uint64_t fallback,
+                           std::uint64_t max = UINT64_MAX) {
+  if (!request.has(name)) return fallback;
+  const auto value = request.getUnsigned(name);
+  if (!value || *value > max) {
+    throw RequestError("bad-request", "attribute '" + std::string(name) + "' of '" + request.kind +
+                                          "' must be an unsigned integer up to " + std::to_string(max) +
+                                          ", not '" + request.get(name) + "'");
+  }
+  return *value;
+}
+
+sdk::Params paramsOf(const Message& request) {
+  sdk::Params params;
+  for (const auto& child : request.children) {
+    if (child.kind != "param") continue;
+    const std::string name = child.get("name");
+    if (!sdk::isValidParamName(name)) {
+      throw RequestError("invalid-argument", "invalid parameter name '" + wire::sanitize(name) +
+                                                 "' (must match [A-Za-z0-9_]+, at most 128 characters)");
+    }
+    const std::string value = child.get("value");
+    if (value.size() > kMaxParamValueBytes) {
+      throw RequestError("invalid-argument", "value of parameter '" + name + "' is longer than " +
+                                                 std::to_string(kMaxParamValueBytes) + " bytes");
+    }
+    params[name] = value;
+    if (params.size() > kMaxParams) {
+      throw RequestError("invalid-argument", "more than " + std::to_string(kMaxParams) + " parameters");
+    }
+  }
+  return params;
+}
+
+Message eventMessage(const ExecEvent& event) {
+  Message message("event");
+  message.set("type", "exec")
+      .set("id", event.instance_id)
+      .set("name", event.instance_name)
+      .set("agent", event.agent)
+      .set("action", event.action)
+      .set("interval_ms", event.interval_ms)
+      .set("call_id", event.call_id)
+      .set("rc", event.result.rc)
+      .set("status", sdk::toString(event.result.status))
+      .set("exit_reason", event.result.exit_reason)
+      .set("exec_ms", event.exec_ms)
+      .set("queue_ms", event.queue_ms)
+      .set("t_run", std::to_string(event.t_run))
+      .set("deleted", event.deleted);
+  Message output("output");
+  output.text = event.result.output;
+  message.add(std::move(output));
+  return message;
+}
+
+void describeInstance(Message& message, const InstanceView& instance) {
+  message.set("id", instance.id)
+      .set("name", instance.name)
+      .set("agent", instance.agent.toString())
+      .set("class", instance.agent.cls)
+      .set("provider", instance.agent.provider)
+      .set("type", instance.agent.type);
+}
+
+Message instanceMessage(const InstanceView& instance) {
+  Message message("instance");
+  describeInstance(message, instance);
+  message.set("busy", instance.busy);
+  for (const auto& [name, value] : instance.params) {
+    message.add(Message("param")).set("name", name).set("value", value);
+  }
+  auto addOps = [&](const char* kind, const std::vector<OpView>& ops) {
+    for (const auto& op : ops) {
+      message.add(Message(kind))
+          .set("action", op.action)
+          .set("interval_ms", op.interval_ms)
+          .set("call_id", op.call_id)
+          .set("timeout_ms", op.timeout_ms);
+    }
+  };
+  addOps("pending", instance.pending);
+  addOps("recurring", instance.recurring);
+  for (const auto& event : instance.last) message.add(eventMessage(event));
+  return message;
+}
+
+// A register/unregister event: `type` is the event type here, so the agent
+// goes in as one spec string only.
+Message instanceEvent(const std::string& type, const InstanceView& instance) {
+  Message message("event");
+  message.set("type", type).set("id", instance.id).set("name", instance.name).set("agent", instance.agent.toString());
+  return message;
+}
+
+void addItems(Message& reply, const std::vector<std::string>& items) {
+  for (const auto& item : items) reply.add(Message("item")).set("value", item);
+}
+
+Message errorReply(const std::string& id, const std::string& code, const std::string& text) {
+  Message reply("reply");
+  reply.set("id", id).set("ok", false).set("code", code).set("message", text);
+  return reply;
+}
+
+}  // namespace
+
+struct Server::Connection {
+  ClientId id = 0;
+  Poco::Net::StreamSocket socket;
+  int fd = -1;
+  wire::FrameReader reader;
+  std::string out;
+  std::size_t out_offset = 0;
+  bool greeted = false;
+  bool closing = false;  // flush what is queued, then close
+  std::string client_name;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  pid_t pid = 0;
+  bool privileged = false;
+  bool subscribed = false;
+  bool failures_only = false;
+  std::set<std::string> instances;  // empty: all
+
+  std::string who() const {
+    return "client " + std::to_string(id) + " (" + (client_name.empty() ? "?" : client_name) + ", pid " +
+           std::to_string(pid) + ", uid " + std::to_string(uid) + ")";
+  }
+};
+
+const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers = {
+    {"hello", {&Server::onHello, false}},
+    {"ping", {&Server::onPing, false}},
+    {"classes", {&Server::onClasses, false}},
+    {"providers", {&Server::onProviders, false}},
+    {"agents", {&Server::onAgents, false}},
+    {"metadata", {nullptr, false}},  // answered asynchronously by startMetadata()
+    {"register", {&Server::onRegister, true}},
+    {"unregister", {&Server::onUnregister, true}},
+    {"list", {&Server::onList, false}},
+    {"info", {&Server::onInfo, false}},
+    {"exec", {&Server::onExec, true}},
+    {"cancel", {&Server::onCancel, true}},
+    {"flush", {&Server::onFlush, true}},
+    {"subscribe", {&Server::onSubscribe, false}},
+};
+
+Server::Server(EventLoop& loop, ServerOptions options)
+    : loop_(loop), options_(std::move(options)), started_(Clock::now()) {}
+
+Server::~Server() {
+  for (auto& [id, connection] : connections_) loop_.unwatch(connection->fd);
+  stopAccepting();
+}
+
+void Server::listen() {
+  namespace fs = std::filesystem;
+  const fs::path path(options_.socket_path);
+  std::error_code ec;
+  if (path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) throw std::runtime_error("unable to create " + path.parent_path().string() + ": " + ec.message());
+    ::chmod(path.parent_path().c_str(), 0755);
+  }
+  if (fs::exists(fs::symlink_status(path, ec))) {
+    if (!fs::is_socket(fs::symlink_status(path, ec))) {
+      throw std::runtime_error(options_.socket_path + " exists and is not a socket; refusing to replace it");
+    }
+    try {
+      Poco::Net::StreamSocket probe;
+      probe.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options_.socket_path),
+                    Poco::Timespan(2, 0));
+      throw std::runtime_error("another lrmd is already serving on " + options_.socket_path);
+    } catch (const Poco::Exception&) {
+      log(sdk::LogLevel::Notice, "replacing stale socket " + options_.socket_path);
+      fs::remove(path, ec);
+    }
+  }
+  try {
+    listener_ = std::make_unique<Poco::Net::ServerSocket>(
+        Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options_.socket_path), 128);
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error("unable to listen on " + options_.socket_path + ": " + e.displayText());
+  }
+  // Anyone may connect and ask questions; changes are checked per request
+  // against the peer's credentials (DESIGN §6).
+  ::chmod(options_.socket_path.c_str(), 0666);
+  listen_fd_ = listener_->impl()->sockfd();
+  ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);  // Poco does not set it; agents must not inherit it
+  listener_->setBlocking(false);
+  loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
+}
+
+void Server::stopAccepting() {
+  if (!listener_) return;
+  loop_.unwatch(listen_fd_);
+  listener_->close();
+  listener_.reset();
+  listen_fd_ = -1;
+  std::error_code ec;
+  std::filesystem::remove(options_.socket_path, ec);
+}
+
+void Server::onAccept() {
+  Poco::Net::StreamSocket socket;
+  try {
+    socket = listener_->acceptConnection();
+  } catch (const Poco::Exception& e) {
+    log(sdk::LogLevel::Warning, "unable to accept a connection: " + e.displayText());
+    return;
+  }
+  const int fd = socket.impl()->sockfd();
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  socket.setBlocking(false);
+  auto connection = std::make_unique<Connection>();
+  connection->id = next_client_++;
+  connection->socket = socket;
+  connection->fd = fd;
+  ucred credentials{};
+  socklen_t length = sizeof credentials;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0) {
+    connection->uid = credentials.uid;
+    connection->gid = credentials.gid;
+    connection->pid = credentials.pid;
+  }
+  connection->privileged = connection->uid == 0 || connection->uid == ::geteuid() ||
+                           (options_.allowed_gid != static_cast<gid_t>(-1) &&
+                            connection->gid == options_.allowed_gid);
+  const ClientId id = connection->id;
+  if (connections_.size() >= options_.max_connections) {
+    log(sdk::LogLevel::Warning, "refusing " + connection->who() + ": already " +
+                                    std::to_string(connections_.size()) + " connections");
+    return;  // the socket closes when it goes out of scope
+  }
+  log(sdk::LogLevel::Debug, "accepted " + connection->who());
+  connections_.emplace(id, std::move(connection));
+  loop_.watch(fd, EPOLLIN, [this, id](std::uint32_t events) {
+    if (events & EPOLLOUT) onWritable(id);
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) onReadable(id);
+  });
+}
+
+void Server::onReadable(ClientId id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& connection = *it->second;
+  char buffer[65536];
+  int n = 0;
+  try {
+    n = connection.socket.receiveBytes(buffer, sizeof buffer);
+  } catch (const Poco::Exception& e) {
+    drop(id, "read failed: " + e.displayText(), false);
+    return;
+  }
+  if (n < 0) return;  // would block
+  if (n == 0) {
+    drop(id, "disconnected", false);
+    return;
+  }
+  if (connection.closing) return;  // ignore input while saying goodbye
+  connection.reader.feed(buffer, static_cast<std::size_t>(n));
+  std::string payload;
+  while (connections_.count(id) && !connection.closing) {
+    const auto status = connection.reader.next(payload);
+    if (status == wire::FrameReader::Status::NeedMore) break;
+    if (status == wire::FrameReader::Status::Error) {
+      drop(id, "bad frame: " + connection.reader.error(), true);
+      return;
+    }
+    handleFrame(connection, payload);
+  }
+}
+
+void Server::handleFrame(Connection& connection, const std::string& payload) {
+  std::string error;
+  auto request = wire::decode(payload, error);
+  if (!request) {
+    drop(connection.id, error, true);
+    return;
+  }
+  dispatch(connection, *request);
+}
+
+void Server::dispatch(Connection& connection, const Message& request) {
+  const std::string id = request.get("id");
+  const auto handler = kHandlers.find(request.kind);
+  try {
+    if (!request.has("id")) {
+      throw RequestError("bad-request", "request '" + request.kind + "' has no 'id' attribute");
+    }
+    if (handler == kHandlers.end()) {
+      throw RequestError("unknown-request", "unknown request type '" + wire::sanitize(request.kind) + "'");
+    }
+    if (!connection.greeted && request.kind != "hello") {
+      send(connection, errorReply(id, "bad-request", "the first request must be 'hello'"));
+      drop(connection.id, "first request was '" + request.kind + "', not 'hello'", true);
+      return;
+    }
+    if (handler->second.second && !connection.privileged) {
+      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) +
+                                                  " may not '" + request.kind +
+                                                  "': only root, the daemon's user and the allowed group may change anything");
+    }
+    if (request.kind == "metadata") {
+      startMetadata(connection, request);
+      return;
+    }
+    Message reply("reply");
+    reply.set("id", id).set("ok", true);
+    (this->*handler->second.first)(connection, request, reply);
+    send(connection, reply);
+  } catch (const RequestError& e) {
+    log(sdk::LogLevel::Info, connection.who() + ": " + request.kind + " refused: " + e.what());
+    send(connection, errorReply(id, e.code(), e.what()));
+    if (request.kind == "hello") drop(connection.id, e.what(), false);
+  } catch (const std::exception& e) {
+    log(sdk::LogLevel::Error, connection.who() + ": " + request.kind + " failed: " + e.what());
+    send(connection, errorReply(id, "internal", e.what()));
+  }
+}
+
+void Server::send(Connection& connection, const Message& message) {
+  const bool idle = connection.out_offset == connection.out.size();
+  connection.out += wire::frame(wire::encode(message));
+  if (connection.out.size() - connection.out_offset > kMaxPendingOutputBytes) {
+    // A client that does not read must not make the daemon hoard memory.
+    connection.out.clear();
+    connection.out_offset = 0;
+    loop_.defer([this, id = connection.id] {
+      drop(id, "more than " + std::to_string(kMaxPendingOutputBytes) + " bytes unread", false);
+    });
+    return;
+  }
+  if (idle) flush(connection);
+}
+
+void Server::flush(Connection& connection) {
+  while (connection.out_offset < connection.out.size()) {
+    int n = 0;
+    try {
+      n = connection.socket.sendBytes(connection.out.data() + connection.out_offset,
+                                      static_cast<int>(std::min<std::size_t>(
+                                          connection.out.size() - connection.out_offset, 1 << 20)),
+                                      MSG_NOSIGNAL);
+    } catch (const Poco::Exception& e) {
+      loop_.defer([this, id = connection.id, text = e.displayText()] { drop(id, "write failed: " + text, false); });
+      return;
+    }
+    if (n < 0) break;  // would block
+    connection.out_offset += static_cast<std::size_t>(n);
+  }
+  const bool pending = connection.out_offset < connection.out.size();
+  if (!pending) {
+    connection.out.clear();
+    connection.out_offset = 0;
+    if (connection.closing) {
+      loop_.defer([this, id = connection.id] { drop(id, {}, false); });
+      return;
+    }
+  }
+  loop_.modify(connection.fd, pending ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+}
+
+void Server::onWritable(ClientId id) {
+  auto it = connections_.find(id);
+  if (it != connections_.end()) flush(*it->second);
+}
+
+void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& connection = *it->second;
+  if (tell_client && !connection.closing) {
+    // Say why, then close once the goodbye is written (or fails to be).
+    log(sdk::LogLevel::Warning, "closing connection of " + connection.who() + ": " + reason);
+    connection.closing = true;
+    Message goodbye("goodbye");
+    goodbye.set("reason", reason);
+    send(connection, goodbye);
+    loop_.addTimer(Millis(5000), [this, id] { drop(id, {}, false); });
+    return;
+  }
+  if (!reason.empty()) log(sdk::LogLevel::Debug, connection.who() + ": " + reason);
+  loop_.unwatch(connection.fd);
+  std::unique_ptr<Connection> gone = std::move(it->second);
+  connections_.erase(it);
+  try {
+    gone->socket.close();
+  } catch (const Poco::Exception&) {
+  }
+  if (engine_) engine_->clientGone(id);
+}
+
+void Server::publishExec(const ExecEvent& event, ClientId origin, bool originator_only) {
+  const Message message = eventMessage(event);
+  const bool failure =
+      sdk::isFailure(event.action, event.interval_ms, event.result.status, event.result.rc);
+  for (auto& [id, connection] : connections_) {
+    bool wanted = id == origin;
+    if (!wanted && !originator_only && connection->subscribed) {
+      wanted = (connection->instances.empty() || connection->instances.count(event.instance_id)) &&
+               (!connection->failures_only || failure);
+    }
+    if (wanted && !connection->closing) send(*connection, message);
+  }
+}
+
+void Server::publishInstance(const std::string& type, const InstanceView& instance) {
+  const Message message = instanceEvent(type, instance);
+  for (auto& [id, connection] : connections_) {
+    if (!connection->subscribed || connection->failures_only || connection->closing) continue;
+    if (!connection->instances.empty() && !connection->instances.count(instance.id)) continue;
+    send(*connection, message);
+  }
+}
+
+void Server::onHello(Connection& connection, const Message& request, Message& reply) {
+  if (connection.greeted) throw RequestError("bad-request", "hello was already exchanged");
+  const std::uint64_t protocol = unsignedAttr(request, "protocol", 0);
+  if (protocol != static_cast<std::uint64_t>(wire::kProtocolVersion)) {
+    throw RequestError("version-mismatch", "client speaks protocol " + request.get("protocol", "?") +
+                                               ", lrmd speaks " + std::to_string(wire::kProtocolVersion));
+  }
+  connection.greeted = true;
+  connection.client_name = wire::sanitize(request.get("client").substr(0, 64));
+  reply.set("protocol", wire::kProtocolVersion).set("version", options_.version).set("boot_id", options_.boot_id);
+  log(sdk::LogLevel::Debug, "hello from " + connection.who());
+}
+
+void Server::onPing(Connection&, const Message&, Message& reply) {
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+  reply.set("version", options_.version)
+      .set("protocol", wire::kProtocolVersion)
+      .set("uptime_s", static_cast<std::uint64_t>(uptime))
+      .set("boot_id", options_.boot_id)
+      .set("restored", std::uint64_t{0})
+      .set("instances", static_cast<std::uint64_t>(engine_->instanceCount()))
+      .set("in_flight", static_cast<std::uint64_t>(engine_->inFlight()));
+}
+
+void Server::onClasses(Connection&, const Message&, Message& reply) {
+  addItems(reply, engine_->classNames());
+}
+
+void Server::onProviders(Connection&, const Message& request, Message& reply) {
+  const std::string type = request.get("type");
+  if (!type.empty() && !sdk::isValidAgentComponent(type)) {
+    throw RequestError("invalid-argument", "invalid type name '" + wire::sanitize(type) + "'");
+  }
+  addItems(reply, engine_->resourceClass("ocf").providers(type));
+}
+
+void Server::onAgents(Connection&, const Message& request, Message& reply) {
+  const std::string cls = requireAttr(request, "class");
+  const std::string provider = request.get("provider");
+  if (!provider.empty() && !sdk::isValidAgentComponent(provider)) {
+    throw RequestError("invalid-argument", "invalid provider name '" + wire::sanitize(provider) + "'");
+  }
+  addItems(reply, engine_->resourceClass(cls).types(provider));
+}
+
+void Server::startMetadata(Connection& connection, const Message& request) {
+  const std::string id = request.get("id");
+  const sdk::AgentSpec spec = engine_->resolveSpec(requireAttr(request, "agent"));
+  const ClientId client = connection.id;
+  engine_->resourceClass(spec.cls).metadata(spec, [this, client, id](const sdk::Result& result,
+                                                                      const std::string& xml) {
+    auto it = connections_.find(client);
+    if (it == connections_.end()) return;  // asked and left
+    if (result.status != sdk::ExecStatus::Done) {
+      const std::string code = result.status == sdk::ExecStatus::NotInstalled ? "not-installed" : "failed";
+      send(*it->second, errorReply(id, code, result.exit_reason));
+      return;
+    }
+    Message reply("reply");
+    reply.set("id", id).set("ok", true);
+    reply.add(Message("xml")).text = xml;
+    send(*it->second, reply);
+  });
+}
+
+void Server::onRegister(Connection& connection, const Message& request, Message& reply) {
+  RegisterParams params;
+  params.id = requireAttr(request, "instance");
+  params.name = request.get("name");
+  params.agent = requireAttr(request, "agent");
+  params.params = paramsOf(request);
+  params.drop_recurring = request.getBool("drop_recurring");
+  params.origin = connection.id;
+  reply.add(instanceEvent("register", engine_->registerInstance(params)));
+}
+
+void Server::onUnregister(Connection&, const Message& request, Message& reply) {
+  const std::string id = requireAttr(request, "instance");
+  const auto removed = engine_->unregisterInstance(id);
+  if (removed) {
+    reply.add(instanceEvent("unregister", *removed));
+  } else {
+    reply.set("unknown", true);
+    reply.add(Message("event")).set("type", "unregister").set("id", id).set("name", id);
+  }
+}
+
+void Server::onList(Connection&, const Message&, Message& reply) {
+  for (const auto& instance : engine_->list()) reply.add(instanceMessage(instance));
+}
+
+void Server::onInfo(Connection&, const Message& request, Message& reply) {
+  reply.add(instanceMessage(engine_->info(requireAttr(request, "instance"))));
+}
+
+void Server::onExec(Connection& connection, const Message& request, Message& reply) {
+  ExecParams params;
+  params.instance = requireAttr(request, "instance");
+  params.action = requireAttr(request, "action");
+  params.interval_ms = unsignedAttr(request, "interval_ms", 0);
+  params.timeout_ms = static_cast<std::uint32_t>(unsignedAttr(request, "timeout_ms", 20000, kMaxTimeoutMs));
+  params.start_delay_ms = unsignedAttr(request, "start_delay_ms", 0);
+  params.params = paramsOf(request);
+  const std::string notify = request.get("notify", "all");
+  if (notify != "all" && notify != "changes") {
+    throw RequestError("bad-request", "notify must be 'all' or 'changes', not '" + wire::sanitize(notify) + "'");
+  }
+  params.changes_only = notify == "changes";
+  params.originator_only = request.getBool("originator_only");
+  params.origin = connection.id;
+  reply.set("call_id", engine_->exec(params));
+}
+
+void Server::onCancel(Connection&, const Message& request, Message& reply) {
+  engine_->cancel(requireAttr(request, "instance"), requireAttr(request, "action"),
+                  unsignedAttr(request, "interval_ms", 0));
+  (void)reply;
+}
+
+void Server::onFlush(Connection&, const Message& request, Message& reply) {
+  reply.set("cancelled", static_cast<std::uint64_t>(engine_->flush(requireAttr(request, "instance"))));
+}
+
+void Server::onSubscribe(Connection& connection, const Message& request, Message&) {
+  connection.subscribed = true;
+  connection.failures_only = request.getBool("failures_only");
+  connection.instances.clear();
+  for (const auto& child : request.children) {
+    if (child.kind == "instance") connection.instances.insert(child.get("id"));
+  }
+}
+
+}  // namespace lrm::kernel

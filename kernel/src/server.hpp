@@ -1,0 +1,89 @@
+// The daemon's side of the protocol (docs/protocol.md): a Poco Net Unix
+// stream socket served from the kernel's event loop, one Connection per
+// client, framed XML requests dispatched to the Engine, every request
+// answered exactly once, events fanned out to originators and subscribers.
+#pragma once
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "engine.hpp"
+#include "event_loop.hpp"
+#include "wire/wire.hpp"
+
+namespace lrm::kernel {
+
+struct ServerOptions {
+  std::string socket_path;
+  std::string version;
+  std::string boot_id;
+  gid_t allowed_gid = static_cast<gid_t>(-1);  ///< group whose members may change things
+  std::size_t max_connections = 1024;
+};
+
+class Server : public Notifier {
+ public:
+  Server(EventLoop& loop, ServerOptions options);
+  ~Server() override;
+
+  /** Must be called before listen(). */
+  void attach(Engine& engine) { engine_ = &engine; }
+
+  /**
+   * Bind the socket (replacing a stale one) and start accepting.
+   * @throws std::runtime_error when another daemon answers there or binding fails.
+   */
+  void listen();
+  /** Stop accepting and remove the socket file; open connections stay. */
+  void stopAccepting();
+  std::size_t connectionCount() const { return connections_.size(); }
+
+  void publishExec(const ExecEvent& event, ClientId origin, bool originator_only) override;
+  void publishInstance(const std::string& type, const InstanceView& instance) override;
+
+ private:
+  struct Connection;
+  using Handler = void (Server::*)(Connection&, const wire::Message&, wire::Message&);
+
+  void onAccept();
+  void onReadable(ClientId id);
+  void onWritable(ClientId id);
+  void handleFrame(Connection& connection, const std::string& payload);
+  void dispatch(Connection& connection, const wire::Message& request);
+  void send(Connection& connection, const wire::Message& message);
+  void flush(Connection& connection);
+  void drop(ClientId id, const std::string& reason, bool tell_client);
+
+  void onHello(Connection&, const wire::Message&, wire::Message&);
+  void onPing(Connection&, const wire::Message&, wire::Message&);
+  void onClasses(Connection&, const wire::Message&, wire::Message&);
+  void onProviders(Connection&, const wire::Message&, wire::Message&);
+  void onAgents(Connection&, const wire::Message&, wire::Message&);
+  void onRegister(Connection&, const wire::Message&, wire::Message&);
+  void onUnregister(Connection&, const wire::Message&, wire::Message&);
+  void onList(Connection&, const wire::Message&, wire::Message&);
+  void onInfo(Connection&, const wire::Message&, wire::Message&);
+  void onExec(Connection&, const wire::Message&, wire::Message&);
+  void onCancel(Connection&, const wire::Message&, wire::Message&);
+  void onFlush(Connection&, const wire::Message&, wire::Message&);
+  void onSubscribe(Connection&, const wire::Message&, wire::Message&);
+  void startMetadata(Connection& connection, const wire::Message& request);
+
+  EventLoop& loop_;
+  ServerOptions options_;
+  Engine* engine_ = nullptr;
+  std::unique_ptr<Poco::Net::ServerSocket> listener_;
+  int listen_fd_ = -1;
+  Clock::time_point started_;
+  ClientId next_client_ = 1;
+  std::map<ClientId, std::unique_ptr<Connection>> connections_;
+  static const std::map<std::string, std::pair<Handler, bool>> kHandlers;
+};
+
+}  // namespace lrm::kernel

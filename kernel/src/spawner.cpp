@@ -1,0 +1,272 @@
+// posix_spawn-based child management for the kernel (see spawner.hpp).
+#include "spawner.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "log.hpp"
+
+namespace lrm::kernel {
+namespace {
+
+std::uint64_t elapsedMs(Clock::time_point since) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<Millis>(Clock::now() - since).count());
+}
+
+void closeFd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// Owns the posix_spawn attribute and file-action objects for one spawn.
+struct SpawnSetup {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnSetup() {
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnSetup() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+};
+
+}  // namespace
+
+void OutputCapture::append(const char* data, std::size_t size) {
+  total_ += size;
+  const std::size_t to_head = std::min(size, kHeadBytes - head_.size());
+  head_.append(data, to_head);
+  data += to_head;
+  size -= to_head;
+  if (size == 0) return;
+  tail_.append(data, size);
+  if (tail_.size() > 2 * kTailBytes) tail_.erase(0, tail_.size() - kTailBytes);
+}
+
+std::string OutputCapture::text() const {
+  if (tail_.empty()) return head_;
+  const std::size_t kept = std::min(tail_.size(), kTailBytes);
+  const std::size_t dropped = total_ - head_.size() - kept;
+  std::string result = head_;
+  if (dropped > 0) result += "\n[... lrmd dropped " + std::to_string(dropped) + " bytes ...]\n";
+  result.append(tail_, tail_.size() - kept, kept);
+  return result;
+}
+
+Spawner::Spawner(EventLoop& loop) : loop_(loop) {
+  loop_.onSignal(SIGCHLD, [this] { reap(); });
+}
+
+Spawner::~Spawner() {
+  // Children are left running on purpose (a daemon exit never stops
+  // resources); only our ends of their pipes are closed.
+  for (auto& [id, child] : children_) {
+    if (child.out_fd >= 0) loop_.unwatch(child.out_fd);
+    if (child.err_fd >= 0) loop_.unwatch(child.err_fd);
+    closeFd(child.out_fd);
+    closeFd(child.err_fd);
+    loop_.cancelTimer(child.timer);
+  }
+}
+
+sdk::SpawnId Spawner::spawn(sdk::SpawnRequest request, Done done) {
+  const sdk::SpawnId id = next_id_++;
+  auto fail = [&](int error) {
+    sdk::SpawnResult result;
+    result.outcome = sdk::SpawnOutcome::SpawnFailed;
+    result.spawn_errno = error;
+    loop_.defer([done = std::move(done), result] { done(result); });
+    return id;
+  };
+  if (request.argv.empty()) return fail(EINVAL);
+
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return fail(errno);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    const int error = errno;
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return fail(error);
+  }
+
+  SpawnSetup setup;
+  // New process group (so a timeout kills grandchildren too), empty signal
+  // mask and default dispositions (the daemon blocks SIGCHLD/SIGTERM/...).
+  sigset_t empty_mask;
+  sigset_t all_signals;
+  sigemptyset(&empty_mask);
+  sigfillset(&all_signals);
+  posix_spawnattr_setflags(&setup.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&setup.attr, 0);
+  posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
+  posix_spawnattr_setsigdefault(&setup.attr, &all_signals);
+  posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&setup.actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&setup.actions, err_pipe[1], 2);
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  posix_spawn_file_actions_addchdir_np(&setup.actions,
+                                       request.cwd.empty() ? "/" : request.cwd.c_str());
+
+  std::vector<char*> argv;
+  for (auto& arg : request.argv) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& var : request.env) envp.push_back(var.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = -1;
+  const int error = ::posix_spawn(&pid, argv[0], &setup.actions, &setup.attr, argv.data(), envp.data());
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (error != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return fail(error);
+  }
+
+  Child& child = children_[id];
+  child.id = id;
+  child.pid = pid;
+  child.out_fd = out_pipe[0];
+  child.err_fd = err_pipe[0];
+  child.started = Clock::now();
+  child.done = std::move(done);
+  child.request = std::move(request);
+  by_pid_[pid] = id;
+
+  for (int* fd : {&child.out_fd, &child.err_fd}) {
+    ::fcntl(*fd, F_SETFL, ::fcntl(*fd, F_GETFL) | O_NONBLOCK);
+    OutputCapture* capture = fd == &child.out_fd ? &child.out : &child.err;
+    const bool is_out = fd == &child.out_fd;
+    loop_.watch(*fd, EPOLLIN, [this, id, is_out, capture](std::uint32_t) {
+      auto it = children_.find(id);
+      if (it == children_.end()) return;
+      drain(it->second, is_out ? it->second.out_fd : it->second.err_fd, *capture);
+    });
+  }
+  if (child.request.timeout_ms > 0) {
+    child.timer = loop_.addTimer(Millis(child.request.timeout_ms), [this, id] { onTimeout(id); });
+  }
+  log(sdk::LogLevel::Debug, child.request.context,
+      "spawned " + child.request.argv[0] + " (pid " + std::to_string(pid) + ")");
+  return id;
+}
+
+void Spawner::drain(Child& child, int& fd, OutputCapture& capture) {
+  if (fd < 0) return;
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      capture.append(buffer, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    // EOF or a real error: this stream is finished (the child may live on).
+    loop_.unwatch(fd);
+    closeFd(fd);
+    (void)child;
+    return;
+  }
+}
+
+void Spawner::onTimeout(sdk::SpawnId id) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return;
+  Child& child = it->second;
+  child.timed_out = true;
+  child.timer = 0;
+  const pid_t group = child.pid;
+  if (kill_grace_.count() > 0) {
+    log(sdk::LogLevel::Warning, child.request.context,
+        "timed out after " + std::to_string(child.request.timeout_ms) +
+            " ms: sending SIGTERM to process group " + std::to_string(group));
+    ::kill(-group, SIGTERM);
+    child.timer = loop_.addTimer(kill_grace_, [this, id] {
+      auto again = children_.find(id);
+      if (again == children_.end()) return;
+      again->second.timer = 0;
+      ::kill(-again->second.pid, SIGKILL);
+    });
+  } else {
+    log(sdk::LogLevel::Warning, child.request.context,
+        "timed out after " + std::to_string(child.request.timeout_ms) +
+            " ms: killing process group " + std::to_string(group));
+    ::kill(-group, SIGKILL);
+  }
+}
+
+bool Spawner::kill(sdk::SpawnId id) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return false;
+  it->second.killed = true;
+  ::kill(-it->second.pid, SIGKILL);
+  return true;
+}
+
+void Spawner::reap() {
+  while (true) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    const auto by = by_pid_.find(pid);
+    if (by == by_pid_.end()) continue;  // not ours (e.g. a helper of a library)
+    const sdk::SpawnId id = by->second;
+    by_pid_.erase(by);
+    auto it = children_.find(id);
+    if (it == children_.end()) continue;
+    finish(it->second, status);
+  }
+}
+
+void Spawner::finish(Child& child, int wait_status) {
+  drain(child, child.out_fd, child.out);
+  drain(child, child.err_fd, child.err);
+  // Whatever grandchildren still hold the pipes, the result is taken now.
+  for (int* fd : {&child.out_fd, &child.err_fd}) {
+    if (*fd >= 0) loop_.unwatch(*fd);
+    closeFd(*fd);
+  }
+  loop_.cancelTimer(child.timer);
+
+  sdk::SpawnResult result;
+  result.elapsed_ms = elapsedMs(child.started);
+  result.out = child.out.text();
+  result.err = child.err.text();
+  if (child.timed_out) {
+    result.outcome = sdk::SpawnOutcome::TimedOut;
+  } else if (child.killed) {
+    result.outcome = sdk::SpawnOutcome::Killed;
+  } else if (WIFEXITED(wait_status)) {
+    result.outcome = sdk::SpawnOutcome::Exited;
+    result.exit_code = WEXITSTATUS(wait_status);
+  } else {
+    result.outcome = sdk::SpawnOutcome::Signaled;
+    result.signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+  }
+  if (child.timed_out || child.killed) {
+    // The leader is gone; make sure nothing of its group outlives it.
+    ::kill(-child.pid, SIGKILL);
+  }
+  Done done = std::move(child.done);
+  const sdk::LogContext context = child.request.context;
+  children_.erase(child.id);
+  log(sdk::LogLevel::Trace, context, "child finished after " + std::to_string(result.elapsed_ms) + " ms");
+  done(result);
+}
+
+}  // namespace lrm::kernel

@@ -1,0 +1,174 @@
+// lrm::client — the client side of the lrm protocol (docs/protocol.md).
+// A Client is one connection to lrmd. It is not thread-safe: use one per
+// thread. Requests are synchronous with a per-request timeout; events (op
+// results, register/unregister notices) that arrive meanwhile are queued and
+// handed out by nextEvent()/waitForResult().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lrm/sdk/types.hpp"
+
+namespace lrm::client {
+
+using Millis = std::chrono::milliseconds;
+
+/**
+ * @brief A failed request. code() is the daemon's error code (`unknown-instance`,
+ * `invalid-spec`, `not-found`, ...) or a client-side one: `unreachable`,
+ * `timeout`, `disconnected`, `protocol`.
+ */
+class Error : public std::runtime_error {
+ public:
+  Error(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  std::string code_;
+};
+
+/** @brief An event from the daemon: `exec` (an op result), `register` or `unregister`. */
+struct Event {
+  std::string type;
+  std::string id;
+  std::string name;
+  std::string agent;
+  // exec events only:
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  sdk::CallId call_id = 0;
+  int rc = 0;
+  sdk::ExecStatus status = sdk::ExecStatus::Pending;
+  std::string exit_reason;
+  std::string output;
+  std::uint64_t exec_ms = 0;
+  std::uint64_t queue_ms = 0;
+  std::int64_t t_run = 0;
+  bool deleted = false;
+};
+
+/** @brief A queued, delayed or recurring op as shown by info/list. */
+struct OpInfo {
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  sdk::CallId call_id = 0;
+  std::uint64_t timeout_ms = 0;
+};
+
+/** @brief Everything the daemon knows about one instance. */
+struct InstanceInfo {
+  std::string id;
+  std::string name;
+  sdk::AgentSpec agent;
+  sdk::Params params;
+  bool busy = false;
+  std::vector<OpInfo> pending;
+  std::vector<OpInfo> recurring;
+  std::vector<Event> last;  ///< latest result per (action, interval), oldest first
+};
+
+struct PingInfo {
+  std::string version;
+  int protocol = 0;
+  std::uint64_t uptime_s = 0;
+  std::string boot_id;
+  std::uint64_t restored = 0;
+};
+
+struct RegisterRequest {
+  std::string id;
+  std::string name;  ///< empty: the id
+  std::string agent;
+  sdk::Params params;
+  bool drop_recurring = false;
+};
+
+struct ExecRequest {
+  std::string id;
+  std::string action;
+  std::uint64_t interval_ms = 0;
+  std::uint64_t timeout_ms = 20000;
+  std::uint64_t start_delay_ms = 0;
+  sdk::Params params;
+  bool changes_only = false;
+  bool originator_only = false;
+};
+
+struct SubscribeRequest {
+  std::vector<std::string> instances;  ///< empty: all
+  bool failures_only = false;
+};
+
+/**
+ * @brief Socket path used when none is given: `$LRM_SOCKET`, else
+ * `/run/lrm/lrmd.sock` for root, else `$XDG_RUNTIME_DIR/lrm/lrmd.sock`, else
+ * `/tmp/lrm-$UID/lrmd.sock`.
+ */
+std::string defaultSocketPath();
+
+/** @brief DESIGN §4.3: is this exec event a failure (for `watch --failures`)? */
+bool isFailure(const Event& event);
+
+class Client {
+ public:
+  /**
+   * @brief Connect and exchange hellos. @throws Error (`unreachable`,
+   * `timeout`, `protocol`, `version-mismatch`).
+   */
+  static std::unique_ptr<Client> connect(const std::string& socket_path,
+                                         const std::string& client_name,
+                                         Millis timeout = Millis(30000));
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /** @brief Timeout for each request's reply (default 30 s). */
+  void setRequestTimeout(Millis timeout);
+
+  PingInfo ping();
+  std::vector<std::string> classes();
+  std::vector<std::string> providers(const std::string& type = {});
+  std::vector<std::string> agents(const std::string& cls, const std::string& provider = {});
+  std::string metadata(const std::string& agent);
+
+  /** @brief Add or replace an instance. @return the `register` event. */
+  Event registerInstance(const RegisterRequest& request);
+  /** @brief Remove an instance (unknown id: success). @return the `unregister` event. */
+  Event unregisterInstance(const std::string& id);
+  std::vector<InstanceInfo> list();
+  InstanceInfo info(const std::string& id);
+
+  /** @brief Submit an op. @return its call id; the result comes as an `exec` event. */
+  sdk::CallId exec(const ExecRequest& request);
+  /** @brief Cancel a pending or recurring op. @throws Error `not-found` if nothing matched. */
+  void cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms = 0);
+  /** @brief Cancel everything of an instance that can be cancelled. @return how many ops. */
+  std::uint64_t flush(const std::string& id);
+  /** @brief Receive events of other clients' ops too (replaces an earlier subscription). */
+  void subscribe(const SubscribeRequest& request);
+
+  /** @brief Next event, or nullopt after @p timeout. @throws Error `disconnected`. */
+  std::optional<Event> nextEvent(Millis timeout);
+  /**
+   * @brief Wait for the result of @p call_id; other events stay queued for nextEvent().
+   * @throws Error `timeout` or `disconnected`.
+   */
+  Event waitForResult(sdk::CallId call_id, Millis timeout);
+
+  /** @brief Send one raw payload as a frame (protocol tests and tools only). */
+  void sendRawForTest(const std::string& bytes);
+
+ private:
+  class Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lrm::client

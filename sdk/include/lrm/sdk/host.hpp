@@ -1,0 +1,91 @@
+// Services the daemon offers to resource-class plugins. Plugins never fork,
+// open sockets or start threads of their own for running agents: they ask the
+// Host, which owns the event loop, the children and the log.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lrm/sdk/types.hpp"
+
+namespace lrm::sdk {
+
+/** @brief Everything needed to run one child process. */
+struct SpawnRequest {
+  std::vector<std::string> argv;  ///< argv[0] is the absolute path of the executable
+  std::vector<std::string> env;   ///< complete environment, `NAME=value`; nothing else is inherited
+  std::string cwd;                ///< working directory; empty: "/"
+  std::uint32_t timeout_ms = 0;   ///< 0: none; on expiry the whole process group is killed
+  LogContext context;             ///< for the daemon's log lines about this child
+};
+
+/** @brief How a spawned child ended. Values are part of the ABI: append only. */
+enum class SpawnOutcome : int {
+  Exited = 0,   ///< exited by itself; see exit_code
+  Signaled,     ///< killed by a signal nobody in the daemon sent; see signal
+  TimedOut,     ///< the timeout expired and the group was killed
+  Killed,       ///< Host::kill() was called and the group was killed
+  SpawnFailed,  ///< could not be started; see spawn_errno
+};
+
+/** @brief The completion of one child. */
+struct SpawnResult {
+  SpawnOutcome outcome = SpawnOutcome::SpawnFailed;
+  int exit_code = -1;    ///< for Exited
+  int signal = 0;        ///< for Signaled
+  int spawn_errno = 0;   ///< for SpawnFailed
+  std::string out;       ///< captured stdout (bounded; a truncation marker shows where bytes were dropped)
+  std::string err;       ///< captured stderr (bounded likewise)
+  std::uint64_t elapsed_ms = 0;
+};
+
+/** @brief Identifies a child for Host::kill(); 0 is never a valid id. */
+using SpawnId = std::uint64_t;
+
+/**
+ * @brief The daemon, as seen by a plugin.
+ *
+ * Every Host method must be called on the daemon's event-loop thread (the
+ * thread that calls into the plugin), and every callback is invoked on it.
+ * Callbacks are never invoked from inside the call that registered them.
+ */
+class Host {
+ public:
+  virtual ~Host() = default;
+
+  /**
+   * @brief Start a child in its own process group with stdin from /dev/null,
+   * stdout and stderr captured, every other descriptor closed, the signal mask
+   * and dispositions reset. The result is taken when the child itself exits
+   * (grandchildren that keep the pipes open do not delay it).
+   * @param request what to run
+   * @param done called exactly once, later, with the outcome
+   * @return an id for kill()
+   */
+  virtual SpawnId spawn(SpawnRequest request,
+                        std::function<void(const SpawnResult&)> done) noexcept = 0;
+
+  /**
+   * @brief Kill the child's whole process group; its completion reports
+   * SpawnOutcome::Killed. @return false if the child is unknown or already done.
+   */
+  virtual bool kill(SpawnId id) noexcept = 0;
+
+  /** @brief Run @p task on the event loop soon, after the current call returns. */
+  virtual void post(std::function<void()> task) noexcept = 0;
+
+  /** @brief The base environment every agent gets (`PATH=...`), `NAME=value`. */
+  virtual std::vector<std::string> baseEnvironment() const noexcept = 0;
+
+  /** @brief A setting from the daemon's configuration (e.g. `ocf.path`), or @p fallback. */
+  virtual std::string setting(const std::string& key,
+                              const std::string& fallback) const noexcept = 0;
+
+  /** @brief Log a line; the daemon prefixes it with the instance's name and id. */
+  virtual void log(LogLevel level, const LogContext& context,
+                   const std::string& message) noexcept = 0;
+};
+
+}  // namespace lrm::sdk

@@ -1,0 +1,58 @@
+// The one symbol a plugin exports, and the macro that defines it. The daemon
+// loads the library with Boost.DLL, reads `lrm_plugin_info`, checks the ABI
+// version and struct size, and only then calls create().
+#pragma once
+
+#include <boost/config.hpp>
+#include <cstdint>
+
+#include "lrm/sdk/resource_class.hpp"
+
+/** @brief Major ABI version: bumped on any incompatible change of the SDK headers. */
+#define LRM_SDK_ABI_MAJOR 1
+/** @brief Minor ABI version: bumped when something is appended compatibly. */
+#define LRM_SDK_ABI_MINOR 0
+
+/** @brief Name of the exported descriptor symbol. */
+#define LRM_PLUGIN_SYMBOL "lrm_plugin_info"
+
+extern "C" {
+
+/**
+ * @brief The plugin descriptor. Append-only: new fields go at the end and the
+ * loader uses struct_size to know which fields a plugin has.
+ */
+struct lrm_plugin_descriptor {
+  std::uint32_t abi_major;  ///< LRM_SDK_ABI_MAJOR the plugin was built with
+  std::uint32_t abi_minor;  ///< LRM_SDK_ABI_MINOR the plugin was built with
+  std::uint32_t struct_size;  ///< sizeof(lrm_plugin_descriptor) the plugin was built with
+  const char* name;         ///< class name, e.g. "ocf"
+  const char* version;      ///< the plugin's own version, free text
+  /** @brief Create the class object; nullptr on failure. Must not throw. */
+  lrm::sdk::ResourceClass* (*create)();
+  /** @brief Destroy an object made by create(). */
+  void (*destroy)(lrm::sdk::ResourceClass*);
+};
+
+}  // extern "C"
+
+/**
+ * @brief Export @p CLASS (a lrm::sdk::ResourceClass with a default constructor)
+ * as the plugin named @p NAME. Use once per plugin library, at namespace scope.
+ */
+#define LRM_PLUGIN(CLASS, NAME, VERSION)                                                  \
+  extern "C" BOOST_SYMBOL_EXPORT const lrm_plugin_descriptor lrm_plugin_info;             \
+  extern "C" const lrm_plugin_descriptor lrm_plugin_info = {                              \
+      LRM_SDK_ABI_MAJOR,                                                                  \
+      LRM_SDK_ABI_MINOR,                                                                  \
+      sizeof(lrm_plugin_descriptor),                                                      \
+      NAME,                                                                               \
+      VERSION,                                                                            \
+      []() noexcept -> lrm::sdk::ResourceClass* {                                         \
+        try {                                                                             \
+          return new CLASS();                                                             \
+        } catch (...) {                                                                   \
+          return nullptr;                                                                 \
+        }                                                                                 \
+      },                                                                                  \
+      [](lrm::sdk::ResourceClass* object) noexcept { delete object; }}

@@ -1,0 +1,70 @@
+// The interface every resource-class plugin (ocf, lsb, native, third-party)
+// implements. The daemon calls it on its event-loop thread only; a plugin that
+// needs to wait does so through Host::spawn() callbacks, never by blocking.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lrm/sdk/host.hpp"
+#include "lrm/sdk/types.hpp"
+
+namespace lrm::sdk {
+
+/** @brief Called exactly once when an operation completes. */
+using CompletionCallback = std::function<void(const Result&)>;
+
+/** @brief Called exactly once with an agent's metadata XML, or a failure Result. */
+using MetadataCallback = std::function<void(const Result& result, const std::string& xml)>;
+
+/**
+ * @brief A family of agents sharing one calling convention.
+ *
+ * Contract:
+ * - every method is `noexcept`: a plugin reports failures through Result,
+ *   never by throwing across the library boundary;
+ * - init() is called once, before anything else, with a Host that outlives
+ *   the plugin object;
+ * - execute() and metadata() complete asynchronously: the callback is invoked
+ *   later, exactly once, on the event-loop thread, and never from inside the
+ *   call itself;
+ * - the daemon never runs two operations of one instance at once.
+ */
+class ResourceClass {
+ public:
+  virtual ~ResourceClass() = default;
+
+  /** @brief The class name used in agent specs (`ocf`). */
+  virtual std::string name() const noexcept = 0;
+
+  /**
+   * @brief Prepare to serve. @param host the daemon's services.
+   * @param error a precise reason when returning false
+   * @return false if the plugin cannot work (the daemon then does not offer the class)
+   */
+  virtual bool init(Host& host, std::string& error) noexcept = 0;
+
+  /** @brief Whether specs of this class must name a provider (true for ocf). */
+  virtual bool requiresProvider() const noexcept = 0;
+
+  /** @brief Providers, sorted; only those that have @p type when it is not empty. */
+  virtual std::vector<std::string> providers(const std::string& type) noexcept = 0;
+
+  /** @brief Agent types, sorted; only those of @p provider when it is not empty. */
+  virtual std::vector<std::string> types(const std::string& provider) noexcept = 0;
+
+  /** @brief Fetch an agent's metadata XML. */
+  virtual void metadata(const AgentSpec& agent, MetadataCallback done) noexcept = 0;
+
+  /** @brief Run one operation (one iteration, for recurring ones). */
+  virtual void execute(const Operation& op, CompletionCallback done) noexcept = 0;
+
+  /**
+   * @brief Stop a running operation as soon as possible; its completion is
+   * still reported through its callback. @return false if @p call_id is not running.
+   */
+  virtual bool cancel(CallId call_id) noexcept = 0;
+};
+
+}  // namespace lrm::sdk

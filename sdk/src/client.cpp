@@ -1,0 +1,387 @@
+// The client side of the lrm protocol: one connection, synchronous requests,
+// queued events. Message shapes are documented in docs/protocol.md.
+#include "lrm/client/client.hpp"
+
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Timespan.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <deque>
+
+#include "wire/wire.hpp"
+
+namespace lrm::client {
+
+using wire::Message;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+Millis remaining(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+  return left.count() > 0 ? left : Millis(0);
+}
+
+std::uint64_t unsignedAttr(const Message& message, std::string_view name) {
+  return message.getUnsigned(name).value_or(0);
+}
+
+sdk::AgentSpec specOf(const Message& message) {
+  return {message.get("class"), message.get("provider"), message.get("type")};
+}
+
+Event eventFrom(const Message& message) {
+  Event event;
+  event.type = message.get("type");
+  event.id = message.get("id");
+  event.name = message.get("name");
+  event.agent = message.get("agent");
+  event.action = message.get("action");
+  event.interval_ms = unsignedAttr(message, "interval_ms");
+  event.call_id = unsignedAttr(message, "call_id");
+  event.rc = static_cast<int>(unsignedAttr(message, "rc"));
+  event.status = sdk::parseExecStatus(message.get("status")).value_or(sdk::ExecStatus::Pending);
+  event.exit_reason = message.get("exit_reason");
+  event.exec_ms = unsignedAttr(message, "exec_ms");
+  event.queue_ms = unsignedAttr(message, "queue_ms");
+  event.t_run = static_cast<std::int64_t>(unsignedAttr(message, "t_run"));
+  event.deleted = message.getBool("deleted");
+  for (const auto& child : message.children) {
+    if (child.kind == "output") event.output = child.text;
+  }
+  return event;
+}
+
+OpInfo opFrom(const Message& message) {
+  return {message.get("action"), unsignedAttr(message, "interval_ms"),
+          unsignedAttr(message, "call_id"), unsignedAttr(message, "timeout_ms")};
+}
+
+InstanceInfo instanceFrom(const Message& message) {
+  InstanceInfo info;
+  info.id = message.get("id");
+  info.name = message.get("name");
+  info.agent = specOf(message);
+  info.busy = message.getBool("busy");
+  for (const auto& child : message.children) {
+    if (child.kind == "param") {
+      info.params[child.get("name")] = child.get("value");
+    } else if (child.kind == "pending") {
+      info.pending.push_back(opFrom(child));
+    } else if (child.kind == "recurring") {
+      info.recurring.push_back(opFrom(child));
+    } else if (child.kind == "event") {
+      info.last.push_back(eventFrom(child));
+    }
+  }
+  return info;
+}
+
+void addParams(Message& message, const sdk::Params& params) {
+  for (const auto& [name, value] : params) {
+    message.add(Message("param")).set("name", name).set("value", value);
+  }
+}
+
+std::vector<std::string> itemsOf(const Message& reply) {
+  std::vector<std::string> items;
+  for (const auto& child : reply.children) {
+    if (child.kind == "item") items.push_back(child.get("value"));
+  }
+  return items;
+}
+
+}  // namespace
+
+std::string defaultSocketPath() {
+  if (const char* env = std::getenv("LRM_SOCKET"); env && *env) return env;
+  if (::geteuid() == 0) return "/run/lrm/lrmd.sock";
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
+    return std::string(runtime) + "/lrm/lrmd.sock";
+  }
+  return "/tmp/lrm-" + std::to_string(::geteuid()) + "/lrmd.sock";
+}
+
+bool isFailure(const Event& event) {
+  return event.type == "exec" && sdk::isFailure(event.action, event.interval_ms, event.status, event.rc);
+}
+
+// One socket, the frame reader, and the queue of events not yet handed out.
+class Client::Impl {
+ public:
+  explicit Impl(Poco::Net::StreamSocket socket) : socket_(std::move(socket)) {}
+
+  void send(const Message& message) {
+    const std::string bytes = wire::frame(wire::encode(message));
+    sendBytes(bytes);
+  }
+
+  void sendBytes(const std::string& bytes) {
+    std::size_t sent = 0;
+    try {
+      while (sent < bytes.size()) {
+        const int n = socket_.sendBytes(bytes.data() + sent, static_cast<int>(bytes.size() - sent),
+                                       MSG_NOSIGNAL);
+        if (n <= 0) throw Error("disconnected", "connection to lrmd closed while sending");
+        sent += static_cast<std::size_t>(n);
+      }
+    } catch (const Poco::Exception& e) {
+      throw Error("disconnected", "unable to send to lrmd: " + e.displayText());
+    }
+  }
+
+  // Next message from the daemon, or nullopt when the deadline passes.
+  std::optional<Message> receive(Clock::time_point deadline) {
+    std::string payload;
+    while (true) {
+      switch (reader_.next(payload)) {
+        case wire::FrameReader::Status::Frame: {
+          std::string error;
+          auto message = wire::decode(payload, error);
+          if (!message) throw Error("protocol", "unreadable message from lrmd: " + error);
+          if (message->kind == "goodbye") {
+            throw Error("disconnected", "lrmd closed the connection: " + message->get("reason"));
+          }
+          return message;
+        }
+        case wire::FrameReader::Status::Error:
+          throw Error("protocol", "bad frame from lrmd: " + reader_.error());
+        case wire::FrameReader::Status::NeedMore:
+          break;
+      }
+      const Millis left = remaining(deadline);
+      try {
+        if (!socket_.poll(Poco::Timespan(left.count() * 1000), Poco::Net::Socket::SELECT_READ)) {
+          return std::nullopt;
+        }
+        char buffer[65536];
+        const int n = socket_.receiveBytes(buffer, sizeof buffer);
+        if (n <= 0) throw Error("disconnected", "lrmd closed the connection");
+        reader_.feed(buffer, static_cast<std::size_t>(n));
+      } catch (const Poco::Exception& e) {
+        throw Error("disconnected", "unable to read from lrmd: " + e.displayText());
+      }
+    }
+  }
+
+  // Send a request and wait for its reply, queueing the events that arrive meanwhile.
+  Message request(Message message, Millis timeout) {
+    const std::string id = std::to_string(next_id_++);
+    message.set("id", id);
+    send(message);
+    const auto deadline = Clock::now() + timeout;
+    while (true) {
+      auto reply = receive(deadline);
+      if (!reply) {
+        throw Error("timeout", "no reply from lrmd to '" + message.kind + "' within " +
+                                   std::to_string(timeout.count()) + " ms");
+      }
+      if (reply->kind == "event") {
+        events_.push_back(eventFrom(*reply));
+        continue;
+      }
+      if (reply->kind != "reply" || reply->get("id") != id) {
+        throw Error("protocol", "unexpected '" + reply->kind + "' message from lrmd");
+      }
+      if (!reply->getBool("ok")) {
+        throw Error(reply->get("code", "error"), reply->get("message", "request failed"));
+      }
+      return std::move(*reply);
+    }
+  }
+
+  Poco::Net::StreamSocket socket_;
+  wire::FrameReader reader_;
+  std::deque<Event> events_;
+  Millis request_timeout_{30000};
+  std::uint64_t next_id_ = 1;
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+std::unique_ptr<Client> Client::connect(const std::string& socket_path,
+                                        const std::string& client_name, Millis timeout) {
+  Poco::Net::StreamSocket socket;
+  try {
+    socket.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path),
+                   Poco::Timespan(timeout.count() * 1000));
+  } catch (const Poco::Exception& e) {
+    throw Error("unreachable", "unable to connect to lrmd at " + socket_path + ": " + e.displayText());
+  }
+  ::fcntl(socket.impl()->sockfd(), F_SETFD, FD_CLOEXEC);
+  auto impl = std::make_unique<Impl>(std::move(socket));
+  Message hello("hello");
+  hello.set("protocol", wire::kProtocolVersion).set("client", client_name);
+  impl->request(std::move(hello), timeout);
+  impl->request_timeout_ = timeout;
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+void Client::setRequestTimeout(Millis timeout) { impl_->request_timeout_ = timeout; }
+
+PingInfo Client::ping() {
+  const Message reply = impl_->request(Message("ping"), impl_->request_timeout_);
+  PingInfo info;
+  info.version = reply.get("version");
+  info.protocol = static_cast<int>(unsignedAttr(reply, "protocol"));
+  info.uptime_s = unsignedAttr(reply, "uptime_s");
+  info.boot_id = reply.get("boot_id");
+  info.restored = unsignedAttr(reply, "restored");
+  return info;
+}
+
+std::vector<std::string> Client::classes() {
+  return itemsOf(impl_->request(Message("classes"), impl_->request_timeout_));
+}
+
+std::vector<std::string> Client::providers(const std::string& type) {
+  Message message("providers");
+  if (!type.empty()) message.set("type", type);
+  return itemsOf(impl_->request(std::move(message), impl_->request_timeout_));
+}
+
+std::vector<std::string> Client::agents(const std::string& cls, const std::string& provider) {
+  Message message("agents");
+  message.set("class", cls);
+  if (!provider.empty()) message.set("provider", provider);
+  return itemsOf(impl_->request(std::move(message), impl_->request_timeout_));
+}
+
+std::string Client::metadata(const std::string& agent) {
+  Message message("metadata");
+  message.set("agent", agent);
+  const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
+  for (const auto& child : reply.children) {
+    if (child.kind == "xml") return child.text;
+  }
+  return {};
+}
+
+namespace {
+
+Event instanceEventOf(const Message& reply, const char* type) {
+  for (const auto& child : reply.children) {
+    if (child.kind == "event") return eventFrom(child);
+  }
+  throw Error("protocol", std::string(type) + " reply without an event");
+}
+
+}  // namespace
+
+Event Client::registerInstance(const RegisterRequest& request) {
+  Message message("register");
+  message.set("instance", request.id).set("agent", request.agent);
+  if (!request.name.empty()) message.set("name", request.name);
+  if (request.drop_recurring) message.set("drop_recurring", true);
+  addParams(message, request.params);
+  return instanceEventOf(impl_->request(std::move(message), impl_->request_timeout_), "register");
+}
+
+Event Client::unregisterInstance(const std::string& id) {
+  Message message("unregister");
+  message.set("instance", id);
+  return instanceEventOf(impl_->request(std::move(message), impl_->request_timeout_), "unregister");
+}
+
+std::vector<InstanceInfo> Client::list() {
+  const Message reply = impl_->request(Message("list"), impl_->request_timeout_);
+  std::vector<InstanceInfo> instances;
+  for (const auto& child : reply.children) {
+    if (child.kind == "instance") instances.push_back(instanceFrom(child));
+  }
+  return instances;
+}
+
+InstanceInfo Client::info(const std::string& id) {
+  Message message("info");
+  message.set("instance", id);
+  const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
+  for (const auto& child : reply.children) {
+    if (child.kind == "instance") return instanceFrom(child);
+  }
+  throw Error("protocol", "info reply without an instance");
+}
+
+sdk::CallId Client::exec(const ExecRequest& request) {
+  Message message("exec");
+  message.set("instance", request.id)
+      .set("action", request.action)
+      .set("interval_ms", request.interval_ms)
+      .set("timeout_ms", request.timeout_ms)
+      .set("start_delay_ms", request.start_delay_ms);
+  if (request.changes_only) message.set("notify", "changes");
+  if (request.originator_only) message.set("originator_only", true);
+  addParams(message, request.params);
+  const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
+  const auto call_id = reply.getUnsigned("call_id");
+  if (!call_id || *call_id == 0) throw Error("protocol", "exec reply without a call id");
+  return *call_id;
+}
+
+void Client::cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms) {
+  Message message("cancel");
+  message.set("instance", id).set("action", action).set("interval_ms", interval_ms);
+  impl_->request(std::move(message), impl_->request_timeout_);
+}
+
+std::uint64_t Client::flush(const std::string& id) {
+  Message message("flush");
+  message.set("instance", id);
+  return unsignedAttr(impl_->request(std::move(message), impl_->request_timeout_), "cancelled");
+}
+
+void Client::subscribe(const SubscribeRequest& request) {
+  Message message("subscribe");
+  if (request.failures_only) message.set("failures_only", true);
+  for (const auto& id : request.instances) message.add(Message("instance")).set("id", id);
+  impl_->request(std::move(message), impl_->request_timeout_);
+}
+
+std::optional<Event> Client::nextEvent(Millis timeout) {
+  if (!impl_->events_.empty()) {
+    Event event = std::move(impl_->events_.front());
+    impl_->events_.pop_front();
+    return event;
+  }
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    auto message = impl_->receive(deadline);
+    if (!message) return std::nullopt;
+    if (message->kind == "event") return eventFrom(*message);
+    throw Error("protocol", "unexpected '" + message->kind + "' message from lrmd");
+  }
+}
+
+Event Client::waitForResult(sdk::CallId call_id, Millis timeout) {
+  auto& queue = impl_->events_;
+  for (auto it = queue.begin(); it != queue.end(); ++it) {
+    if (it->type == "exec" && it->call_id == call_id) {
+      Event event = std::move(*it);
+      queue.erase(it);
+      return event;
+    }
+  }
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    auto message = impl_->receive(deadline);
+    if (!message) {
+      throw Error("timeout", "no result for call " + std::to_string(call_id) + " within " +
+                                 std::to_string(timeout.count()) + " ms");
+    }
+    if (message->kind != "event") {
+      throw Error("protocol", "unexpected '" + message->kind + "' message from lrmd");
+    }
+    Event event = eventFrom(*message);
+    if (event.type == "exec" && event.call_id == call_id) return event;
+    queue.push_back(std::move(event));
+  }
+}
+
+void Client::sendRawForTest(const std::string& bytes) { impl_->sendBytes(bytes); }
+
+}  // namespace lrm::client

@@ -1,0 +1,202 @@
+// Framing and the XML element codec of the lrm protocol (tinyxml2).
+#include "wire/wire.hpp"
+
+#include <tinyxml2.h>
+
+#include <charconv>
+
+namespace lrm::wire {
+namespace {
+
+// Length in bytes of the valid UTF-8 sequence starting at text[i], or 0.
+std::size_t utf8SequenceLength(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  std::size_t length = 0;
+  std::uint32_t min = 0;
+  std::uint32_t cp = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    length = 2, min = 0x80, cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    length = 3, min = 0x800, cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    length = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) {
+    return 0;
+  }
+  return length;
+}
+
+void encodeElement(tinyxml2::XMLPrinter& printer, const Message& message) {
+  printer.OpenElement(sanitize(message.kind).c_str(), true);
+  for (const auto& [name, value] : message.attrs) {
+    printer.PushAttribute(name.c_str(), sanitize(value).c_str());
+  }
+  if (!message.text.empty()) printer.PushText(sanitize(message.text).c_str());
+  for (const auto& child : message.children) encodeElement(printer, child);
+  printer.CloseElement(true);
+}
+
+bool decodeElement(const tinyxml2::XMLElement& element, Message& out, int depth, std::string& error) {
+  if (depth > kMaxDepth) {
+    error = "elements nested deeper than " + std::to_string(kMaxDepth) + " levels";
+    return false;
+  }
+  out.kind = element.Name();
+  for (const auto* attribute = element.FirstAttribute(); attribute; attribute = attribute->Next()) {
+    out.attrs.emplace_back(attribute->Name(), attribute->Value());
+  }
+  for (const auto* node = element.FirstChild(); node; node = node->NextSibling()) {
+    if (const auto* text = node->ToText()) {
+      out.text += text->Value();
+    } else if (const auto* child = node->ToElement()) {
+      if (!decodeElement(*child, out.children.emplace_back(), depth + 1, error)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::string* Message::find(std::string_view name) const {
+  for (const auto& [key, value] : attrs) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
+std::string Message::get(std::string_view name, std::string_view fallback) const {
+  const std::string* value = find(name);
+  return value ? *value : std::string(fallback);
+}
+
+std::optional<std::uint64_t> Message::getUnsigned(std::string_view name) const {
+  const std::string* value = find(name);
+  if (!value || value->empty()) return std::nullopt;
+  std::uint64_t result = 0;
+  const char* end = value->data() + value->size();
+  const auto [ptr, ec] = std::from_chars(value->data(), end, result);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return result;
+}
+
+bool Message::getBool(std::string_view name, bool fallback) const {
+  const std::string* value = find(name);
+  if (!value) return fallback;
+  return *value == "true" || *value == "1" || *value == "yes";
+}
+
+Message& Message::set(std::string name, std::string value) {
+  for (auto& [key, existing] : attrs) {
+    if (key == name) {
+      existing = std::move(value);
+      return *this;
+    }
+  }
+  attrs.emplace_back(std::move(name), std::move(value));
+  return *this;
+}
+
+std::string sanitize(std::string_view text) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    const std::size_t length = utf8SequenceLength(text, i);
+    if (length == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, length));
+    i += length;
+  }
+  return out;
+}
+
+std::string encode(const Message& message) {
+  tinyxml2::XMLPrinter printer(nullptr, true);
+  encodeElement(printer, message);
+  return std::string(printer.CStr(), static_cast<std::size_t>(printer.CStrSize() - 1));
+}
+
+std::optional<Message> decode(std::string_view xml, std::string& error) {
+  if (xml.size() > kMaxFrameBytes) {
+    error = "message of " + std::to_string(xml.size()) + " bytes exceeds the limit";
+    return std::nullopt;
+  }
+  tinyxml2::XMLDocument document(true, tinyxml2::PRESERVE_WHITESPACE);
+  if (document.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
+    error = std::string("malformed XML: ") + document.ErrorStr();
+    return std::nullopt;
+  }
+  const tinyxml2::XMLElement* root = document.RootElement();
+  if (!root) {
+    error = "no XML element in message";
+    return std::nullopt;
+  }
+  if (root->NextSiblingElement()) {
+    error = "more than one XML element in one message";
+    return std::nullopt;
+  }
+  Message message;
+  if (!decodeElement(*root, message, 1, error)) return std::nullopt;
+  return message;
+}
+
+std::string frame(std::string_view payload) {
+  const auto size = static_cast<std::uint32_t>(payload.size());
+  std::string out;
+  out.reserve(4 + payload.size());
+  out.push_back(static_cast<char>((size >> 24) & 0xFF));
+  out.push_back(static_cast<char>((size >> 16) & 0xFF));
+  out.push_back(static_cast<char>((size >> 8) & 0xFF));
+  out.push_back(static_cast<char>(size & 0xFF));
+  out.append(payload);
+  return out;
+}
+
+FrameReader::Status FrameReader::next(std::string& payload) {
+  if (!error_.empty()) return Status::Error;
+  if (buffered() < 4) return Status::NeedMore;
+  const auto* head = reinterpret_cast<const unsigned char*>(buffer_.data() + offset_);
+  const std::uint32_t size = (std::uint32_t{head[0]} << 24) | (std::uint32_t{head[1]} << 16) |
+                             (std::uint32_t{head[2]} << 8) | std::uint32_t{head[3]};
+  if (size == 0) {
+    error_ = "empty frame";
+    return Status::Error;
+  }
+  if (size > max_frame_) {
+    error_ = "frame of " + std::to_string(size) + " bytes exceeds the limit of " +
+             std::to_string(max_frame_) + " bytes";
+    return Status::Error;
+  }
+  if (buffered() < 4 + std::size_t{size}) return Status::NeedMore;
+  payload.assign(buffer_, offset_ + 4, size);
+  offset_ += 4 + size;
+  if (offset_ == buffer_.size()) {
+    buffer_.clear();
+    offset_ = 0;
+  } else if (offset_ > 64 * 1024 && offset_ * 2 > buffer_.size()) {
+    buffer_.erase(0, offset_);
+    offset_ = 0;
+  }
+  return Status::Frame;
+}
+
+}  // namespace lrm::wire

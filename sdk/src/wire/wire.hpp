@@ -1,0 +1,84 @@
+// The lrm wire format (docs/protocol.md): 4-byte big-endian length + one XML
+// element per frame. This is the only code that touches tinyxml2 for the
+// protocol; the client library and the kernel server both build on it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lrm::wire {
+
+/** Protocol version spoken by this build (hello exchange). */
+inline constexpr int kProtocolVersion = 1;
+/** Largest accepted frame payload. Larger frames are a protocol error. */
+inline constexpr std::size_t kMaxFrameBytes = 4 * 1024 * 1024;
+/** Deepest accepted element nesting in a frame. */
+inline constexpr int kMaxDepth = 8;
+
+/** One XML element: name, ordered attributes, text and child elements. */
+struct Message {
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> attrs;
+  std::string text;
+  std::vector<Message> children;
+
+  Message() = default;
+  explicit Message(std::string k) : kind(std::move(k)) {}
+
+  const std::string* find(std::string_view name) const;
+  std::string get(std::string_view name, std::string_view fallback = {}) const;
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  /** Unsigned integer attribute; nullopt when absent, empty, negative or not a number. */
+  std::optional<std::uint64_t> getUnsigned(std::string_view name) const;
+  /** Boolean attribute ("true"/"false"/"1"/"0"); @p fallback when absent. */
+  bool getBool(std::string_view name, bool fallback = false) const;
+
+  Message& set(std::string name, std::string value);
+  Message& set(std::string name, std::uint64_t value) { return set(std::move(name), std::to_string(value)); }
+  Message& set(std::string name, int value) { return set(std::move(name), std::to_string(value)); }
+  Message& set(std::string name, bool value) { return set(std::move(name), std::string(value ? "true" : "false")); }
+  Message& set(std::string name, const char* value) { return set(std::move(name), std::string(value)); }
+  Message& add(Message child) {
+    children.push_back(std::move(child));
+    return children.back();
+  }
+};
+
+/** Serialize to XML. Text that XML cannot carry (invalid UTF-8, control characters) becomes U+FFFD. */
+std::string encode(const Message& message);
+
+/** Parse one XML element. Returns nullopt with @p error (incl. line) when malformed or too deep. */
+std::optional<Message> decode(std::string_view xml, std::string& error);
+
+/** Replace invalid UTF-8 sequences and XML-forbidden control characters with U+FFFD. */
+std::string sanitize(std::string_view text);
+
+/** Frame a payload: 4-byte big-endian length followed by the bytes. */
+std::string frame(std::string_view payload);
+
+/** Incremental frame splitter for a byte stream. */
+class FrameReader {
+ public:
+  enum class Status { NeedMore, Frame, Error };
+
+  explicit FrameReader(std::size_t max_frame = kMaxFrameBytes) : max_frame_(max_frame) {}
+
+  void feed(const char* data, std::size_t size) { buffer_.append(data, size); }
+  /** Extract the next complete frame into @p payload. On Error, error() says why. */
+  Status next(std::string& payload);
+  const std::string& error() const { return error_; }
+  std::size_t buffered() const { return buffer_.size() - offset_; }
+
+ private:
+  std::size_t max_frame_;
+  std::string buffer_;
+  std::size_t offset_ = 0;
+  std::string error_;
+};
+
+}  // namespace lrm::wire

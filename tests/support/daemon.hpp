@@ -1,0 +1,89 @@
+// Test support: a temporary directory, the real lrmd started on a socket in
+// it (ready when it accepts a hello), and running a command (lrmctl) with its
+// output captured. Nothing here sleeps for a fixed time: waits poll a
+// condition against a generous deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lrm/client/client.hpp"
+
+namespace lrm::test {
+
+using Millis = std::chrono::milliseconds;
+
+/** Generous deadline for anything a loaded 2-core machine should finish. */
+inline constexpr Millis kPatience{30000};
+
+/** A directory removed (recursively) on destruction. */
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct DaemonOptions {
+  std::vector<std::string> extra_args;
+  std::map<std::string, std::string> env;  ///< added to the daemon's environment
+};
+
+/** The real lrmd on a temporary socket, using the fixture agents. */
+class TestDaemon {
+ public:
+  explicit TestDaemon(DaemonOptions options = {});
+  ~TestDaemon();
+
+  const std::string& socket() const { return socket_; }
+  const TempDir& dir() const { return dir_; }
+  pid_t pid() const { return pid_; }
+  /** A new connected client. */
+  std::unique_ptr<client::Client> connect(const std::string& name = "test") const;
+  /** The daemon's log so far. */
+  std::string log() const;
+  /** SIGTERM and wait; @return the exit status (0 for a clean exit), or -1 if it had to be killed. */
+  int stop();
+  /** Is the process still running? */
+  bool alive() const;
+
+ private:
+  TempDir dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+/** Poll @p condition until it holds or @p deadline passes. */
+bool waitUntil(const std::function<bool()>& condition, Millis deadline = kPatience);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+/** Run @p argv (argv[0] absolute) with extra @p env, capturing output. */
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {});
+
+/** Path of a built binary (lrmd, lrmctl). */
+std::string binary(const std::string& name);
+/** Path of the fixture OCF root for LRM_OCF_PATH. */
+std::string fixtureOcfPath();
+
+/** Read a whole file ("" if missing). */
+std::string readFile(const std::string& path);
+/** Is a process with this pid alive (and not a zombie)? */
+bool processAlive(pid_t pid);
+
+}  // namespace lrm::test
