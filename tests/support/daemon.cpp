@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,22 @@ TempDir::~TempDir() {
 std::string binary(const std::string& name) { return std::string(LRM_TEST_BIN_DIR) + "/" + name; }
 std::string fixtureOcfPath() { return std::string(LRM_TEST_FIXTURES_DIR) + "/ocf"; }
 
+client::RegisterRequest registration(const std::string& id, const std::string& agent, sdk::Params params) {
+  client::RegisterRequest request;
+  request.id = id;
+  request.agent = agent;
+  request.params = std::move(params);
+  return request;
+}
+
+client::ExecRequest operation(const std::string& id, const std::string& action, sdk::Params params) {
+  client::ExecRequest request;
+  request.id = id;
+  request.action = action;
+  request.params = std::move(params);
+  return request;
+}
+
 bool waitUntil(const std::function<bool()>& condition, Millis deadline) {
   const auto until = Clock::now() + deadline;
   while (!condition()) {
@@ -85,9 +102,11 @@ bool waitUntil(const std::function<bool()>& condition, Millis deadline) {
   return true;
 }
 
-TestDaemon::TestDaemon(DaemonOptions options) : socket_(dir_.file("lrmd.sock")) {
+TestDaemon::TestDaemon(DaemonOptions options)
+    : socket_(options.socket.empty() ? dir_.file("lrmd.sock") : options.socket) {
+  const std::string plugin_dir = options.plugin_dir.empty() ? LRM_TEST_PLUGIN_DIR : options.plugin_dir;
   std::vector<std::string> argv = {binary("lrmd"), "--foreground", "--socket", socket_,
-                                   "--plugin-dir", LRM_TEST_PLUGIN_DIR, "--log-level", "debug",
+                                   "--plugin-dir", plugin_dir, "--log-level", "debug",
                                    "--log-target", dir_.file("lrmd.log")};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   std::map<std::string, std::string> env = {{"LRM_OCF_PATH", fixtureOcfPath()}};
@@ -105,12 +124,23 @@ TestDaemon::TestDaemon(DaemonOptions options) : socket_(dir_.file("lrmd.sock")) 
   });
   if (!ready || !alive()) {
     const std::string text = log();
-    stop();
+    crash();
     throw std::runtime_error("lrmd did not become ready; its log:\n" + text);
   }
 }
 
-TestDaemon::~TestDaemon() { stop(); }
+TestDaemon::~TestDaemon() {
+  if (pid_ <= 0) return;
+  // Exit 0 is part of the contract (and how sanitizer reports surface).
+  const int status = stop();
+  EXPECT_EQ(status, 0) << "lrmd did not exit cleanly; its log:\n" << log();
+}
+
+void TestDaemon::crash() {
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
 
 std::unique_ptr<client::Client> TestDaemon::connect(const std::string& name) const {
   return client::Client::connect(socket_, name, kPatience);

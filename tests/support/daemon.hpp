@@ -35,6 +35,8 @@ class TempDir {
 };
 
 struct DaemonOptions {
+  std::string socket;      ///< default: lrmd.sock in the daemon's temporary directory
+  std::string plugin_dir;  ///< default: the build's plugin directory
   std::vector<std::string> extra_args;
   std::map<std::string, std::string> env;  ///< added to the daemon's environment
 };
@@ -54,6 +56,8 @@ class TestDaemon {
   std::string log() const;
   /** SIGTERM and wait; @return the exit status (0 for a clean exit), or -1 if it had to be killed. */
   int stop();
+  /** SIGKILL: the daemon dies without cleaning up (socket left behind). */
+  void crash();
   /** Is the process still running? */
   bool alive() const;
 
@@ -62,6 +66,11 @@ class TestDaemon {
   std::string socket_;
   pid_t pid_ = -1;
 };
+
+/** A registration request (name defaults to the id). */
+client::RegisterRequest registration(const std::string& id, const std::string& agent, sdk::Params params = {});
+/** A one-shot exec request with the default timeout. */
+client::ExecRequest operation(const std::string& id, const std::string& action, sdk::Params params = {});
 
 /** Poll @p condition until it holds or @p deadline passes. */
 bool waitUntil(const std::function<bool()>& condition, Millis deadline = kPatience);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up this machine (apt-get), builds lrm with AddressSanitizer and
+# UndefinedBehaviorSanitizer, and runs the whole test suite with ctest.
+# Exits non-zero on any failure, or if a test left a process or a temporary
+# directory behind.
+set -euo pipefail
+cd "$(dirname "$0")"
+./tools/install-deps.sh
+build=build-asan
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLRM_SANITIZE=ON >/dev/null
+cmake --build "$build"
+
+export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+before_tmp=$(ls -d /tmp/lrm-test-* 2>/dev/null | sort || true)
+status=0
+(cd "$build" && ctest --output-on-failure --timeout 600 -j2) || status=$?
+
+# Hygiene: no daemon or temporary directory may outlive the tests.
+leftover=$(pgrep -f "$PWD/$build/bin/lrmd" || true)
+if [ -n "$leftover" ]; then
+  echo "test.sh: lrmd processes left running: $leftover" >&2
+  kill -9 $leftover 2>/dev/null || true
+  status=1
+fi
+after_tmp=$(ls -d /tmp/lrm-test-* 2>/dev/null | sort || true)
+new_tmp=$(comm -13 <(echo "$before_tmp") <(echo "$after_tmp") | sed '/^$/d')
+if [ -n "$new_tmp" ]; then
+  echo "test.sh: temporary directories left behind: $new_tmp" >&2
+  status=1
+fi
+exit $status

@@ -1,0 +1,273 @@
+// Hostile and broken clients: each gets a precise error (or, for a broken
+// frame, a goodbye and a closed connection), and the daemon keeps serving
+// everyone else.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "daemon.hpp"
+#include "wire/wire.hpp"
+
+namespace lrm::test {
+namespace {
+
+using wire::Message;
+
+// A protocol peer that speaks raw bytes, for what the client library won't send.
+class RawPeer {
+ public:
+  explicit RawPeer(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      throw std::runtime_error("connect failed");
+    }
+  }
+  ~RawPeer() { ::close(fd_); }
+
+  void sendBytes(const std::string& bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  }
+  void sendMessage(const Message& message) { sendBytes(wire::frame(wire::encode(message))); }
+  void hello() {
+    Message hello("hello");
+    hello.set("id", "h").set("protocol", 1).set("client", "raw");
+    sendMessage(hello);
+    auto reply = receive();
+    ASSERT_TRUE(reply);
+    ASSERT_TRUE(reply->getBool("ok")) << reply->get("message");
+  }
+
+  // Next message, or nullopt when the daemon closed the connection.
+  std::optional<Message> receive() {
+    std::string payload;
+    while (true) {
+      if (reader_.next(payload) == wire::FrameReader::Status::Frame) {
+        std::string error;
+        return wire::decode(payload, error);
+      }
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, static_cast<int>(kPatience.count())) <= 0) {
+        ADD_FAILURE() << "no answer from lrmd";
+        return std::nullopt;
+      }
+      char buffer[65536];
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) return std::nullopt;
+      reader_.feed(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Expect a reply to request @p id with error @p code.
+  void expectError(const Message& request, const std::string& code) {
+    sendMessage(request);
+    auto reply = receive();
+    ASSERT_TRUE(reply) << "connection closed instead of an error reply";
+    EXPECT_EQ(reply->kind, "reply");
+    EXPECT_EQ(reply->get("id"), request.get("id"));
+    EXPECT_FALSE(reply->getBool("ok", true));
+    EXPECT_EQ(reply->get("code"), code) << reply->get("message");
+    EXPECT_FALSE(reply->get("message").empty());
+  }
+
+  // Expect a goodbye naming @p reason, then EOF.
+  void expectGoodbye(const std::string& reason) {
+    auto goodbye = receive();
+    ASSERT_TRUE(goodbye) << "closed without a goodbye";
+    EXPECT_EQ(goodbye->kind, "goodbye");
+    EXPECT_NE(goodbye->get("reason").find(reason), std::string::npos) << goodbye->get("reason");
+    EXPECT_FALSE(receive()) << "connection still open after goodbye";
+  }
+
+ private:
+  int fd_ = -1;
+  wire::FrameReader reader_;
+};
+
+Message request(const std::string& kind, const std::string& id,
+                std::initializer_list<std::pair<std::string, std::string>> attrs = {}) {
+  Message message(kind);
+  message.set("id", id);
+  for (const auto& [name, value] : attrs) message.set(name, value);
+  return message;
+}
+
+class BadInput : public ::testing::Test {
+ protected:
+  // After each test: the daemon still serves a well-behaved client.
+  void TearDown() override {
+    EXPECT_NO_THROW(daemon_.connect("after")->ping());
+    EXPECT_TRUE(daemon_.alive());
+  }
+  TestDaemon daemon_;
+};
+
+TEST_F(BadInput, MalformedXmlClosesOnlyThatConnection) {
+  auto bystander = daemon_.connect("bystander");
+  RawPeer peer(daemon_.socket());
+  peer.hello();
+  peer.sendBytes(wire::frame("<register id='1' <<<"));
+  peer.expectGoodbye("malformed XML");
+  EXPECT_NO_THROW(bystander->ping());
+  EXPECT_NE(daemon_.log().find("malformed XML"), std::string::npos);
+}
+
+TEST_F(BadInput, OversizedFrameIsRefusedBeforeReadingIt) {
+  RawPeer peer(daemon_.socket());
+  peer.sendBytes(std::string("\x7f\xff\xff\xff", 4));
+  peer.expectGoodbye("exceeds the limit");
+}
+
+TEST_F(BadInput, EmptyFrameIsRefused) {
+  RawPeer peer(daemon_.socket());
+  peer.sendBytes(std::string(4, '\0'));
+  peer.expectGoodbye("empty frame");
+}
+
+TEST_F(BadInput, BinaryGarbageIsRefused) {
+  RawPeer peer(daemon_.socket());
+  peer.sendBytes(wire::frame(std::string("\x01\x02\xff\xfe garbage", 12)));
+  peer.expectGoodbye("malformed XML");
+}
+
+TEST_F(BadInput, FirstRequestMustBeHello) {
+  RawPeer peer(daemon_.socket());
+  peer.sendMessage(request("ping", "1"));
+  auto reply = peer.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->get("code"), "bad-request");
+  peer.expectGoodbye("not 'hello'");
+}
+
+TEST_F(BadInput, WrongProtocolVersionIsRefused) {
+  RawPeer peer(daemon_.socket());
+  Message hello = request("hello", "1", {{"protocol", "99"}});
+  peer.sendMessage(hello);
+  auto reply = peer.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->get("code"), "version-mismatch");
+  EXPECT_FALSE(peer.receive());
+}
+
+TEST_F(BadInput, UnknownRequestAndMissingIdGetErrors) {
+  RawPeer peer(daemon_.socket());
+  peer.hello();
+  peer.expectError(request("launch-missiles", "7"), "unknown-request");
+  Message no_id("ping");
+  peer.sendMessage(no_id);
+  auto reply = peer.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->get("code"), "bad-request");
+  // The connection still works.
+  peer.sendMessage(request("ping", "8"));
+  reply = peer.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(reply->getBool("ok"));
+}
+
+TEST_F(BadInput, BadAttributesGetPreciseErrors) {
+  RawPeer peer(daemon_.socket());
+  peer.hello();
+  peer.expectError(request("exec", "1", {{"action", "start"}}), "bad-request");  // no instance
+  peer.sendMessage(request("register", "2", {{"instance", "x"}, {"agent", "ocf:lrmtest:Fail"}}));
+  auto registered = peer.receive();
+  ASSERT_TRUE(registered && registered->getBool("ok"));
+  peer.expectError(request("exec", "3", {{"instance", "x"}, {"action", "start"}, {"timeout_ms", "-5"}}),
+                   "bad-request");
+  peer.expectError(request("exec", "4", {{"instance", "x"}, {"action", "start"}, {"interval_ms", "soon"}}),
+                   "bad-request");
+  peer.expectError(request("exec", "5", {{"instance", "x"}, {"action", "../../bin/sh"}}), "invalid-argument");
+  peer.expectError(request("exec", "6", {{"instance", "x"}, {"action", "start"}, {"notify", "sometimes"}}),
+                   "bad-request");
+}
+
+TEST_F(BadInput, UnknownInstanceIsRejected) {
+  auto client = daemon_.connect();
+  for (const auto& call : std::vector<std::function<void()>>{
+           [&] { client->exec(operation("ghost", "start")); }, [&] { client->info("ghost"); },
+           [&] { client->cancel("ghost", "start"); }, [&] { client->flush("ghost"); }}) {
+    try {
+      call();
+      ADD_FAILURE() << "accepted an unknown instance";
+    } catch (const client::Error& e) {
+      EXPECT_EQ(e.code(), "unknown-instance");
+      EXPECT_NE(std::string(e.what()).find("ghost"), std::string::npos);
+    }
+  }
+}
+
+TEST_F(BadInput, BadSpecsIdsAndParameterNamesAreRejected) {
+  auto client = daemon_.connect();
+  auto expect = [&](client::RegisterRequest request, const std::string& code, const std::string& text) {
+    try {
+      client->registerInstance(request);
+      ADD_FAILURE() << "accepted " << request.agent << " / " << request.id;
+    } catch (const client::Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  expect(registration("a", "ocf:Dummy"), "invalid-spec", "requires a provider");
+  expect(registration("a", "ocf:heartbeat/../x:Dummy"), "invalid-spec", "provider");
+  expect(registration("a", "ocf:heartbeat:.."), "invalid-spec", "type");
+  expect(registration("a", "ocf:..:Dummy"), "invalid-spec", "provider");
+  expect(registration("a", "nosuch:x:y"), "unknown-class", "nosuch");
+  expect(registration("a", "Dummy"), "invalid-spec", "class[:provider]:type");
+  expect(registration("bad id!", "ocf:lrmtest:Fail"), "invalid-argument", "instance id");
+  expect(registration(std::string(129, 'x'), "ocf:lrmtest:Fail"), "invalid-argument", "instance id");
+  expect(registration("a", "ocf:lrmtest:Fail", {{"bad-name", "1"}}), "invalid-argument", "bad-name");
+  expect(registration("a", "ocf:lrmtest:Fail", {{"PATH=/evil;x", "1"}}), "invalid-argument", "parameter name");
+  EXPECT_TRUE(client->list().empty()) << "a rejected registration left something behind";
+  client->registerInstance(registration("ok", "ocf:lrmtest:Fail"));
+  try {
+    client->exec(operation("ok", "start", {{"evil name", "x"}}));
+    ADD_FAILURE() << "accepted a bad per-op parameter name";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "invalid-argument");
+  }
+}
+
+TEST_F(BadInput, UnprivilegedClientsMayReadButNotChange) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop privileges";
+  daemon_.connect()->registerInstance(registration("mine", "ocf:lrmtest:Fail"));
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // As nobody: listing works, changing is refused with permission-denied.
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    try {
+      auto client = client::Client::connect(daemon_.socket(), "nobody");
+      if (client->list().size() != 1) ::_exit(11);
+      try {
+        client->exec(operation("mine", "start"));
+        ::_exit(12);
+      } catch (const client::Error& e) {
+        ::_exit(e.code() == "permission-denied" ? 0 : 13);
+      }
+    } catch (...) {
+      ::_exit(14);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10 setuid, 11 list, 12 exec accepted, 13 wrong code, 14 other";
+}
+
+TEST_F(BadInput, ManyConnectionsComingAndGoingLeakNothing) {
+  for (int i = 0; i < 200; ++i) {
+    RawPeer peer(daemon_.socket());
+    if (i % 2) peer.sendBytes("\x00\x00");  // half a length prefix, then gone
+  }
+  auto client = daemon_.connect();
+  EXPECT_NO_THROW(client->ping());
+}
+
+}  // namespace
+}  // namespace lrm::test
