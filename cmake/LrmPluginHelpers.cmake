@@ -1,6 +1,6 @@
 # lrm_add_plugin(<name> SOURCES <files...> [LIBRARIES <libs...>])
-# Builds a resource-class plugin as a MODULE library named lrm_<name>.so in the
-# plugin directory, with hidden visibility so that only the descriptor that
+# Builds a resource-class plugin (target lrm_plugin_<name>) as the MODULE
+# library <name>.so in the plugin directory, with hidden visibility so that only the descriptor that
 # LRM_PLUGIN() exports is visible to the loader.
 function(lrm_add_plugin name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})

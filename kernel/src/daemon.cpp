@@ -92,7 +92,8 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     if (engine.inFlight() == 0) {
       loop.stop();
     } else if (Clock::now() >= drain_deadline) {
-      engine.logInFlight("left running: the shutdown timeout expired before it completed");
+      engine.abandonInFlight("lrmd shut down (timeout " + std::to_string(config.shutdown_timeout_ms) +
+                             " ms) before the agent completed; the agent was left running");
       loop.stop();
     } else {
       loop.addTimer(kDrainPoll, drain_check);
@@ -101,7 +102,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   auto shutdown = [&](const char* signal_name) {
     if (shutting_down) {
       log(sdk::LogLevel::Notice, std::string(signal_name) + " again: exiting now");
-      engine.logInFlight("left running: lrmd exited before it completed");
+      engine.abandonInFlight("lrmd was stopped before the agent completed; the agent was left running");
       loop.stop();
       return;
     }

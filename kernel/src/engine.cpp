@@ -139,9 +139,17 @@ const Engine::InstancePtr& Engine::shared(const std::string& id) const {
   return it->second;
 }
 
-void Engine::logInFlight(const std::string& why) const {
+void Engine::abandonInFlight(const std::string& reason) {
+  std::vector<std::pair<InstancePtr, OpPtr>> running;
   for (const auto& [id, instance] : instances_) {
-    if (instance->running) log(sdk::LogLevel::Warning, instance->running->context(*instance), why);
+    if (instance->running) running.emplace_back(instance, instance->running);
+  }
+  for (const auto& [instance, op] : running) {
+    sdk::Result result;
+    result.status = sdk::ExecStatus::Error;
+    result.rc = sdk::rc::kError;
+    result.exit_reason = reason;
+    complete(instance, op, result);
   }
 }
 
@@ -370,7 +378,7 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result 
   }
   report(*instance, *op, result, msSince(op->started_at, now), msSince(op->ready_at, op->started_at));
 
-  if (op->recurring() && !op->cancel_requested && !instance->deleted) {
+  if (op->recurring() && !op->cancel_requested && !instance->deleted && !draining_) {
     if (op->rerun_now) {
       op->rerun_now = false;
       op->state = OpState::Idle;
@@ -428,7 +436,7 @@ void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::
   notifier_.publishExec(event, op.origin, op.originator_only);
 }
 
-bool Engine::cancelOp(const InstancePtr& instance, const OpPtr& op) {
+bool Engine::cancelOp(const InstancePtr& instance, OpPtr op) {
   switch (op->state) {
     case OpState::Delayed:
     case OpState::Queued: {
@@ -517,7 +525,9 @@ std::size_t Engine::flush(const std::string& id) {
 
 void Engine::clientGone(ClientId client) {
   for (const auto& [id, instance] : instances_) {
-    if (!instance->drop_recurring || instance->deleted) continue;
+    // Only the client that registered the instance with drop_recurring takes
+    // its recurring ops with it (DESIGN §2.9).
+    if (!instance->drop_recurring || instance->deleted || instance->registered_by != client) continue;
     const std::size_t count =
         cancelWhere(instance, [client](const Op& op) { return op.recurring() && op.origin == client; });
     if (count > 0) {
@@ -535,7 +545,8 @@ InstanceView Engine::view(const Instance& instance) const {
   result.params = instance.params;
   result.busy = static_cast<bool>(instance.running);
   for (const auto& op : instance.queue) {
-    (op->recurring() ? result.recurring : result.pending).push_back(op->view());
+    result.pending.push_back(op->view());  // queued or delayed, not yet started
+    if (op->recurring()) result.recurring.push_back(op->view());
   }
   for (const auto& op : instance.idle) result.recurring.push_back(op->view());
   if (instance.running && instance.running->recurring()) result.recurring.push_back(instance.running->view());

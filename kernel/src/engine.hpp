@@ -127,8 +127,11 @@ class Engine {
 
   /** Shutting down: start nothing new; what is in flight completes. */
   void drain() { draining_ = true; }
-  /** Log every operation still in flight (at the shutdown bound). */
-  void logInFlight(const std::string& why) const;
+  /**
+   * At the shutdown bound: report every operation still in flight as
+   * `status=error` with @p reason. Its agent is left running.
+   */
+  void abandonInFlight(const std::string& reason);
 
   std::size_t instanceCount() const;
   std::size_t inFlight() const { return in_flight_; }
@@ -146,7 +149,7 @@ class Engine {
   void launch(const InstancePtr& instance, const OpPtr& op);
   void complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result);
   void requeue(const InstancePtr& instance, const OpPtr& op);
-  bool cancelOp(const InstancePtr& instance, const OpPtr& op);
+  bool cancelOp(const InstancePtr& instance, OpPtr op);  // by value: op may live in a list it edits
   void report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,
               std::uint64_t queue_ms);
   std::size_t cancelWhere(const InstancePtr& instance, const std::function<bool(const Op&)>& predicate);

@@ -9,10 +9,16 @@ namespace lrm::kernel {
 
 sdk::SpawnId HostServices::spawn(sdk::SpawnRequest request,
                                  std::function<void(const sdk::SpawnResult&)> done) noexcept {
+  const sdk::LogContext context = request.context;
   try {
-    return spawner_.spawn(std::move(request), std::move(done));
+    return spawner_.spawn(std::move(request), done);
   } catch (const std::exception& e) {
-    kernel::log(sdk::LogLevel::Error, request.context, std::string("unable to spawn: ") + e.what());
+    // Keep the contract: the callback still runs exactly once, later.
+    kernel::log(sdk::LogLevel::Error, context, std::string("unable to spawn: ") + e.what());
+    sdk::SpawnResult result;
+    result.outcome = sdk::SpawnOutcome::SpawnFailed;
+    result.spawn_errno = EAGAIN;
+    loop_.defer([done, result] { done(result); });
     return 0;
   }
 }

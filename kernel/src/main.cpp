@@ -106,19 +106,17 @@ class LrmdApplication : public Application {
       if (!level) throw std::invalid_argument("--log-level: unknown level '" + level_name + "'");
       lrm::kernel::setupLogging(setting("log-target", nullptr, foreground ? "stderr" : "syslog"), *level);
 
-      daemon.socket_path = cli_.count("socket") ? cli_["socket"]
-                                                 : config().getString("socket", lrm::client::defaultSocketPath());
+      daemon.socket_path = setting("socket", "LRM_SOCKET", lrm::client::defaultSocketPath());
       daemon.plugin_dirs = plugin_dirs_;
       if (daemon.plugin_dirs.empty()) {
         const std::string configured = config().getString("plugin-dir", "");
         daemon.plugin_dirs.push_back(configured.empty() ? defaultPluginDir() : configured);
       }
       const std::string children = setting("max-children", nullptr, "0");
-      const auto max_children = lrm::sdk::parseDurationMs(children);  // plain unsigned number
-      if (!max_children || children.find_first_not_of("0123456789") != std::string::npos) {
-        throw std::invalid_argument("--max-children: '" + children + "' is not a number");
+      if (children.empty() || children.size() > 6 || children.find_first_not_of("0123456789") != std::string::npos) {
+        throw std::invalid_argument("--max-children: '" + children + "' is not a number up to 999999");
       }
-      daemon.max_children = *max_children;
+      daemon.max_children = std::stoull(children);
       daemon.kill_grace_ms = duration("kill-grace", "0");
       daemon.shutdown_timeout_ms = duration("shutdown-timeout", "30s");
       const std::string group = config().getString("allowed-group", "");

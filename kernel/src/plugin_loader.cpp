@@ -31,7 +31,7 @@ std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& e
             ", this lrmd provides ABI " + ours;
     return nullptr;
   }
-  if (info.struct_size < sizeof(lrm_plugin_descriptor)) {
+  if (info.struct_size < LRM_PLUGIN_DESCRIPTOR_MIN_SIZE) {
     error = "unable to load plugin " + path + ": descriptor of " + std::to_string(info.struct_size) +
             " bytes is smaller than ABI " + ours + " requires";
     return nullptr;

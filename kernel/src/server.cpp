@@ -2,12 +2,16 @@
 #include "server.hpp"
 
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocketImpl.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -132,6 +136,24 @@ void addItems(Message& reply, const std::vector<std::string>& items) {
   for (const auto& item : items) reply.add(Message("item")).set("value", item);
 }
 
+// Is @p uid (primary group @p primary) a member of @p group, also through
+// its supplementary groups? SO_PEERCRED only reports the primary one.
+bool memberOf(uid_t uid, gid_t primary, gid_t group) {
+  if (primary == group) return true;
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || !found) return false;
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<std::size_t>(count));
+    if (::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count) < 0) return false;
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
 Message errorReply(const std::string& id, const std::string& code, const std::string& text) {
   Message reply("reply");
   reply.set("id", id).set("ok", false).set("code", code).set("message", text);
@@ -214,7 +236,7 @@ void Server::listen() {
   }
   try {
     listener_ = std::make_unique<Poco::Net::ServerSocket>(
-        Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options_.socket_path), 128);
+        Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options_.socket_path), 1024);
   } catch (const Poco::Exception& e) {
     throw std::runtime_error("unable to listen on " + options_.socket_path + ": " + e.displayText());
   }
@@ -238,19 +260,26 @@ void Server::stopAccepting() {
 }
 
 void Server::onAccept() {
-  Poco::Net::StreamSocket socket;
-  try {
-    socket = listener_->acceptConnection();
-  } catch (const Poco::Exception& e) {
-    log(sdk::LogLevel::Warning, "unable to accept a connection: " + e.displayText());
-    return;
+  // Take every pending connection now: while the backlog is full, clients wait.
+  while (listener_) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        log(sdk::LogLevel::Warning, std::string("unable to accept a connection: ") + std::strerror(errno));
+      }
+      return;
+    }
+    // Poco owns the descriptor from here on (closed with the last reference).
+    addConnection(Poco::Net::StreamSocket(new Poco::Net::StreamSocketImpl(fd)), fd);
   }
-  const int fd = socket.impl()->sockfd();
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  socket.setBlocking(false);
+}
+
+void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
   auto connection = std::make_unique<Connection>();
   connection->id = next_client_++;
-  connection->socket = socket;
+  connection->socket = std::move(socket);
+  connection->socket.setBlocking(false);
   connection->fd = fd;
   ucred credentials{};
   socklen_t length = sizeof credentials;
@@ -261,12 +290,12 @@ void Server::onAccept() {
   }
   connection->privileged = connection->uid == 0 || connection->uid == ::geteuid() ||
                            (options_.allowed_gid != static_cast<gid_t>(-1) &&
-                            connection->gid == options_.allowed_gid);
+                            memberOf(connection->uid, connection->gid, options_.allowed_gid));
   const ClientId id = connection->id;
   if (connections_.size() >= options_.max_connections) {
     log(sdk::LogLevel::Warning, "refusing " + connection->who() + ": already " +
                                     std::to_string(connections_.size()) + " connections");
-    return;  // the socket closes when it goes out of scope
+    return;  // the socket closes with the connection object
   }
   log(sdk::LogLevel::Debug, "accepted " + connection->who());
   connections_.emplace(id, std::move(connection));
@@ -319,22 +348,22 @@ void Server::handleFrame(Connection& connection, const std::string& payload) {
 
 void Server::dispatch(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
+  if (!connection.greeted && request.kind != "hello") {
+    send(connection, errorReply(id, "bad-request", "the first request must be 'hello'"));
+    drop(connection.id, "first request was '" + wire::sanitize(request.kind) + "', not 'hello'", true);
+    return;
+  }
   const auto handler = kHandlers.find(request.kind);
   try {
     if (!request.has("id")) {
-      throw RequestError("bad-request", "request '" + request.kind + "' has no 'id' attribute");
+      throw RequestError("bad-request", "request '" + wire::sanitize(request.kind) + "' has no 'id' attribute");
     }
     if (handler == kHandlers.end()) {
       throw RequestError("unknown-request", "unknown request type '" + wire::sanitize(request.kind) + "'");
     }
-    if (!connection.greeted && request.kind != "hello") {
-      send(connection, errorReply(id, "bad-request", "the first request must be 'hello'"));
-      drop(connection.id, "first request was '" + request.kind + "', not 'hello'", true);
-      return;
-    }
     if (handler->second.second && !connection.privileged) {
-      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) +
-                                                  " may not '" + request.kind +
+      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" +
+                                                  request.kind +
                                                   "': only root, the daemon's user and the allowed group may change anything");
     }
     if (request.kind == "metadata") {
@@ -346,9 +375,9 @@ void Server::dispatch(Connection& connection, const Message& request) {
     (this->*handler->second.first)(connection, request, reply);
     send(connection, reply);
   } catch (const RequestError& e) {
-    log(sdk::LogLevel::Info, connection.who() + ": " + request.kind + " refused: " + e.what());
+    log(sdk::LogLevel::Info, connection.who() + ": " + wire::sanitize(request.kind) + " refused: " + e.what());
     send(connection, errorReply(id, e.code(), e.what()));
-    if (request.kind == "hello") drop(connection.id, e.what(), false);
+    if (!connection.greeted) drop(connection.id, std::string("hello refused: ") + e.what(), true);
   } catch (const std::exception& e) {
     log(sdk::LogLevel::Error, connection.who() + ": " + request.kind + " failed: " + e.what());
     send(connection, errorReply(id, "internal", e.what()));
@@ -371,18 +400,19 @@ void Server::send(Connection& connection, const Message& message) {
 }
 
 void Server::flush(Connection& connection) {
+  // Plain send(2): Poco's sendBytes() throws on EAGAIN even for a
+  // non-blocking socket, and a full socket buffer is normal here.
   while (connection.out_offset < connection.out.size()) {
-    int n = 0;
-    try {
-      n = connection.socket.sendBytes(connection.out.data() + connection.out_offset,
-                                      static_cast<int>(std::min<std::size_t>(
-                                          connection.out.size() - connection.out_offset, 1 << 20)),
-                                      MSG_NOSIGNAL);
-    } catch (const Poco::Exception& e) {
-      loop_.defer([this, id = connection.id, text = e.displayText()] { drop(id, "write failed: " + text, false); });
+    const ssize_t n = ::send(connection.fd, connection.out.data() + connection.out_offset,
+                             connection.out.size() - connection.out_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) {
+      loop_.defer([this, id = connection.id, text = std::string(std::strerror(errno))] {
+        drop(id, "write failed: " + text, false);
+      });
       return;
     }
-    if (n < 0) break;  // would block
     connection.out_offset += static_cast<std::size_t>(n);
   }
   const bool pending = connection.out_offset < connection.out.size();
@@ -553,12 +583,23 @@ void Server::onExec(Connection& connection, const Message& request, Message& rep
   params.timeout_ms = static_cast<std::uint32_t>(unsignedAttr(request, "timeout_ms", 20000, kMaxTimeoutMs));
   params.start_delay_ms = unsignedAttr(request, "start_delay_ms", 0);
   params.params = paramsOf(request);
+  // notify: "all" (default), or a comma-separated list of "changes" and "originator".
   const std::string notify = request.get("notify", "all");
-  if (notify != "all" && notify != "changes") {
-    throw RequestError("bad-request", "notify must be 'all' or 'changes', not '" + wire::sanitize(notify) + "'");
+  std::size_t start = 0;
+  while (start <= notify.size()) {
+    const std::size_t comma = notify.find(',', start);
+    const std::string option = notify.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (option == "changes") {
+      params.changes_only = true;
+    } else if (option == "originator") {
+      params.originator_only = true;
+    } else if (option != "all") {
+      throw RequestError("bad-request", "notify must be 'all' or a list of 'changes' and 'originator', not '" +
+                                            wire::sanitize(notify) + "'");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
-  params.changes_only = notify == "changes";
-  params.originator_only = request.getBool("originator_only");
   params.origin = connection.id;
   reply.set("call_id", engine_->exec(params));
 }

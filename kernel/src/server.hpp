@@ -52,6 +52,7 @@ class Server : public Notifier {
   using Handler = void (Server::*)(Connection&, const wire::Message&, wire::Message&);
 
   void onAccept();
+  void addConnection(Poco::Net::StreamSocket socket, int fd);
   void onReadable(ClientId id);
   void onWritable(ClientId id);
   void handleFrame(Connection& connection, const std::string& payload);

@@ -206,10 +206,14 @@ Client::~Client() = default;
 
 std::unique_ptr<Client> Client::connect(const std::string& socket_path,
                                         const std::string& client_name, Millis timeout) {
-  Poco::Net::StreamSocket socket;
+  // A blocking connect: on a Unix socket whose backlog is full, a
+  // non-blocking connect fails with EAGAIN at once (Poco's timed connect
+  // then reports success on a socket that is not connected), while a
+  // blocking one waits for room, bounded by the send timeout.
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress::UNIX_LOCAL);
   try {
-    socket.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path),
-                   Poco::Timespan(timeout.count() * 1000));
+    socket.setSendTimeout(Poco::Timespan(timeout.count() * 1000));
+    socket.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path));
   } catch (const Poco::Exception& e) {
     throw Error("unreachable", "unable to connect to lrmd at " + socket_path + ": " + e.displayText());
   }
@@ -314,8 +318,11 @@ sdk::CallId Client::exec(const ExecRequest& request) {
       .set("interval_ms", request.interval_ms)
       .set("timeout_ms", request.timeout_ms)
       .set("start_delay_ms", request.start_delay_ms);
-  if (request.changes_only) message.set("notify", "changes");
-  if (request.originator_only) message.set("originator_only", true);
+  if (request.changes_only || request.originator_only) {
+    message.set("notify", std::string(request.changes_only ? "changes" : "") +
+                              (request.changes_only && request.originator_only ? "," : "") +
+                              (request.originator_only ? "originator" : ""));
+  }
   addParams(message, request.params);
   const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
   const auto call_id = reply.getUnsigned("call_id");

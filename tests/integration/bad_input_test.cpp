@@ -153,7 +153,7 @@ TEST_F(BadInput, WrongProtocolVersionIsRefused) {
   auto reply = peer.receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->get("code"), "version-mismatch");
-  EXPECT_FALSE(peer.receive());
+  peer.expectGoodbye("hello refused");
 }
 
 TEST_F(BadInput, UnknownRequestAndMissingIdGetErrors) {

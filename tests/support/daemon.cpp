@@ -2,6 +2,7 @@
 #include "daemon.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -70,6 +71,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("LRM_TEST_KEEP")) return;  // for debugging: keep logs and sockets
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -111,7 +113,10 @@ TestDaemon::TestDaemon(DaemonOptions options)
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   std::map<std::string, std::string> env = {{"LRM_OCF_PATH", fixtureOcfPath()}};
   for (const auto& [name, value] : options.env) env[name] = value;
-  pid_ = spawn(argv, currentEnvironment(env), -1, -1);
+  // Its stdout/stderr go to a file: a daemon must never hold the test's pipes.
+  const int output = ::open(dir_.file("lrmd.stderr").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  pid_ = spawn(argv, currentEnvironment(env), output, output);
+  ::close(output);
   // Ready means: the socket exists and answers a hello.
   const bool ready = waitUntil([&] {
     if (!alive()) return true;
@@ -146,7 +151,9 @@ std::unique_ptr<client::Client> TestDaemon::connect(const std::string& name) con
   return client::Client::connect(socket_, name, kPatience);
 }
 
-std::string TestDaemon::log() const { return readFile(dir_.file("lrmd.log")); }
+std::string TestDaemon::log() const {
+  return readFile(dir_.file("lrmd.log")) + readFile(dir_.file("lrmd.stderr"));
+}
 
 bool TestDaemon::alive() const {
   if (pid_ <= 0) return false;

@@ -37,7 +37,9 @@ std::size_t utf8SequenceLength(std::string_view text, std::size_t i) {
 }
 
 void encodeElement(tinyxml2::XMLPrinter& printer, const Message& message) {
-  printer.OpenElement(sanitize(message.kind).c_str(), true);
+  // XMLPrinter keeps the element name pointer until CloseElement(): pass the
+  // message's own string, never a temporary. Names are ours, not user text.
+  printer.OpenElement(message.kind.c_str(), true);
   for (const auto& [name, value] : message.attrs) {
     printer.PushAttribute(name.c_str(), sanitize(value).c_str());
   }

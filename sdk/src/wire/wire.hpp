@@ -35,7 +35,7 @@ struct Message {
   bool has(std::string_view name) const { return find(name) != nullptr; }
   /** Unsigned integer attribute; nullopt when absent, empty, negative or not a number. */
   std::optional<std::uint64_t> getUnsigned(std::string_view name) const;
-  /** Boolean attribute ("true"/"false"/"1"/"0"); @p fallback when absent. */
+  /** Boolean attribute: "true", "1" or "yes" are true, anything else false; @p fallback when absent. */
   bool getBool(std::string_view name, bool fallback = false) const;
 
   Message& set(std::string name, std::string value);

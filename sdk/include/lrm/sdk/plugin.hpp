@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/config.hpp>
+#include <cstddef>
 #include <cstdint>
 
 #include "lrm/sdk/resource_class.hpp"
@@ -35,6 +36,14 @@ struct lrm_plugin_descriptor {
 };
 
 }  // extern "C"
+
+/**
+ * @brief Size of the ABI 1.0 descriptor: the smallest one a loader accepts.
+ * A plugin built against an older minor version has a smaller struct_size
+ * than a newer loader's; the loader then treats the missing fields as absent.
+ */
+#define LRM_PLUGIN_DESCRIPTOR_MIN_SIZE \
+  (offsetof(lrm_plugin_descriptor, destroy) + sizeof(lrm_plugin_descriptor::destroy))
 
 /**
  * @brief Export @p CLASS (a lrm::sdk::ResourceClass with a default constructor)
