@@ -9,6 +9,18 @@
 #include "lrm/sdk/plugin.hpp"
 
 namespace lrm::kernel {
+namespace {
+
+// Every library loaded stays mapped until the process exits (DESIGN: v1
+// never unloads). Destroying the last object of a plugin can happen inside
+// that plugin's own code (a callback closure owning it), which must not
+// unmap the code it is running.
+std::vector<std::shared_ptr<boost::dll::shared_library>>& loadedForever() {
+  static std::vector<std::shared_ptr<boost::dll::shared_library>> libraries;
+  return libraries;
+}
+
+}  // namespace
 
 std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& error) {
   auto library = std::make_shared<boost::dll::shared_library>();
@@ -41,6 +53,7 @@ std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& e
             std::string(!info.name || !*info.name ? "a name" : !info.create ? "create()" : "destroy()");
     return nullptr;
   }
+  loadedForever().push_back(library);
   sdk::ResourceClass* raw = info.create();
   if (!raw) {
     error = "unable to load plugin " + path + ": create() failed";

@@ -513,7 +513,14 @@ void Server::onProviders(Connection&, const Message& request, Message& reply) {
   if (!type.empty() && !sdk::isValidAgentComponent(type)) {
     throw RequestError("invalid-argument", "invalid type name '" + wire::sanitize(type) + "'");
   }
-  addItems(reply, engine_->resourceClass("ocf").providers(type));
+  // The kernel knows no class by name: providers of every class that has them.
+  std::set<std::string> providers;
+  for (const auto& name : engine_->classNames()) {
+    auto& cls = engine_->resourceClass(name);
+    if (!cls.requiresProvider()) continue;
+    for (auto& provider : cls.providers(type)) providers.insert(std::move(provider));
+  }
+  addItems(reply, {providers.begin(), providers.end()});
 }
 
 void Server::onAgents(Connection&, const Message& request, Message& reply) {

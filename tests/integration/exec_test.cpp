@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -427,6 +428,103 @@ TEST(ExecLimits, MaxChildrenQueuesAndShowsQueueTime) {
   const auto x = spans.at("a")[0];
   const auto y = spans.at("b")[0];
   EXPECT_FALSE(x.first < y.second && y.first < x.second) << "ran in parallel despite --max-children 1";
+}
+
+}  // namespace
+}  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST_F(Exec, ChangesOnlyReportsTheFirstResultAndChanges) {
+  const std::string rcfile = scratch_.file("rc");
+  const std::string count = scratch_.file("count");
+  add("c", "ocf:lrmtest:Counter", {{"count", count}, {"rcfile", rcfile}});
+  client::ExecRequest request = operation("c", "monitor");
+  request.interval_ms = 50;
+  request.changes_only = true;
+  const sdk::CallId call = client_->exec(request);
+  EXPECT_EQ(client_->waitForResult(call, kPatience).rc, 0);
+  // Several identical runs later, nothing more has been reported...
+  ASSERT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= 4; }));
+  { std::ofstream(rcfile) << "7\n"; }
+  // ...and the next event is the change.
+  const Event changed = client_->waitForResult(call, kPatience);
+  EXPECT_EQ(changed.rc, sdk::rc::kNotRunning);
+  EXPECT_GE(std::atoi(readFile(count).c_str()), 4);
+  client_->cancel("c", "monitor", 50);
+  const Event cancelled = client_->waitForResult(call, kPatience);
+  EXPECT_EQ(cancelled.status, ExecStatus::Cancelled);
+  EXPECT_EQ(cancelled.rc, sdk::rc::kNotRunning) << "a failing monitor cancels with its last rc";
+}
+
+TEST_F(Exec, DuplicateRecurringOpIsMergedAndOneCancelStopsIt) {
+  add("d", "ocf:lrmtest:Counter", {{"count", scratch_.file("count")}});
+  client::ExecRequest request = operation("d", "monitor");
+  request.interval_ms = 60000;
+  const sdk::CallId first = client_->exec(request);
+  EXPECT_EQ(client_->waitForResult(first, kPatience).status, ExecStatus::Done);
+  const sdk::CallId second = client_->exec(request);
+  EXPECT_NE(second, first);
+  const Event rerun = client_->waitForResult(second, kPatience);
+  EXPECT_EQ(rerun.status, ExecStatus::Done) << "the merged op runs again at once";
+  EXPECT_EQ(client_->info("d").recurring.size(), 1u);
+  client_->cancel("d", "monitor", 60000);
+  EXPECT_EQ(client_->waitForResult(second, kPatience).status, ExecStatus::Cancelled);
+  EXPECT_TRUE(client_->info("d").recurring.empty());
+}
+
+TEST_F(Exec, DropRecurringCancelsOnlyTheRegisteringClientsOpsWhenItLeaves) {
+  add("keep", "ocf:lrmtest:Counter", {{"count", scratch_.file("k")}});
+  {
+    auto owner = daemon_.connect("owner");
+    client::RegisterRequest request = registration("drop", "ocf:lrmtest:Counter", {{"count", scratch_.file("d")}});
+    request.drop_recurring = true;
+    owner->registerInstance(request);
+    for (const char* id : {"drop", "keep"}) {
+      client::ExecRequest monitor = operation(id, "monitor");
+      monitor.interval_ms = 60000;
+      owner->waitForResult(owner->exec(monitor), kPatience);
+    }
+    // Another client coming and going changes nothing.
+    daemon_.connect("passer-by").reset();
+    EXPECT_EQ(client_->info("drop").recurring.size(), 1u);
+  }
+  ASSERT_TRUE(waitUntil([&] { return client_->info("drop").recurring.empty(); }));
+  EXPECT_EQ(client_->info("keep").recurring.size(), 1u) << "without drop_recurring ops outlive their client";
+}
+
+TEST(Shutdown, SigtermLetsOperationsInFlightFinish) {
+  TempDir scratch;
+  auto daemon = std::make_unique<TestDaemon>();
+  auto client = daemon->connect();
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch.file("s")}}));
+  const auto call = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  ::kill(daemon->pid(), SIGTERM);
+  const auto event = client->waitForResult(call, kPatience);
+  EXPECT_EQ(event.status, ExecStatus::Done);
+  EXPECT_EQ(event.rc, 0);
+  EXPECT_EQ(daemon->stop(), 0);
+  EXPECT_TRUE(std::filesystem::exists(scratch.file("s")));
+}
+
+TEST(Shutdown, AtTheBoundOpsAreReportedAndAgentsLeftRunning) {
+  TempDir scratch;
+  DaemonOptions options;
+  options.extra_args = {"--shutdown-timeout", "300ms"};
+  TestDaemon daemon(options);
+  auto client = daemon.connect();
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "2"}, {"state", scratch.file("s")}}));
+  const auto call = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  ::kill(daemon.pid(), SIGTERM);
+  const auto event = client->waitForResult(call, kPatience);
+  EXPECT_EQ(event.status, ExecStatus::Error);
+  EXPECT_NE(event.exit_reason.find("left running"), std::string::npos) << event.exit_reason;
+  EXPECT_EQ(daemon.stop(), 0);
+  // The agent was not killed: it completes on its own and creates its state file.
+  EXPECT_TRUE(waitUntil([&] { return std::filesystem::exists(scratch.file("s")); }));
 }
 
 }  // namespace
