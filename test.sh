@@ -12,7 +12,7 @@ cmake --build "$build"
 
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-before_tmp=$(ls -d /tmp/lrm-test-* 2>/dev/null | sort || true)
+before_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
 status=0
 (cd "$build" && ctest --output-on-failure --timeout 600 -j2) || status=$?
 
@@ -23,10 +23,10 @@ if [ -n "$leftover" ]; then
   kill -9 $leftover 2>/dev/null || true
   status=1
 fi
-after_tmp=$(ls -d /tmp/lrm-test-* 2>/dev/null | sort || true)
+after_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
 new_tmp=$(comm -13 <(echo "$before_tmp") <(echo "$after_tmp") | sed '/^$/d')
 if [ -n "$new_tmp" ]; then
-  echo "test.sh: temporary directories left behind: $new_tmp" >&2
+  echo "test.sh: temporary files left behind in /tmp: $new_tmp" >&2
   status=1
 fi
 exit $status

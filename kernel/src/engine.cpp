@@ -56,6 +56,16 @@ struct Engine::Op {
   std::optional<std::pair<int, sdk::ExecStatus>> last_notified;
 
   bool recurring() const { return interval_ms > 0; }
+  // What a (possibly duplicate) submission sets: a merged duplicate takes
+  // these from the newer request and keeps its action, interval and state.
+  void take(const ExecParams& request, sdk::CallId id) {
+    call_id = id;
+    timeout_ms = request.timeout_ms;
+    params = request.params;
+    origin = request.origin;
+    changes_only = request.changes_only;
+    originator_only = request.originator_only;
+  }
   OpView view() const { return {action, interval_ms, call_id, timeout_ms}; }
   sdk::LogContext context(const Instance& instance) const;
 };
@@ -248,12 +258,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
     if (existing) {
       log(sdk::LogLevel::Notice, existing->context(found),
           "duplicate recurring op merged; it now answers to call " + std::to_string(call_id));
-      existing->call_id = call_id;
-      existing->timeout_ms = request.timeout_ms;
-      existing->params = request.params;
-      existing->origin = request.origin;
-      existing->changes_only = request.changes_only;
-      existing->originator_only = request.originator_only;
+      existing->take(request, call_id);
       existing->last_notified.reset();
       if (existing->state == OpState::Idle) {
         loop_.cancelTimer(existing->timer);
@@ -266,15 +271,10 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   }
 
   auto op = std::make_shared<Op>();
-  op->call_id = call_id;
   op->action = request.action;
   op->interval_ms = request.interval_ms;
-  op->timeout_ms = request.timeout_ms;
   op->start_delay_ms = request.start_delay_ms;
-  op->params = request.params;
-  op->origin = request.origin;
-  op->changes_only = request.changes_only;
-  op->originator_only = request.originator_only;
+  op->take(request, call_id);
   found.queue.push_back(op);
   if (request.start_delay_ms > 0) {
     op->state = OpState::Delayed;

@@ -107,11 +107,8 @@ class LrmdApplication : public Application {
       lrm::kernel::setupLogging(setting("log-target", nullptr, foreground ? "stderr" : "syslog"), *level);
 
       daemon.socket_path = setting("socket", "LRM_SOCKET", lrm::client::defaultSocketPath());
-      daemon.plugin_dirs = plugin_dirs_;
-      if (daemon.plugin_dirs.empty()) {
-        const std::string configured = config().getString("plugin-dir", "");
-        daemon.plugin_dirs.push_back(configured.empty() ? defaultPluginDir() : configured);
-      }
+      daemon.plugin_dirs = plugin_dirs_.empty() ? splitPath(config().getString("plugin-dir", "")) : plugin_dirs_;
+      if (daemon.plugin_dirs.empty()) daemon.plugin_dirs.push_back(defaultPluginDir());
       const std::string children = setting("max-children", nullptr, "0");
       if (children.empty() || children.size() > 6 || children.find_first_not_of("0123456789") != std::string::npos) {
         throw std::invalid_argument("--max-children: '" + children + "' is not a number up to 999999");
@@ -130,8 +127,9 @@ class LrmdApplication : public Application {
       daemon.settings["lsb.path"] = setting("lsb.path", "LRM_LSB_PATH", "/etc/init.d");
       std::string agent_dirs;
       for (const auto& dir : agent_dirs_) agent_dirs += (agent_dirs.empty() ? "" : ":") + dir;
-      daemon.settings["native.agent-dirs"] = agent_dirs.empty() ? daemon.plugin_dirs.front() : agent_dirs;
-      if (cli_.count("state-dir") || cli_.count("resume-recurring")) {
+      if (agent_dirs.empty()) agent_dirs = config().getString("agent-dir", daemon.plugin_dirs.front());
+      daemon.settings["native.agent-dirs"] = agent_dirs;
+      if (!setting("state-dir", nullptr, "").empty() || setting("resume-recurring", nullptr, "false") == "true") {
         lrm::kernel::log(lrm::sdk::LogLevel::Warning,
                          "--state-dir and --resume-recurring are accepted but persistence is not implemented yet");
       }
@@ -144,6 +142,21 @@ class LrmdApplication : public Application {
   }
 
  private:
+  // "a:b:c" → {"a", "b", "c"}; empty parts are dropped. Config files list
+  // several directories this way.
+  static std::vector<std::string> splitPath(const std::string& text) {
+    std::vector<std::string> parts;
+    std::string::size_type start = 0;
+    while (start <= text.size()) {
+      const auto colon = text.find(':', start);
+      std::string part = text.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      if (!part.empty()) parts.push_back(std::move(part));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    return parts;
+  }
+
   // <dir of lrmd>/../lib/lrm/plugins: right in the build tree and when installed.
   static std::string defaultPluginDir() {
     std::error_code ec;

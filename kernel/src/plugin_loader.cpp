@@ -45,7 +45,8 @@ std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& e
   }
   if (info.struct_size < LRM_PLUGIN_DESCRIPTOR_MIN_SIZE) {
     error = "unable to load plugin " + path + ": descriptor of " + std::to_string(info.struct_size) +
-            " bytes is smaller than ABI " + ours + " requires";
+            " bytes is smaller than the " + std::to_string(LRM_PLUGIN_DESCRIPTOR_MIN_SIZE) +
+            " bytes of ABI " + std::to_string(LRM_SDK_ABI_MAJOR) + ".0";
     return nullptr;
   }
   if (!info.name || !*info.name || !info.create || !info.destroy) {

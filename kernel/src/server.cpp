@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "log.hpp"
 
@@ -175,7 +176,7 @@ struct Server::Connection {
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
-  bool privileged = false;
+  std::optional<bool> privileged;  // may change anything? decided when first needed
   bool subscribed = false;
   bool failures_only = false;
   std::set<std::string> instances;  // empty: all
@@ -288,9 +289,6 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
     connection->gid = credentials.gid;
     connection->pid = credentials.pid;
   }
-  connection->privileged = connection->uid == 0 || connection->uid == ::geteuid() ||
-                           (options_.allowed_gid != static_cast<gid_t>(-1) &&
-                            memberOf(connection->uid, connection->gid, options_.allowed_gid));
   const ClientId id = connection->id;
   if (connections_.size() >= options_.max_connections) {
     log(sdk::LogLevel::Warning, "refusing " + connection->who() + ": already " +
@@ -303,6 +301,17 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
     if (events & EPOLLOUT) onWritable(id);
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) onReadable(id);
   });
+}
+
+bool Server::privileged(Connection& connection) const {
+  // Decided at the first request that needs it: the group lookup can block
+  // (NSS), so read-only clients never pay for it.
+  if (!connection.privileged) {
+    connection.privileged = connection.uid == 0 || connection.uid == ::geteuid() ||
+                            (options_.allowed_gid != static_cast<gid_t>(-1) &&
+                             memberOf(connection.uid, connection.gid, options_.allowed_gid));
+  }
+  return *connection.privileged;
 }
 
 void Server::onReadable(ClientId id) {
@@ -361,7 +370,7 @@ void Server::dispatch(Connection& connection, const Message& request) {
     if (handler == kHandlers.end()) {
       throw RequestError("unknown-request", "unknown request type '" + wire::sanitize(request.kind) + "'");
     }
-    if (handler->second.second && !connection.privileged) {
+    if (handler->second.second && !privileged(connection)) {
       throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" +
                                                   request.kind +
                                                   "': only root, the daemon's user and the allowed group may change anything");

@@ -53,6 +53,7 @@ class Server : public Notifier {
 
   void onAccept();
   void addConnection(Poco::Net::StreamSocket socket, int fd);
+  bool privileged(Connection& connection) const;
   void onReadable(ClientId id);
   void onWritable(ClientId id);
   void handleFrame(Connection& connection, const std::string& payload);

@@ -175,7 +175,7 @@ TEST_F(Exec, ResultIsTakenWhenTheAgentExitsNotAtPipeEof) {
 
 TEST_F(Exec, OutputFloodIsBoundedAndTheDaemonKeepsServing) {
   add("flood", "ocf:lrmtest:Flood", {{"mb", "16"}});
-  add("s", "ocf:lrmtest:Sleeper", {{"sleep", "0"}});
+  add("s", "ocf:lrmtest:Sleeper", {{"sleep", "0"}, {"state", scratch_.file("s")}});
   const sdk::CallId flood = submit("flood", "start");
   EXPECT_EQ(run("s", "start").rc, 0);
   const Event event = client_->waitForResult(flood, kPatience);
@@ -364,9 +364,9 @@ TEST_F(Exec, ResultsGoToTheSubmitterAndToSubscribers) {
 }
 
 TEST_F(Exec, ReRegisteringTheSameSpecIsANoOpAndADifferentAgentReplaces) {
-  add("x", "ocf:lrmtest:Sleeper", {{"sleep", "0"}});
+  add("x", "ocf:lrmtest:Sleeper", {{"sleep", "0"}, {"state", scratch_.file("x")}});
   const sdk::CallId delayed = submit("x", "start", 20000, {}, 0, 60000);
-  add("x", "ocf:lrmtest:Sleeper", {{"sleep", "0"}});
+  add("x", "ocf:lrmtest:Sleeper", {{"sleep", "0"}, {"state", scratch_.file("x")}});
   EXPECT_EQ(client_->info("x").pending.size(), 1u) << "identical re-registration must not cancel";
   add("x", "ocf:lrmtest:Fail", {}, "renamed");
   const Event event = client_->waitForResult(delayed, kPatience);

@@ -104,7 +104,8 @@ TEST_F(Lrmctl, ExitCodes) {
   EXPECT_EQ(ctl({"exec", "x", "start", "--timeout", "soon"}).exit_code, 2);
   EXPECT_EQ(ctl({"metadata", "ocf:lrmtest:Missing"}).exit_code, 1);
   EXPECT_EQ(runCommand({binary("lrmctl"), "--socket", scratch_.file("nothing.sock"), "ping"}).exit_code, 3);
-  ASSERT_EQ(ctl({"register", "slow", "--agent", "ocf:lrmtest:Sleeper", "-p", "sleep=5"}).exit_code, 0);
+  ASSERT_EQ(ctl({"register", "slow", "--agent", "ocf:lrmtest:Sleeper", "-p", "sleep=5", "-p",
+                 "state=" + scratch_.file("slow")}).exit_code, 0);
   EXPECT_EQ(ctl({"--wait", "200ms", "exec", "slow", "start"}).exit_code, 124);
 }
 
