@@ -153,10 +153,11 @@ TEST_F(Exec, EnvironmentIsCleanAndComplete) {
 TEST_F(Exec, TimeoutKillsTheWholeProcessGroup) {
   const std::string pidfile = scratch_.file("grandchild.pid");
   add("h", "ocf:lrmtest:Forker", {{"pidfile", pidfile}});
-  const Event event = run("h", "hang", 500);
+  // Long enough for a loaded machine to get the grandchild's pid written.
+  const Event event = run("h", "hang", 2000);
   EXPECT_EQ(event.status, ExecStatus::Timeout);
   EXPECT_EQ(event.rc, sdk::rc::kError);
-  EXPECT_NE(event.exit_reason.find("500 ms"), std::string::npos) << event.exit_reason;
+  EXPECT_NE(event.exit_reason.find("2000 ms"), std::string::npos) << event.exit_reason;
   const pid_t grandchild = static_cast<pid_t>(std::stol(readFile(pidfile)));
   EXPECT_TRUE(waitUntil([&] { return !processAlive(grandchild); })) << "grandchild " << grandchild << " survived";
 }
@@ -250,7 +251,7 @@ TEST_F(Exec, StartDelayHoldsTheOpAndCanBeCancelled) {
 TEST_F(Exec, StartDelayRunsLaterAndDoesNotBlockOtherInstances) {
   add("late", "ocf:lrmtest:Sleeper", {{"sleep", "0"}, {"state", scratch_.file("late")}});
   add("now", "ocf:lrmtest:Sleeper", {{"sleep", "0"}, {"state", scratch_.file("now")}});
-  const sdk::CallId delayed = submit("late", "start", 20000, {}, 0, 1000);
+  const sdk::CallId delayed = submit("late", "start", 20000, {}, 0, 3000);
   EXPECT_EQ(run("now", "start").rc, 0);
   EXPECT_FALSE(std::filesystem::exists(scratch_.file("late")));
   const Event event = client_->waitForResult(delayed, kPatience);
