@@ -62,8 +62,11 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   ::signal(SIGPIPE, SIG_IGN);
 
   EventLoop loop;
-  Spawner spawner(loop);
-  spawner.setKillGrace(Millis(config.kill_grace_ms));
+  SpawnerOptions spawner_options;
+  spawner_options.max_output = config.max_output_bytes;
+  spawner_options.kill_grace = Millis(config.kill_grace_ms);
+  spawner_options.timeout_hook = config.timeout_hook;
+  Spawner spawner(loop, spawner_options);
   HostServices host(loop, spawner, config.settings);
 
   ServerOptions server_options;

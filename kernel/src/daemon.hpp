@@ -17,6 +17,8 @@ struct DaemonConfig {
   std::vector<std::string> plugin_dirs;
   std::uint64_t max_children = 0;
   std::uint64_t kill_grace_ms = 0;
+  std::uint64_t max_output_bytes = 10 * 1024 * 1024;  ///< per stream of each agent run
+  std::string timeout_hook;                           ///< run before a timeout kill
   std::uint64_t shutdown_timeout_ms = 30000;
   gid_t allowed_gid = static_cast<gid_t>(-1);
   std::map<std::string, std::string> settings;  ///< for plugins (sdk::Host::setting)

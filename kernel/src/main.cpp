@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -44,6 +45,8 @@ class LrmdApplication : public Application {
     add("max-children", "N", "at most N agents at once (0: unlimited, the default)");
     add("kill-grace", "D", "on timeout send SIGTERM and wait D before SIGKILL (default 0: SIGKILL at once)");
     add("shutdown-timeout", "D", "on SIGTERM wait at most D for operations in flight (default 30s)");
+    add("max-output", "BYTES", "keep at most BYTES of each agent's stdout and of its stderr (default 10M, 4k to 10M)");
+    add("timeout-hook", "CMD", "before killing a timed-out agent run CMD with its instance id, name and pid");
     add("resume-recurring", nullptr, "resume restored recurring operations");
     add("config", "FILE", "read settings from FILE (.properties, .ini, .json or .xml)");
     add("log-level", "LEVEL", "error, warning, notice, info (default), debug or trace");
@@ -92,6 +95,21 @@ class LrmdApplication : public Application {
     return *ms;
   }
 
+  // A byte count with an optional k or M suffix, within what the protocol's
+  // frame limit can carry (docs/protocol.md).
+  std::uint64_t bytes(const std::string& key, const std::string& fallback) {
+    const std::string text = setting(key, nullptr, fallback);
+    std::size_t digits = 0;
+    while (digits < text.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+    const std::string unit = text.substr(digits);
+    const std::uint64_t scale = unit.empty() ? 1 : unit == "k" || unit == "K" ? 1024 : unit == "M" ? 1024 * 1024 : 0;
+    const std::uint64_t value = digits ? std::stoull(text.substr(0, digits)) * scale : 0;
+    if (value < 4 * 1024 || value > 10 * 1024 * 1024) {
+      throw std::invalid_argument("--" + key + ": '" + text + "' is not a size from 4k to 10M");
+    }
+    return value;
+  }
+
   int main(const std::vector<std::string>& args) override {
     if (exit_now_) return EXIT_OK;
     if (!args.empty()) {
@@ -116,6 +134,8 @@ class LrmdApplication : public Application {
       daemon.max_children = std::stoull(children);
       daemon.kill_grace_ms = duration("kill-grace", "0");
       daemon.shutdown_timeout_ms = duration("shutdown-timeout", "30s");
+      daemon.max_output_bytes = bytes("max-output", "10M");
+      daemon.timeout_hook = setting("timeout-hook", nullptr, "");
       const std::string group = config().getString("allowed-group", "");
       if (!group.empty()) {
         const ::group* entry = ::getgrnam(group.c_str());

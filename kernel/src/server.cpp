@@ -27,7 +27,7 @@ namespace {
 
 constexpr std::size_t kMaxParams = 256;
 constexpr std::size_t kMaxParamValueBytes = 64 * 1024;
-constexpr std::size_t kMaxPendingOutputBytes = 32 * 1024 * 1024;
+constexpr std::size_t kMaxPendingOutputBytes = 2 * wire::kMaxFrameBytes;
 constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
 
 std::string requireAttr(const Message& request, const char* name) {

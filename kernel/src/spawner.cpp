@@ -10,12 +10,17 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 #include <vector>
 
 #include "log.hpp"
 
 namespace lrm::kernel {
 namespace {
+
+constexpr std::size_t kHookOutputBytes = 64 * 1024;
+constexpr std::uint32_t kHookTimeoutMs = 10000;
+constexpr std::size_t kLoggedLines = 50;
 
 std::uint64_t elapsedMs(Clock::time_point since) {
   return static_cast<std::uint64_t>(
@@ -45,26 +50,29 @@ struct SpawnSetup {
 
 void OutputCapture::append(const char* data, std::size_t size) {
   total_ += size;
-  const std::size_t to_head = std::min(size, kHeadBytes - head_.size());
+  const std::size_t to_head = std::min(size, head_limit_ - head_.size());
   head_.append(data, to_head);
   data += to_head;
   size -= to_head;
   if (size == 0) return;
   tail_.append(data, size);
-  if (tail_.size() > 2 * kTailBytes) tail_.erase(0, tail_.size() - kTailBytes);
+  if (tail_.size() > 2 * tail_keep_) tail_.erase(0, tail_.size() - tail_keep_);
+}
+
+std::size_t OutputCapture::droppedBytes() const {
+  return total_ - head_.size() - std::min(tail_.size(), tail_keep_);
 }
 
 std::string OutputCapture::text() const {
   if (tail_.empty()) return head_;
-  const std::size_t kept = std::min(tail_.size(), kTailBytes);
-  const std::size_t dropped = total_ - head_.size() - kept;
+  const std::size_t kept = std::min(tail_.size(), tail_keep_);
   std::string result = head_;
-  if (dropped > 0) result += "\n[... lrmd dropped " + std::to_string(dropped) + " bytes ...]\n";
+  if (droppedBytes() > 0) result += "\n[... lrmd dropped " + std::to_string(droppedBytes()) + " bytes ...]\n";
   result.append(tail_, tail_.size() - kept, kept);
   return result;
 }
 
-Spawner::Spawner(EventLoop& loop) : loop_(loop) {
+Spawner::Spawner(EventLoop& loop, SpawnerOptions options) : loop_(loop), options_(std::move(options)) {
   loop_.onSignal(SIGCHLD, [this] { reap(); });
 }
 
@@ -81,6 +89,10 @@ Spawner::~Spawner() {
 }
 
 sdk::SpawnId Spawner::spawn(sdk::SpawnRequest request, Done done) {
+  return start(std::move(request), std::move(done), false);
+}
+
+sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) {
   const sdk::SpawnId id = next_id_++;
   auto fail = [&](int error) {
     sdk::SpawnResult result;
@@ -143,6 +155,9 @@ sdk::SpawnId Spawner::spawn(sdk::SpawnRequest request, Done done) {
   child.out_fd = out_pipe[0];
   child.err_fd = err_pipe[0];
   child.started = Clock::now();
+  child.is_hook = is_hook;
+  child.out = OutputCapture(is_hook ? kHookOutputBytes : options_.max_output);
+  child.err = OutputCapture(is_hook ? kHookOutputBytes : options_.max_output);
   child.done = std::move(done);
   child.request = std::move(request);
   by_pid_[pid] = id;
@@ -190,23 +205,82 @@ void Spawner::onTimeout(sdk::SpawnId id) {
   Child& child = it->second;
   child.timed_out = true;
   child.timer = 0;
+  log(sdk::LogLevel::Warning, child.request.context,
+      "timed out after " + std::to_string(child.request.timeout_ms) + " ms (pid " + std::to_string(child.pid) + ")");
+  if (options_.timeout_hook.empty() || child.is_hook) {
+    killGroup(id);
+    return;
+  }
+  // Let the diagnostic hook look at the hung agent first, then kill it.
+  const sdk::LogContext& context = child.request.context;
+  sdk::SpawnRequest hook;
+  hook.argv = {"/bin/sh", "-c", options_.timeout_hook + " \"$@\"", "lrm-timeout-hook", context.instance_id,
+               context.instance_name, std::to_string(child.pid)};
+  hook.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  hook.timeout_ms = kHookTimeoutMs;
+  hook.context = context;
+  hook.context.action = context.action + " timeout-hook";
+  start(std::move(hook), [this, id](const sdk::SpawnResult& result) {
+    if (result.outcome != sdk::SpawnOutcome::Exited || result.exit_code != 0) {
+      const auto it = children_.find(id);
+      if (it != children_.end()) {
+        log(sdk::LogLevel::Warning, it->second.request.context,
+            "timeout hook failed (" + std::string(result.outcome == sdk::SpawnOutcome::SpawnFailed
+                                                      ? std::strerror(result.spawn_errno)
+                                                      : "exit " + std::to_string(result.exit_code)) +
+                ")");
+      }
+    }
+    killGroup(id);
+  }, true);
+}
+
+void Spawner::killGroup(sdk::SpawnId id) {
+  auto it = children_.find(id);
+  if (it == children_.end()) return;
+  Child& child = it->second;
   const pid_t group = child.pid;
-  if (kill_grace_.count() > 0) {
+  if (options_.kill_grace.count() > 0) {
     log(sdk::LogLevel::Warning, child.request.context,
-        "timed out after " + std::to_string(child.request.timeout_ms) +
-            " ms: sending SIGTERM to process group " + std::to_string(group));
+        "sending SIGTERM to process group " + std::to_string(group) + ", SIGKILL in " +
+            std::to_string(options_.kill_grace.count()) + " ms");
     ::kill(-group, SIGTERM);
-    child.timer = loop_.addTimer(kill_grace_, [this, id] {
+    child.timer = loop_.addTimer(options_.kill_grace, [this, id] {
       auto again = children_.find(id);
       if (again == children_.end()) return;
       again->second.timer = 0;
       ::kill(-again->second.pid, SIGKILL);
     });
   } else {
-    log(sdk::LogLevel::Warning, child.request.context,
-        "timed out after " + std::to_string(child.request.timeout_ms) +
-            " ms: killing process group " + std::to_string(group));
+    log(sdk::LogLevel::Warning, child.request.context, "killing process group " + std::to_string(group));
     ::kill(-group, SIGKILL);
+  }
+}
+
+void Spawner::logOutput(const Child& child) const {
+  // stderr at info, stdout at debug (as pacemaker-execd); bounded in lines.
+  const std::pair<const OutputCapture*, sdk::LogLevel> streams[] = {{&child.err, sdk::LogLevel::Info},
+                                                                     {&child.out, sdk::LogLevel::Debug}};
+  const bool hook = child.is_hook;
+  for (const auto& [capture, level] : streams) {
+    const char* name = capture == &child.err ? "stderr" : "stdout";
+    if (capture->droppedBytes() > 0) {
+      log(sdk::LogLevel::Warning, child.request.context,
+          std::string(name) + ": dropped " + std::to_string(capture->droppedBytes()) + " of " +
+              std::to_string(capture->totalBytes()) + " bytes beyond the capture limit");
+    }
+    const sdk::LogLevel effective = hook ? sdk::LogLevel::Warning : level;
+    if (!logEnabled(effective) || capture->totalBytes() == 0) continue;
+    std::istringstream lines(capture->text());
+    std::size_t count = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (++count > kLoggedLines) continue;
+      log(effective, child.request.context, std::string(name) + ": " + line);
+    }
+    if (count > kLoggedLines) {
+      log(effective, child.request.context,
+          std::string(name) + ": ... " + std::to_string(count - kLoggedLines) + " more lines not logged");
+    }
   }
 }
 
@@ -262,6 +336,7 @@ void Spawner::finish(Child& child, int wait_status) {
     // The leader is gone; make sure nothing of its group outlives it.
     ::kill(-child.pid, SIGKILL);
   }
+  logOutput(child);
   Done done = std::move(child.done);
   const sdk::LogContext context = child.request.context;
   children_.erase(child.id);

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <unordered_map>
@@ -16,35 +17,55 @@
 
 namespace lrm::kernel {
 
-/** Keeps the first bytes of a stream and a window of its last bytes. */
+/**
+ * Keeps at most @p limit bytes of a stream: its head and a window of its last
+ * bytes (where agents print their exit reason), dropping the middle.
+ */
 class OutputCapture {
  public:
-  static constexpr std::size_t kHeadBytes = 256 * 1024;
-  static constexpr std::size_t kTailBytes = 16 * 1024;
+  static constexpr std::size_t kDefaultLimit = 10 * 1024 * 1024;  // as pacemaker-execd
+  static constexpr std::size_t kMinLimit = 4 * 1024;
+  static constexpr std::size_t kMaxTailBytes = 16 * 1024;
+
+  explicit OutputCapture(std::size_t limit = kDefaultLimit)
+      : tail_keep_(std::min(kMaxTailBytes, std::max(limit, kMinLimit) / 4)),
+        head_limit_(std::max(limit, kMinLimit) - tail_keep_) {}
 
   void append(const char* data, std::size_t size);
   /** The captured text, with a marker where bytes were dropped. */
   std::string text() const;
   std::size_t totalBytes() const { return total_; }
+  /** Bytes that text() does not contain. */
+  std::size_t droppedBytes() const;
+  std::size_t headBytes() const { return head_limit_; }
+  std::size_t tailBytes() const { return tail_keep_; }
 
  private:
+  std::size_t tail_keep_;
+  std::size_t head_limit_;
   std::string head_;
   std::string tail_;
   std::size_t total_ = 0;
+};
+
+struct SpawnerOptions {
+  std::size_t max_output = OutputCapture::kDefaultLimit;  ///< per stream
+  Millis kill_grace{0};       ///< > 0: SIGTERM first, SIGKILL after the grace
+  std::string timeout_hook;   ///< run before a timeout kill: CMD id name pid
 };
 
 class Spawner {
  public:
   using Done = std::function<void(const sdk::SpawnResult&)>;
 
-  explicit Spawner(EventLoop& loop);
+  Spawner(EventLoop& loop, SpawnerOptions options = {});
   ~Spawner();
 
   sdk::SpawnId spawn(sdk::SpawnRequest request, Done done);
   bool kill(sdk::SpawnId id);
 
   /** With a grace > 0, a timeout sends SIGTERM first and SIGKILL after the grace. */
-  void setKillGrace(Millis grace) { kill_grace_ = grace; }
+  void setKillGrace(Millis grace) { options_.kill_grace = grace; }
   std::size_t running() const { return children_.size(); }
 
  private:
@@ -55,6 +76,7 @@ class Spawner {
     int err_fd = -1;
     OutputCapture out;
     OutputCapture err;
+    bool is_hook = false;  // a timeout hook: never hooked itself
     TimerId timer = 0;
     bool timed_out = false;
     bool killed = false;
@@ -63,13 +85,16 @@ class Spawner {
     Done done;
   };
 
+  sdk::SpawnId start(sdk::SpawnRequest request, Done done, bool is_hook);
   void onTimeout(sdk::SpawnId id);
+  void killGroup(sdk::SpawnId id);
+  void logOutput(const Child& child) const;
   void reap();
   void drain(Child& child, int& fd, OutputCapture& capture);
   void finish(Child& child, int wait_status);
 
   EventLoop& loop_;
-  Millis kill_grace_{0};
+  SpawnerOptions options_;
   sdk::SpawnId next_id_ = 1;
   std::unordered_map<sdk::SpawnId, Child> children_;
   std::unordered_map<pid_t, sdk::SpawnId> by_pid_;

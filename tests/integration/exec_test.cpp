@@ -3,6 +3,7 @@
 // groups, output floods, serialization, delays, cancel, unregister, events.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -182,8 +183,30 @@ TEST_F(Exec, OutputFloodIsBoundedAndTheDaemonKeepsServing) {
   const Event event = client_->waitForResult(flood, kPatience);
   EXPECT_EQ(event.status, ExecStatus::Done);
   EXPECT_EQ(event.exit_reason, "flooded") << "the exit reason at the end of a flood is kept";
-  EXPECT_LT(event.output.size(), 512u * 1024u);
-  EXPECT_NE(event.output.find("lrmd dropped"), std::string::npos);
+  EXPECT_LE(event.output.size(), 10u * 1024u * 1024u + 100u) << "default bound: 10 MiB per stream";
+  EXPECT_GT(event.output.size(), 10u * 1024u * 1024u - 100u);
+  EXPECT_EQ(event.output.substr(0, 3), "yyy") << "stderr wins";
+  // 16 MiB of 'y', a newline and the exit-reason line went to stderr.
+  const std::string dropped = std::to_string(16u * 1024u * 1024u + 1u + 24u - 10u * 1024u * 1024u);
+  EXPECT_NE(event.output.find("lrmd dropped " + dropped + " bytes"), std::string::npos);
+  EXPECT_NE(daemon_.log().find("stderr: dropped " + dropped + " of"), std::string::npos) << "the excess is logged";
+}
+
+TEST(ExecOutput, MaxOutputBoundsEachStreamAndAgentOutputIsLogged) {
+  TempDir scratch;
+  DaemonOptions options;
+  options.extra_args = {"--max-output", "64k"};
+  TestDaemon daemon(options);
+  auto client = daemon.connect();
+  client->registerInstance(registration("flood", "ocf:lrmtest:Flood", {{"mb", "1"}}));
+  client->registerInstance(registration("f", "ocf:lrmtest:Fail"));
+  const auto flood = client->waitForResult(client->exec(operation("flood", "start")), kPatience);
+  EXPECT_LE(flood.output.size(), 64u * 1024u + 100u);
+  EXPECT_EQ(flood.exit_reason, "flooded");
+  client->waitForResult(client->exec(operation("f", "start")), kPatience);
+  const std::string log = daemon.log();
+  EXPECT_NE(log.find("[f f] start (call 2) stderr: some diagnostic"), std::string::npos) << log;
+  EXPECT_NE(log.find("[f f] start (call 2) stdout: stdout of start"), std::string::npos) << log;
 }
 
 // Parses the Sleeper log: per instance, [begin, end] intervals in ns.
@@ -526,6 +549,47 @@ TEST(Shutdown, AtTheBoundOpsAreReportedAndAgentsLeftRunning) {
   EXPECT_EQ(daemon.stop(), 0);
   // The agent was not killed: it completes on its own and creates its state file.
   EXPECT_TRUE(waitUntil([&] { return std::filesystem::exists(scratch.file("s")); }));
+}
+
+}  // namespace
+}  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST(ExecTimeout, HookRunsBeforeTheKillWithIdNameAndPid) {
+  TempDir scratch;
+  const std::string hook = scratch.file("hook.sh");
+  const std::string seen = scratch.file("seen");
+  {
+    std::ofstream script(hook);
+    script << "#!/bin/sh\n"
+           << "echo \"$1|$2|$3\" > " << seen << "\n"
+           << "kill -0 \"$3\" && echo alive >> " << seen << "\n"
+           << "echo diagnostics of $3\n";
+  }
+  ::chmod(hook.c_str(), 0755);
+  DaemonOptions options;
+  options.extra_args = {"--timeout-hook", hook};
+  TestDaemon daemon(options);
+  auto client = daemon.connect();
+  client::RegisterRequest request = registration("h1", "ocf:lrmtest:Forker", {{"pidfile", scratch.file("pid")}});
+  request.name = "hung web";
+  client->registerInstance(request);
+  client::ExecRequest hang = operation("h1", "hang");
+  hang.timeout_ms = 2000;
+  const auto event = client->waitForResult(client->exec(hang), kPatience);
+  EXPECT_EQ(event.status, ExecStatus::Timeout);
+  std::istringstream lines(readFile(seen));
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_EQ(first.rfind("h1|hung web|", 0), 0u) << first;
+  EXPECT_EQ(second, "alive") << "the hook must run before the kill";
+  EXPECT_NE(daemon.log().find("[hung web h1] hang timeout-hook"), std::string::npos) << daemon.log();
+  EXPECT_NE(daemon.log().find("stdout: diagnostics of"), std::string::npos) << daemon.log();
+  const pid_t grandchild = static_cast<pid_t>(std::stol(readFile(scratch.file("pid"))));
+  EXPECT_TRUE(waitUntil([&] { return !processAlive(grandchild); }));
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr std::size_t kHead = OutputCapture::kHeadBytes;
-constexpr std::size_t kTail = OutputCapture::kTailBytes;
+constexpr std::size_t kHead = 256 * 1024;
+constexpr std::size_t kTail = OutputCapture::kMaxTailBytes;
+constexpr std::size_t kLimit = kHead + kTail;
 
 std::string randomText(std::size_t size, unsigned seed) {
   std::mt19937 rng(seed);
@@ -50,7 +51,7 @@ TEST(OutputCapture, EmptyByDefault) {
 }
 
 TEST(OutputCapture, KeepsEverythingBelowTheHeadLimit) {
-  OutputCapture capture;
+  OutputCapture capture(kLimit);
   const std::string input = "hello\n" + randomText(1000, 1) + std::string("\0binary\xff", 8);
   feed(capture, input, 7);
   EXPECT_EQ(capture.text(), input);
@@ -58,7 +59,7 @@ TEST(OutputCapture, KeepsEverythingBelowTheHeadLimit) {
 }
 
 TEST(OutputCapture, KeepsExactlyTheHeadLimit) {
-  OutputCapture capture;
+  OutputCapture capture(kLimit);
   const std::string input = randomText(kHead, 2);
   feed(capture, input, 4096);
   EXPECT_EQ(capture.text(), input);
@@ -68,7 +69,7 @@ TEST(OutputCapture, KeepsExactlyTheHeadLimit) {
 TEST(OutputCapture, NoMarkerWhenNothingWasDropped) {
   // Head plus at most one tail window: every byte is still there.
   for (std::size_t extra : {std::size_t{1}, kTail / 2, kTail}) {
-    OutputCapture capture;
+    OutputCapture capture(kLimit);
     const std::string input = randomText(kHead + extra, 3);
     feed(capture, input, 1000);
     EXPECT_EQ(capture.text(), input) << "extra " << extra;
@@ -77,7 +78,7 @@ TEST(OutputCapture, NoMarkerWhenNothingWasDropped) {
 }
 
 TEST(OutputCapture, OneByteDroppedIsReported) {
-  OutputCapture capture;
+  OutputCapture capture(kLimit);
   const std::string input = randomText(kHead + kTail + 1, 4);
   feed(capture, input, 65536);
   expectTruncated(input, capture.text());
@@ -87,7 +88,7 @@ TEST(OutputCapture, KeepsHeadMarkerAndTailOfALargeStream) {
   const std::string input = randomText(kHead + 10 * kTail + 12345, 5);
   for (std::size_t chunk : {std::size_t{1} << 16, std::size_t{4093}, std::size_t{kTail * 3}, input.size()}) {
     SCOPED_TRACE("chunk " + std::to_string(chunk));
-    OutputCapture capture;
+    OutputCapture capture(kLimit);
     feed(capture, input, chunk);
     EXPECT_EQ(capture.totalBytes(), input.size());
     expectTruncated(input, capture.text());
@@ -96,9 +97,28 @@ TEST(OutputCapture, KeepsHeadMarkerAndTailOfALargeStream) {
 
 TEST(OutputCapture, ByteByByteAcrossTheTailWindow) {
   const std::string input = randomText(kHead + 3 * kTail + 17, 6);
-  OutputCapture capture;
+  OutputCapture capture(kLimit);
   feed(capture, input, 1);
   expectTruncated(input, capture.text());
+}
+
+TEST(OutputCapture, LimitSplitsIntoHeadAndTail) {
+  const OutputCapture capture(kLimit);
+  EXPECT_EQ(capture.headBytes(), kHead);
+  EXPECT_EQ(capture.tailBytes(), kTail);
+  const OutputCapture fallback;
+  EXPECT_EQ(fallback.headBytes() + fallback.tailBytes(), OutputCapture::kDefaultLimit);
+  const OutputCapture tiny(1);  // raised to the minimum
+  EXPECT_EQ(tiny.headBytes() + tiny.tailBytes(), OutputCapture::kMinLimit);
+  EXPECT_EQ(tiny.tailBytes(), OutputCapture::kMinLimit / 4);
+}
+
+TEST(OutputCapture, DroppedBytesCountsWhatTextLacks) {
+  OutputCapture capture(OutputCapture::kMinLimit);
+  const std::string input = randomText(3 * OutputCapture::kMinLimit, 7);
+  feed(capture, input, 1000);
+  EXPECT_EQ(capture.droppedBytes(), 2 * OutputCapture::kMinLimit);
+  EXPECT_THAT(capture.text(), HasSubstr(std::to_string(2 * OutputCapture::kMinLimit)));
 }
 
 }  // namespace

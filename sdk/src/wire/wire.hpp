@@ -15,8 +15,12 @@ namespace lrm::wire {
 
 /** Protocol version spoken by this build (hello exchange). */
 inline constexpr int kProtocolVersion = 1;
-/** Largest accepted frame payload. Larger frames are a protocol error. */
-inline constexpr std::size_t kMaxFrameBytes = 4 * 1024 * 1024;
+/**
+ * Largest accepted frame payload; larger frames are a protocol error. It holds
+ * an event carrying the largest agent output lrmd captures (10 MiB) even when
+ * every byte needs escaping.
+ */
+inline constexpr std::size_t kMaxFrameBytes = 64 * 1024 * 1024;
 /** Deepest accepted element nesting in a frame. */
 inline constexpr int kMaxDepth = 8;
 
