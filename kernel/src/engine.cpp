@@ -32,6 +32,16 @@ std::int64_t epochSeconds() {
       .count();
 }
 
+// Parameter names become environment variable names: nothing else passes.
+void checkParamNames(const sdk::Params& params) {
+  for (const auto& [name, value] : params) {
+    if (!sdk::isValidParamName(name)) {
+      throw RequestError("invalid-argument",
+                         "invalid parameter name '" + name + "' (must match [A-Za-z0-9_]+, at most 128 characters)");
+    }
+  }
+}
+
 }  // namespace
 
 struct Engine::Op {
@@ -173,12 +183,7 @@ InstanceView Engine::registerInstance(const RegisterParams& request) {
     throw RequestError("invalid-argument", "invalid instance id '" + request.id +
                                                "' (1-128 characters of [A-Za-z0-9._:@-])");
   }
-  for (const auto& [name, value] : request.params) {
-    if (!sdk::isValidParamName(name)) {
-      throw RequestError("invalid-argument",
-                         "invalid parameter name '" + name + "' (must match [A-Za-z0-9_]+)");
-    }
-  }
+  checkParamNames(request.params);
   const sdk::AgentSpec spec = resolveSpec(request.agent);
   const std::string name = request.name.empty() ? request.id : request.name;
   if (name.size() > 256) throw RequestError("invalid-argument", "instance name longer than 256 bytes");
@@ -235,12 +240,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   if (!sdk::isValidAgentComponent(request.action) || request.action.size() > 64) {
     throw RequestError("invalid-argument", "invalid action name '" + request.action + "'");
   }
-  for (const auto& [name, value] : request.params) {
-    if (!sdk::isValidParamName(name)) {
-      throw RequestError("invalid-argument",
-                         "invalid parameter name '" + name + "' (must match [A-Za-z0-9_]+)");
-    }
-  }
+  checkParamNames(request.params);
   const sdk::CallId call_id = next_call_id_++;
 
   if (request.action == "stop") cancelAllRecurring(instance);

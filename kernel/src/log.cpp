@@ -29,6 +29,25 @@ Poco::Message::Priority toPriority(sdk::LogLevel level) {
 
 Poco::Logger& logger() { return Poco::Logger::get("lrmd"); }
 
+// One log line per message: control characters (newlines of agent output or
+// of a hostile instance id, terminal escapes) are shown as \xNN.
+std::string printable(const std::string& text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && byte != '\t') || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<sdk::LogLevel> parseLogLevel(const std::string& name) {
@@ -79,13 +98,14 @@ bool logEnabled(sdk::LogLevel level) { return logger().is(toPriority(level)); }
 
 void log(sdk::LogLevel level, const std::string& message) {
   if (!logEnabled(level)) return;
-  logger().log(Poco::Message("lrmd", message, toPriority(level)));
+  logger().log(Poco::Message("lrmd", printable(message), toPriority(level)));
 }
 
 void log(sdk::LogLevel level, const sdk::LogContext& context, const std::string& message) {
   if (!logEnabled(level)) return;
   const std::string prefix = contextPrefix(context);
-  logger().log(Poco::Message("lrmd", prefix.empty() ? message : prefix + " " + message, toPriority(level)));
+  logger().log(Poco::Message("lrmd", printable(prefix.empty() ? message : prefix + " " + message),
+                             toPriority(level)));
 }
 
 }  // namespace lrm::kernel

@@ -54,11 +54,7 @@ sdk::Params paramsOf(const Message& request) {
   sdk::Params params;
   for (const auto& child : request.children) {
     if (child.kind != "param") continue;
-    const std::string name = child.get("name");
-    if (!sdk::isValidParamName(name)) {
-      throw RequestError("invalid-argument", "invalid parameter name '" + wire::sanitize(name) +
-                                                 "' (must match [A-Za-z0-9_]+, at most 128 characters)");
-    }
+    const std::string name = child.get("name");  // checked by the engine
     const std::string value = child.get("value");
     if (value.size() > kMaxParamValueBytes) {
       throw RequestError("invalid-argument", "value of parameter '" + name + "' is longer than " +
@@ -94,19 +90,15 @@ Message eventMessage(const ExecEvent& event) {
   return message;
 }
 
-void describeInstance(Message& message, const InstanceView& instance) {
+Message instanceMessage(const InstanceView& instance) {
+  Message message("instance");
   message.set("id", instance.id)
       .set("name", instance.name)
       .set("agent", instance.agent.toString())
       .set("class", instance.agent.cls)
       .set("provider", instance.agent.provider)
-      .set("type", instance.agent.type);
-}
-
-Message instanceMessage(const InstanceView& instance) {
-  Message message("instance");
-  describeInstance(message, instance);
-  message.set("busy", instance.busy);
+      .set("type", instance.agent.type)
+      .set("busy", instance.busy);
   for (const auto& [name, value] : instance.params) {
     message.add(Message("param")).set("name", name).set("value", value);
   }

@@ -234,6 +234,18 @@ TEST_F(BadInput, BadSpecsIdsAndParameterNamesAreRejected) {
   }
 }
 
+TEST_F(BadInput, HostileNamesCannotForgeLogLines) {
+  auto client = daemon_.connect();
+  client::RegisterRequest request = registration("n1", "ocf:lrmtest:Fail");
+  // (XML cannot carry most control characters at all; a newline it can.)
+  request.name = "web\nFORGED lrmd: everything is fine";
+  client->registerInstance(request);
+  EXPECT_EQ(client->info("n1").name, request.name) << "the name itself is kept as given";
+  const std::string log = daemon_.log();
+  EXPECT_EQ(log.find("\nFORGED"), std::string::npos);
+  EXPECT_NE(log.find("[web\\x0aFORGED lrmd: everything is fine n1] registered"), std::string::npos) << log;
+}
+
 TEST_F(BadInput, UnprivilegedClientsMayReadButNotChange) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop privileges";
   daemon_.connect()->registerInstance(registration("mine", "ocf:lrmtest:Fail"));
