@@ -1,15 +1,22 @@
-// lrm_bench: burst throughput of lrmd against the raw spawn limit, in one run.
+// lrm_bench: lrmd measured against baselines taken in the same run.
 //
-//   lrm_bench [AGENT] [N]...      (default: ocf:heartbeat:Dummy 100 500)
+//   lrm_bench [--quick] [burst|latency|recurring|memory|all] [--agent SPEC]
 //
-// For each N: N instances x (start, monitor, stop), each phase submitted all
-// at once. Measured three ways on this machine, in this run:
-//   lrm   — through a real lrmd (Release build recommended) over its socket;
-//   raw   — the same agent spawned directly (posix_spawn, same environment,
-//           same concurrency: all N at once), no daemon;
-//   true  — /bin/true spawned the same way: the physical spawn limit.
-// Prints a table, the lrm/raw ratio and lrmd's own CPU per op (utime+stime
-// from /proc), and one JSON object per result line.
+// burst      N instances x (start, monitor, stop), each phase submitted at
+//            once (N = 100 and 500), through lrmd; the same agent spawned
+//            directly at the same concurrency (raw); /bin/true likewise (the
+//            spawn limit). Prints lrm/raw and lrmd's own CPU per op.
+// latency    200 sequential monitors of one instance through lrmd, and the
+//            same agent spawned 200 times directly: p50/p99 of each, and of
+//            the difference (= what the daemon adds).
+// recurring  200 instances with 1 s monitors for 30 s: lrmd CPU %, RSS, every
+//            result delivered, p99 lateness of the actual interval.
+// memory     lrmd's RSS idle and after registering 1,000 and 10,000
+//            instances: bytes per instance.
+// --quick    small N and seconds instead of minutes (CI smoke: asserts
+//            nothing about speed, fails only if something does not work).
+//
+// Results go to stdout as a table and to stderr as JSON lines.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Stringifier.h>
 #include <fcntl.h>
@@ -18,11 +25,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -35,22 +44,39 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
+bool quick = false;
+int failures = 0;
+
 double msSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// utime + stime of a process in ms.
-double cpuMs(pid_t pid) {
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+// Field @p index (1-based, as in proc(5)) of /proc/<pid>/stat.
+unsigned long long statField(pid_t pid, int index) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::istringstream fields(stat.substr(stat.rfind(')') + 2));
   std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
+  for (int i = 3; fields >> field; ++i) {
+    if (i == index) return std::stoull(field);
   }
-  return static_cast<double>(utime + stime) * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return 0;
+}
+
+double cpuMs(pid_t pid) {
+  return static_cast<double>(statField(pid, 14) + statField(pid, 15)) * 1000.0 /
+         static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double rssKiB(pid_t pid) {
+  return static_cast<double>(statField(pid, 24)) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / 1024.0;
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
@@ -69,129 +95,285 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
   return pid;
 }
 
-std::string agentPath(const std::string& spec) {
-  const auto a = spec.find(':'), b = spec.rfind(':');
-  return "/usr/lib/ocf/resource.d/" + spec.substr(a + 1, b - a - 1) + "/" + spec.substr(b + 1);
+void emit(Poco::JSON::Object& line) {
+  std::ostringstream json;
+  Poco::JSON::Stringifier::condense(line, json);
+  std::cerr << json.str() << "\n";
 }
 
-std::vector<std::string> agentEnv(const std::string& spec, const std::string& id, const std::string& state) {
-  const auto a = spec.find(':'), b = spec.rfind(':');
-  return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RA_VERSION_MAJOR=1",
-          "OCF_RA_VERSION_MINOR=1", "OCF_RESOURCE_INSTANCE=" + id, "OCF_RESOURCE_TYPE=" + spec.substr(b + 1),
-          "OCF_RESOURCE_PROVIDER=" + spec.substr(a + 1, b - a - 1), "OCF_EXIT_REASON_PREFIX=ocf-exit-reason:",
-          "OCF_RESKEY_CRM_meta_timeout=20000", "OCF_RESKEY_CRM_meta_interval=0", "OCF_RESKEY_state=" + state};
-}
+// An OCF agent as the daemon would run it, for the raw baselines.
+struct Agent {
+  std::string spec, provider, type;
+  explicit Agent(const std::string& text) : spec(text) {
+    const auto a = text.find(':'), b = text.rfind(':');
+    provider = text.substr(a + 1, b - a - 1);
+    type = text.substr(b + 1);
+  }
+  std::string path() const { return "/usr/lib/ocf/resource.d/" + provider + "/" + type; }
+  std::vector<std::string> env(const std::string& id, const std::string& state) const {
+    return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RA_VERSION_MAJOR=1",
+            "OCF_RA_VERSION_MINOR=1", "OCF_RESOURCE_INSTANCE=" + id, "OCF_RESOURCE_TYPE=" + type,
+            "OCF_RESOURCE_PROVIDER=" + provider, "OCF_EXIT_REASON_PREFIX=ocf-exit-reason:",
+            "OCF_RESKEY_CRM_meta_timeout=20000", "OCF_RESKEY_CRM_meta_interval=0", "OCF_RESKEY_state=" + state};
+  }
+};
+
+// A scratch directory and a real lrmd in it, stopped and removed at the end.
+class Daemon {
+ public:
+  Daemon() {
+    char pattern[] = "/tmp/lrm-bench-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    const std::string socket = dir_ + "/lrmd.sock";
+    pid_ = spawn({std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket, "--plugin-dir",
+                  LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target", dir_ + "/lrmd.log"},
+                 {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"});
+    for (int i = 0; i < 1000 && !client_; ++i) {
+      try {
+        client_ = lrm::client::Client::connect(socket, "bench");
+      } catch (const lrm::client::Error&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    if (!client_) throw std::runtime_error("lrmd did not start");
+  }
+  ~Daemon() {
+    client_.reset();
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    fs::remove_all(dir_);
+  }
+  lrm::client::Client& client() { return *client_; }
+  pid_t pid() const { return pid_; }
+  std::string file(const std::string& name) const { return dir_ + "/" + name; }
+
+  void add(const std::string& id, const std::string& spec) {
+    lrm::client::RegisterRequest request;
+    request.id = id;
+    request.agent = spec;
+    request.params["state"] = file(id + ".state");
+    client_->registerInstance(request);
+  }
+  lrm::sdk::CallId exec(const std::string& id, const std::string& action, std::uint64_t interval_ms = 0) {
+    lrm::client::ExecRequest request;
+    request.id = id;
+    request.action = action;
+    request.interval_ms = interval_ms;
+    return client_->exec(request);
+  }
+  lrm::client::Event wait(lrm::sdk::CallId call) {
+    auto event = client_->waitForResult(call, std::chrono::minutes(5));
+    if (event.status != lrm::sdk::ExecStatus::Done || event.rc != 0) ++failures;
+    return event;
+  }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  std::unique_ptr<lrm::client::Client> client_;
+};
 
 // N processes at once per phase, all reaped; returns wall ms.
-double rawBurst(const std::string& spec, int n, const std::string& dir, bool use_true) {
+double rawBurst(const Agent& agent, int n, const std::string& dir, bool use_true) {
   const auto start = Clock::now();
   for (const char* action : {"start", "monitor", "stop"}) {
     std::vector<pid_t> pids;
     for (int i = 0; i < n; ++i) {
       const std::string id = "raw" + std::to_string(i);
       pids.push_back(use_true ? spawn({"/bin/true"}, {})
-                              : spawn({agentPath(spec), action}, agentEnv(spec, id, dir + "/" + id + ".state")));
+                              : spawn({agent.path(), action}, agent.env(id, dir + "/" + id + ".state")));
     }
     for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
   }
   return msSince(start);
 }
 
-struct LrmResult {
-  double wall_ms;
-  double cpu_ms;
-  int failures;
-};
+void burst(const Agent& agent) {
+  std::printf("\n== burst: N instances x (start, monitor, stop), each phase submitted at once\n");
+  std::printf("%-22s %5s %10s %10s %10s %9s %12s %8s\n", "agent", "N", "lrm ms", "raw ms", "true ms", "lrm/raw",
+              "lrmd ms/op", "ops/s");
+  for (int n : quick ? std::vector<int>{20} : std::vector<int>{100, 500}) {
+    Daemon daemon;
+    const double true_ms = rawBurst(agent, n, daemon.file(""), true);
+    const double raw_ms = rawBurst(agent, n, daemon.file(""), false);
+    for (int i = 0; i < n; ++i) daemon.add("b" + std::to_string(i), agent.spec);
+    const double cpu_before = cpuMs(daemon.pid());
+    const auto start = Clock::now();
+    for (const char* action : {"start", "monitor", "stop"}) {
+      std::vector<lrm::sdk::CallId> calls;
+      for (int i = 0; i < n; ++i) calls.push_back(daemon.exec("b" + std::to_string(i), action));
+      for (auto call : calls) daemon.wait(call);
+    }
+    const double lrm_ms = msSince(start);
+    const double cpu_per_op = (cpuMs(daemon.pid()) - cpu_before) / (3 * n);
+    const double ratio = raw_ms / lrm_ms;  // lrm throughput over raw throughput
+    std::printf("%-22s %5d %10.0f %10.0f %10.0f %9.2f %12.3f %8.0f\n", agent.spec.c_str(), n, lrm_ms, raw_ms,
+                true_ms, ratio, cpu_per_op, 3 * n * 1000.0 / lrm_ms);
+    Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+    line.set("bench", "burst");
+    line.set("agent", agent.spec);
+    line.set("n", n);
+    line.set("lrm_wall_ms", lrm_ms);
+    line.set("raw_wall_ms", raw_ms);
+    line.set("true_wall_ms", true_ms);
+    line.set("lrm_over_raw_throughput", ratio);
+    line.set("lrmd_cpu_ms_per_op", cpu_per_op);
+    emit(line);
+  }
+  std::printf("targets: lrm/raw >= 0.95 at every N; lrmd CPU <= 1 ms per op\n");
+}
 
-LrmResult lrmBurst(const std::string& spec, int n, const std::string& dir) {
-  const std::string socket = dir + "/lrmd.sock";
-  const pid_t daemon = spawn({std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket,
-                              "--plugin-dir", LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target",
-                              dir + "/lrmd.log"},
-                             {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"});
-  std::unique_ptr<lrm::client::Client> client;
-  for (int i = 0; i < 500 && !client; ++i) {
-    try {
-      client = lrm::client::Client::connect(socket, "bench");
-    } catch (const lrm::client::Error&) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+void latency(const Agent& agent) {
+  const int count = quick ? 20 : 200;
+  std::printf("\n== latency: %d sequential monitors of one instance (submit -> result)\n", count);
+  Daemon daemon;
+  daemon.add("l", agent.spec);
+  daemon.wait(daemon.exec("l", "start"));
+  // Interleaved, so that drift in the machine's load hits both alike.
+  std::vector<double> lrm, raw;
+  for (int i = 0; i < count; ++i) {
+    auto start = Clock::now();
+    daemon.wait(daemon.exec("l", "monitor"));
+    lrm.push_back(msSince(start));
+    start = Clock::now();
+    ::waitpid(spawn({agent.path(), "monitor"}, agent.env("l", daemon.file("l.state"))), nullptr, 0);
+    raw.push_back(msSince(start));
   }
-  if (!client) throw std::runtime_error("lrmd did not start");
-  for (int i = 0; i < n; ++i) {
-    lrm::client::RegisterRequest request;
-    request.id = "b" + std::to_string(i);
-    request.agent = spec;
-    request.params["state"] = dir + "/" + request.id + ".state";
-    client->registerInstance(request);
+  daemon.wait(daemon.exec("l", "stop"));
+  const double p50 = percentile(lrm, 0.5), p99 = percentile(lrm, 0.99);
+  const double raw50 = percentile(raw, 0.5), raw99 = percentile(raw, 0.99);
+  std::printf("%-22s %10s %10s %10s %10s %14s\n", "agent", "lrm p50", "lrm p99", "raw p50", "raw p99",
+              "overhead p50");
+  std::printf("%-22s %10.2f %10.2f %10.2f %10.2f %14.2f  (ms)\n", agent.spec.c_str(), p50, p99, raw50, raw99,
+              p50 - raw50);
+  std::printf("target: overhead p50 <= 0.5 ms\n");
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "latency");
+  line.set("agent", agent.spec);
+  line.set("count", count);
+  line.set("lrm_p50_ms", p50);
+  line.set("lrm_p99_ms", p99);
+  line.set("raw_p50_ms", raw50);
+  line.set("raw_p99_ms", raw99);
+  line.set("overhead_p50_ms", p50 - raw50);
+  emit(line);
+}
+
+void recurring(const Agent& agent) {
+  const int instances = quick ? 20 : 200;
+  const int seconds = quick ? 3 : 30;
+  const std::uint64_t interval_ms = 1000;
+  std::printf("\n== recurring: %d instances, monitor every %llu ms, for %d s\n", instances,
+              static_cast<unsigned long long>(interval_ms), seconds);
+  Daemon daemon;
+  std::vector<lrm::sdk::CallId> starts;
+  for (int i = 0; i < instances; ++i) {
+    daemon.add("r" + std::to_string(i), agent.spec);
+    starts.push_back(daemon.exec("r" + std::to_string(i), "start"));
   }
-  LrmResult result{0, 0, 0};
-  const double cpu_before = cpuMs(daemon);
+  for (auto call : starts) daemon.wait(call);
+  std::map<lrm::sdk::CallId, Clock::time_point> last_seen;
+  std::map<lrm::sdk::CallId, std::size_t> per_op;
+  for (int i = 0; i < instances; ++i) last_seen[daemon.exec("r" + std::to_string(i), "monitor", interval_ms)] = {};
+  const double cpu_before = cpuMs(daemon.pid());
   const auto start = Clock::now();
-  for (const char* action : {"start", "monitor", "stop"}) {
-    std::vector<lrm::sdk::CallId> calls;
-    for (int i = 0; i < n; ++i) {
-      lrm::client::ExecRequest request;
-      request.id = "b" + std::to_string(i);
-      request.action = action;
-      calls.push_back(client->exec(request));
+  const auto end = start + std::chrono::seconds(seconds);
+  std::vector<double> lateness;
+  std::size_t results = 0;
+  while (Clock::now() < end) {
+    auto event = daemon.client().nextEvent(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
+    if (!event || event->type != "exec") continue;
+    ++results;
+    ++per_op[event->call_id];
+    if (event->status != lrm::sdk::ExecStatus::Done || event->rc != 0) ++failures;
+    const auto now = Clock::now();
+    auto& previous = last_seen[event->call_id];
+    if (previous != Clock::time_point{}) {
+      // Time between two results minus the interval and this run's own time.
+      lateness.push_back(std::chrono::duration<double, std::milli>(now - previous).count() -
+                         static_cast<double>(interval_ms + event->exec_ms));
     }
-    for (auto call : calls) {
-      const auto event = client->waitForResult(call, std::chrono::minutes(5));
-      result.failures += event.status == lrm::sdk::ExecStatus::Done && event.rc == 0 ? 0 : 1;
-    }
+    previous = now;
   }
-  result.wall_ms = msSince(start);
-  result.cpu_ms = cpuMs(daemon) - cpu_before;
-  client.reset();
-  ::kill(daemon, SIGTERM);
-  ::waitpid(daemon, nullptr, 0);
-  return result;
+  const double cpu_percent = (cpuMs(daemon.pid()) - cpu_before) / (seconds * 10.0);
+  const double p99 = percentile(lateness, 0.99);
+  std::size_t fewest = results;
+  for (const auto& [call, count] : last_seen) fewest = std::min(fewest, per_op[call]);
+  // Each op runs once per (interval + its own run time + lateness): a stalled
+  // op shows up as a low minimum.
+  std::printf("%-22s %9s %12s %9s %12s %10s %10s\n", "agent", "results", "fewest/op", "lrmd CPU", "lrmd RSS",
+              "p50 late", "p99 late");
+  std::printf("%-22s %9zu %12zu %8.1f%% %9.0f KiB %8.1fms %8.1fms\n", agent.spec.c_str(), results, fewest,
+              cpu_percent, rssKiB(daemon.pid()), percentile(lateness, 0.5), p99);
+  std::printf("target: every monitor keeps reporting for the whole window (fewest/op ~ %d)\n", seconds - 1);
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "recurring");
+  line.set("agent", agent.spec);
+  line.set("instances", instances);
+  line.set("seconds", seconds);
+  line.set("results", static_cast<Poco::UInt64>(results));
+  line.set("fewest_results_per_op", static_cast<Poco::UInt64>(fewest));
+  line.set("lateness_p50_ms", percentile(lateness, 0.5));
+  line.set("lrmd_cpu_percent", cpu_percent);
+  line.set("lrmd_rss_kib", rssKiB(daemon.pid()));
+  line.set("lateness_p99_ms", p99);
+  emit(line);
+}
+
+void memory(const Agent& agent) {
+  std::printf("\n== memory: lrmd RSS\n");
+  Daemon daemon;
+  const double idle = rssKiB(daemon.pid());
+  std::printf("%-12s %10.0f KiB\n", "idle", idle);
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "memory");
+  line.set("idle_rss_kib", idle);
+  int registered = 0;
+  for (int target : quick ? std::vector<int>{200} : std::vector<int>{1000, 10000}) {
+    for (; registered < target; ++registered) daemon.add("m" + std::to_string(registered), agent.spec);
+    const double rss = rssKiB(daemon.pid());
+    const double per_instance = (rss - idle) * 1024.0 / target;
+    std::printf("%-12s %10.0f KiB  %8.0f bytes/instance\n", (std::to_string(target) + " inst.").c_str(), rss,
+                per_instance);
+    line.set("rss_kib_" + std::to_string(target), rss);
+    line.set("bytes_per_instance_" + std::to_string(target), per_instance);
+  }
+  std::printf("targets: idle RSS <= 8 MiB; <= 512 bytes per instance\n");
+  emit(line);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string mode = "all";
   std::string spec = "ocf:heartbeat:Dummy";
-  std::vector<int> sizes;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.find(':') != std::string::npos) spec = arg; else sizes.push_back(std::stoi(arg));
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--agent" && i + 1 < argc) {
+      spec = argv[++i];
+    } else if (arg == "burst" || arg == "latency" || arg == "recurring" || arg == "memory" || arg == "all") {
+      mode = arg;
+    } else {
+      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|all]\n";
+      return 2;
+    }
   }
-  if (sizes.empty()) sizes = {100, 500};
-  if (!fs::exists(agentPath(spec))) {
-    std::cerr << "lrm_bench: " << agentPath(spec) << " is not installed\n";
+  const Agent agent(spec);
+  if (!fs::exists(agent.path())) {
+    std::cerr << "lrm_bench: " << agent.path() << " is not installed (apt-get install resource-agents)\n";
     return 1;
   }
-  std::printf("%-22s %5s %10s %10s %10s %9s %12s %8s\n", "agent", "N", "lrm ms", "raw ms", "true ms",
-              "lrm/raw", "lrmd ms/op", "ops/s");
-  for (int n : sizes) {
-    char pattern[] = "/tmp/lrm-bench-XXXXXX";
-    const std::string dir = ::mkdtemp(pattern);
-    const double true_ms = rawBurst(spec, n, dir, true);
-    const double raw_ms = rawBurst(spec, n, dir, false);
-    const LrmResult lrm = lrmBurst(spec, n, dir);
-    fs::remove_all(dir);
-    const int ops = 3 * n;
-    // Throughput ratio: lrm ops/s over raw ops/s for the same work.
-    const double ratio = raw_ms / lrm.wall_ms;
-    std::printf("%-22s %5d %10.0f %10.0f %10.0f %9.2f %12.3f %8.0f%s\n", spec.c_str(), n, lrm.wall_ms, raw_ms,
-                true_ms, ratio, lrm.cpu_ms / ops, ops * 1000.0 / lrm.wall_ms,
-                lrm.failures ? "  (failures!)" : "");
-    Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
-    line.set("bench", "burst");
-    line.set("agent", spec);
-    line.set("n", n);
-    line.set("ops", ops);
-    line.set("lrm_wall_ms", lrm.wall_ms);
-    line.set("raw_wall_ms", raw_ms);
-    line.set("true_wall_ms", true_ms);
-    line.set("lrm_over_raw_throughput", ratio);
-    line.set("lrmd_cpu_ms_per_op", lrm.cpu_ms / ops);
-    line.set("failures", lrm.failures);
-    std::ostringstream json;
-    Poco::JSON::Stringifier::condense(line, json);
-    std::cerr << json.str() << "\n";
+  try {
+    if (mode == "burst" || mode == "all") burst(agent);
+    if (mode == "latency" || mode == "all") latency(agent);
+    if (mode == "recurring" || mode == "all") recurring(agent);
+    if (mode == "memory" || mode == "all") memory(agent);
+  } catch (const std::exception& e) {
+    std::cerr << "lrm_bench: " << e.what() << "\n";
+    return 1;
   }
-  return 0;
+  if (failures > 0) std::printf("\n%d operations did not succeed\n", failures);
+  return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds lrm (Release) if needed and runs the benchmarks; arguments go to
+# lrm_bench (e.g. --quick for the smoke run, or one of burst, latency,
+# recurring, memory). Results: table on stdout, JSON lines on stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./tools/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRM_BUILD_TESTS=OFF >/dev/null
+cmake --build build >/dev/null
+exec build/bin/lrm_bench "$@"
