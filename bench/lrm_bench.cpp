@@ -16,8 +16,13 @@
 // --quick    small N and seconds instead of minutes (CI smoke: asserts
 //            nothing about speed, fails only if something does not work).
 //
+// With Pacemaker's development files installed at build time, each burst
+// and latency measurement is repeated against a standalone pacemaker-execd
+// (bench/execd/execd_bench.c, through liblrmd) and printed beside lrm.
+//
 // Results go to stdout as a table and to stderr as JSON lines.
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -99,6 +104,37 @@ void emit(Poco::JSON::Object& line) {
   std::ostringstream json;
   Poco::JSON::Stringifier::condense(line, json);
   std::cerr << json.str() << "\n";
+}
+
+// Runs the execd side of a measurement; nullptr when Pacemaker is not there.
+Poco::JSON::Object::Ptr execd(const std::string& mode, const std::string& spec, int n) {
+#ifdef LRM_BENCH_EXECD
+  // Leaks inside Pacemaker's libraries are not ours to report (sanitizer builds).
+  const std::string command = "ASAN_OPTIONS=detect_leaks=0 " + std::string(LRM_BENCH_EXECD) + " " + mode + " " +
+                              spec + " " + std::to_string(n);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return nullptr;
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  if (::pclose(pipe) != 0 || output.empty()) {
+    ++failures;
+    return nullptr;
+  }
+  Poco::JSON::Parser parser;
+  return parser.parse(output).extract<Poco::JSON::Object::Ptr>();
+#else
+  (void)mode, (void)spec, (void)n;
+  return nullptr;
+#endif
+}
+
+bool execdAvailable() {
+#ifdef LRM_BENCH_EXECD
+  return true;
+#else
+  return false;
+#endif
 }
 
 // An OCF agent as the daemon would run it, for the raw baselines.
@@ -190,8 +226,11 @@ double rawBurst(const Agent& agent, int n, const std::string& dir, bool use_true
 
 void burst(const Agent& agent) {
   std::printf("\n== burst: N instances x (start, monitor, stop), each phase submitted at once\n");
-  std::printf("%-22s %5s %10s %10s %10s %9s %12s %8s\n", "agent", "N", "lrm ms", "raw ms", "true ms", "lrm/raw",
-              "lrmd ms/op", "ops/s");
+  if (!execdAvailable()) {
+    std::printf("(pacemaker-execd columns skipped: build with pacemaker-dev installed, see bench/README.md)\n");
+  }
+  std::printf("%-22s %5s %9s %9s %9s %9s %8s %10s %11s %11s\n", "agent", "N", "lrm ms", "raw ms", "true ms",
+              "execd ms", "lrm/raw", "lrm/execd", "lrmd ms/op", "execd ms/op");
   for (int n : quick ? std::vector<int>{20} : std::vector<int>{100, 500}) {
     Daemon daemon;
     const double true_ms = rawBurst(agent, n, daemon.file(""), true);
@@ -207,8 +246,11 @@ void burst(const Agent& agent) {
     const double lrm_ms = msSince(start);
     const double cpu_per_op = (cpuMs(daemon.pid()) - cpu_before) / (3 * n);
     const double ratio = raw_ms / lrm_ms;  // lrm throughput over raw throughput
-    std::printf("%-22s %5d %10.0f %10.0f %10.0f %9.2f %12.3f %8.0f\n", agent.spec.c_str(), n, lrm_ms, raw_ms,
-                true_ms, ratio, cpu_per_op, 3 * n * 1000.0 / lrm_ms);
+    const auto pacemaker = execd("burst", agent.spec, n);
+    const double execd_ms = pacemaker ? pacemaker->getValue<double>("wall_ms") : 0;
+    const double execd_cpu = pacemaker ? pacemaker->getValue<double>("cpu_ms_per_op") : 0;
+    std::printf("%-22s %5d %9.0f %9.0f %9.0f %9.0f %8.2f %10.2f %11.3f %11.3f\n", agent.spec.c_str(), n, lrm_ms,
+                raw_ms, true_ms, execd_ms, ratio, pacemaker ? execd_ms / lrm_ms : 0.0, cpu_per_op, execd_cpu);
     Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
     line.set("bench", "burst");
     line.set("agent", agent.spec);
@@ -218,6 +260,11 @@ void burst(const Agent& agent) {
     line.set("true_wall_ms", true_ms);
     line.set("lrm_over_raw_throughput", ratio);
     line.set("lrmd_cpu_ms_per_op", cpu_per_op);
+    if (pacemaker) {
+      line.set("execd_wall_ms", execd_ms);
+      line.set("lrm_over_execd_throughput", execd_ms / lrm_ms);
+      line.set("execd_cpu_ms_per_op", execd_cpu);
+    }
     emit(line);
   }
   std::printf("targets: lrm/raw >= 0.95 at every N; lrmd CPU <= 1 ms per op\n");
@@ -242,10 +289,13 @@ void latency(const Agent& agent) {
   daemon.wait(daemon.exec("l", "stop"));
   const double p50 = percentile(lrm, 0.5), p99 = percentile(lrm, 0.99);
   const double raw50 = percentile(raw, 0.5), raw99 = percentile(raw, 0.99);
-  std::printf("%-22s %10s %10s %10s %10s %14s\n", "agent", "lrm p50", "lrm p99", "raw p50", "raw p99",
-              "overhead p50");
-  std::printf("%-22s %10.2f %10.2f %10.2f %10.2f %14.2f  (ms)\n", agent.spec.c_str(), p50, p99, raw50, raw99,
-              p50 - raw50);
+  std::printf("%-22s %8s %8s %8s %8s %10s %10s %13s %13s\n", "agent", "lrm p50", "lrm p99", "raw p50", "raw p99",
+              "execd p50", "execd p99", "lrm overhead", "execd overh.");
+  const auto pacemaker = execd("latency", agent.spec, count);
+  const double execd50 = pacemaker ? pacemaker->getValue<double>("p50_ms") : 0;
+  const double execd99 = pacemaker ? pacemaker->getValue<double>("p99_ms") : 0;
+  std::printf("%-22s %8.2f %8.2f %8.2f %8.2f %10.2f %10.2f %13.2f %13.2f  (ms, p50)\n", agent.spec.c_str(), p50,
+              p99, raw50, raw99, execd50, execd99, p50 - raw50, pacemaker ? execd50 - raw50 : 0.0);
   std::printf("target: overhead p50 <= 0.5 ms\n");
   Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
   line.set("bench", "latency");
@@ -256,6 +306,11 @@ void latency(const Agent& agent) {
   line.set("raw_p50_ms", raw50);
   line.set("raw_p99_ms", raw99);
   line.set("overhead_p50_ms", p50 - raw50);
+  if (pacemaker) {
+    line.set("execd_p50_ms", execd50);
+    line.set("execd_p99_ms", execd99);
+    line.set("execd_overhead_p50_ms", execd50 - raw50);
+  }
   emit(line);
 }
 
