@@ -88,7 +88,8 @@ std::vector<std::string> buildEnvironment(const std::vector<std::string>& base,
   env.push_back("OCF_RESKEY_CRM_meta_interval=" + std::to_string(op.interval_ms));
   for (const auto& [name, value] : op.params) {
     if (name == "CRM_meta_timeout" || name == "CRM_meta_interval") continue;  // the op's own values win
-    env.push_back("OCF_RESKEY_" + name + "=" + value);
+    // OCF's monitor depth goes unprefixed, as every executor has done.
+    env.push_back((name == "OCF_CHECK_LEVEL" ? name : "OCF_RESKEY_" + name) + "=" + value);
   }
   return env;
 }

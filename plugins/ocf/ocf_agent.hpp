@@ -20,7 +20,8 @@ std::string parseExitReason(std::string_view stderr_text);
 
 /**
  * The complete environment of an agent run: @p base, then the OCF variables
- * (DESIGN §4.2), then `OCF_RESKEY_<name>` for every parameter.
+ * (DESIGN §4.2), then `OCF_RESKEY_<name>` for every parameter (except
+ * `OCF_CHECK_LEVEL`, the monitor depth, which is exported as it is).
  */
 std::vector<std::string> buildEnvironment(const std::vector<std::string>& base,
                                           const std::string& ocf_root, const sdk::Operation& op);

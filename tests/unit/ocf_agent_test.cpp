@@ -113,6 +113,14 @@ TEST(BuildEnvironment, ContainsBaseAndOcfVariables) {
   EXPECT_EQ(env.at("OCF_EXIT_REASON_PREFIX"), "ocf-exit-reason:");
 }
 
+TEST(BuildEnvironment, CheckLevelIsExportedUnprefixed) {
+  sdk::Operation op = sampleOp();
+  op.params["OCF_CHECK_LEVEL"] = "10";
+  const auto env = asMap(buildEnvironment(kBase, "/usr/lib/ocf", op));
+  EXPECT_EQ(env.at("OCF_CHECK_LEVEL"), "10");
+  EXPECT_EQ(env.count("OCF_RESKEY_OCF_CHECK_LEVEL"), 0u);
+}
+
 TEST(BuildEnvironment, MetaTimeoutAndIntervalComeFromTheOp) {
   const auto env = asMap(buildEnvironment(kBase, "/usr/lib/ocf", sampleOp()));
   EXPECT_EQ(env.at("OCF_RESKEY_CRM_meta_timeout"), "20000");
