@@ -9,14 +9,16 @@
 
 #include "lrm/sdk/host.hpp"
 #include "lrm/sdk/types.hpp"
+#include "script_class.hpp"
 
 namespace lrm::plugins::ocf {
 
+using plugins::parseExitReason;
+
 /** Map an agent's exit code to an OCF rc: 0-9, 190 and 191 pass, anything else is 1. */
 int mapExitCode(int exit_code) noexcept;
-
-/** The remainder of the last `ocf-exit-reason:` line of @p stderr_text (trimmed), or "". */
-std::string parseExitReason(std::string_view stderr_text);
+/** The same, as an ExitCodeMapper (OCF maps every action alike). */
+int mapExitCodeOfAction(const std::string& action, int exit_code);
 
 /**
  * The complete environment of an agent run: @p base, then the OCF variables

@@ -1,16 +1,13 @@
 // The `ocf` resource class: OCF 1.1 resource agents found under
 // $LRM_OCF_PATH and $OCF_ROOT/resource.d, run through the Host's spawner.
-#include <map>
-
 #include "lrm/sdk/plugin.hpp"
 #include "ocf_agent.hpp"
+#include "script_class.hpp"
 
 namespace lrm::plugins::ocf {
 namespace {
 
-constexpr std::uint32_t kMetadataTimeoutMs = 30000;
-
-class OcfClass final : public sdk::ResourceClass {
+class OcfClass final : public ScriptClass {
  public:
   std::string name() const noexcept override { return "ocf"; }
   bool requiresProvider() const noexcept override { return true; }
@@ -46,76 +43,43 @@ class OcfClass final : public sdk::ResourceClass {
   }
 
   void metadata(const sdk::AgentSpec& agent, sdk::MetadataCallback done) noexcept override {
-    const auto path = findAgent(dirs_, agent);
-    if (!path) {
-      sdk::Result result = notInstalled(agent);
-      host_->post([done, result] { done(result, {}); });
-      return;
+    try {
+      const auto path = findAgent(dirs_, agent);
+      if (!path) return later(done, notInstalled(missing(agent)));
+      sdk::LogContext context;
+      context.action = "meta-data of " + agent.toString();
+      fetchOutput({{*path, "meta-data"}, metadataEnvironment(host_->baseEnvironment(), ocf_root_, agent)}, context,
+                  done);
+    } catch (const std::exception& e) {
+      sdk::Result result;
+      result.exit_reason = e.what();
+      later(done, result);
     }
-    sdk::SpawnRequest request;
-    request.argv = {*path, "meta-data"};
-    request.env = metadataEnvironment(host_->baseEnvironment(), ocf_root_, agent);
-    request.timeout_ms = kMetadataTimeoutMs;
-    request.context.action = "meta-data of " + agent.toString();
-    const std::string agent_path = *path;
-    host_->spawn(std::move(request), [done, agent_path](const sdk::SpawnResult& spawned) {
-      sdk::Result result = toResult(spawned, agent_path, kMetadataTimeoutMs);
-      if (result.status == sdk::ExecStatus::Done && result.rc != sdk::rc::kOk) {
-        result.status = sdk::ExecStatus::Error;
-        result.exit_reason = agent_path + " meta-data exited with " + std::to_string(spawned.exit_code) +
-                             (result.exit_reason.empty() ? "" : ": " + result.exit_reason);
-      } else if (result.status == sdk::ExecStatus::Done && spawned.out.empty()) {
-        result.status = sdk::ExecStatus::Error;
-        result.exit_reason = agent_path + " meta-data printed nothing";
-      }
-      done(result, result.status == sdk::ExecStatus::Done ? spawned.out : std::string());
-    });
   }
 
-  void execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override {
+ protected:
+  std::optional<Invocation> prepare(const sdk::Operation& op, std::string& reason) override {
     const auto path = findAgent(dirs_, op.agent);
     if (!path) {
-      sdk::Result result = notInstalled(op.agent);
-      host_->post([done, result] { done(result); });
-      return;
+      reason = missing(op.agent);
+      return std::nullopt;
     }
-    sdk::SpawnRequest request;
-    request.argv = {*path, op.action};
-    request.env = buildEnvironment(host_->baseEnvironment(), ocf_root_, op);
-    request.timeout_ms = op.timeout_ms;
-    request.context = op.context();
-    const sdk::CallId call_id = op.call_id;
-    const std::uint32_t timeout_ms = op.timeout_ms;
-    const std::string agent_path = *path;
-    const sdk::SpawnId spawn_id = host_->spawn(
-        std::move(request), [this, call_id, timeout_ms, agent_path, done](const sdk::SpawnResult& spawned) {
-          running_.erase(call_id);
-          done(toResult(spawned, agent_path, timeout_ms));
-        });
-    if (spawn_id != 0) running_[call_id] = spawn_id;
+    return Invocation{{*path, op.action}, buildEnvironment(host_->baseEnvironment(), ocf_root_, op)};
   }
 
-  bool cancel(sdk::CallId call_id) noexcept override {
-    const auto it = running_.find(call_id);
-    return it != running_.end() && host_->kill(it->second);
-  }
+  ExitCodeMapper exitCodes() const override { return mapExitCodeOfAction; }
+  bool exitReasons() const override { return true; }
 
  private:
-  sdk::Result notInstalled(const sdk::AgentSpec& agent) const {
-    sdk::Result result;
-    result.status = sdk::ExecStatus::NotInstalled;
-    result.rc = sdk::rc::kNotInstalled;
+  std::string missing(const sdk::AgentSpec& agent) const {
     std::string where;
     for (const auto& dir : dirs_) where += (where.empty() ? "" : ", ") + dir;
-    result.exit_reason = "agent " + agent.toString() + " not found: no executable " + agent.provider +
-                         "/" + agent.type + " in " + where;
-    return result;
+    return "agent " + agent.toString() + " not found: no executable " + agent.provider + "/" + agent.type + " in " +
+           where;
   }
 
-  sdk::Host* host_ = nullptr;
   std::string ocf_root_;
   std::vector<std::string> dirs_;
-  std::map<sdk::CallId, sdk::SpawnId> running_;
 };
 
 }  // namespace

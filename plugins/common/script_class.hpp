@@ -1,0 +1,80 @@
+// What the classes whose agents are executables (ocf, lsb, service) share:
+// running one action through Host::spawn, cancelling it, turning a finished
+// child into a Result, and finding executables in directories. Plugins only
+// describe how to invoke an agent and how to read its exit code.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lrm/sdk/resource_class.hpp"
+
+namespace lrm::plugins {
+
+/** How one action runs: argv[0] is the absolute path of the agent. */
+struct Invocation {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+};
+
+/** Maps an agent's exit code to an OCF rc, for one action. */
+using ExitCodeMapper = int (*)(const std::string& action, int exit_code);
+
+/**
+ * A finished child as a Result: Exited → done with the mapped rc; TimedOut →
+ * timeout rc 1; Killed → cancelled; Signaled → error naming the signal;
+ * SpawnFailed → not_installed rc 5 (ENOENT, ENOEXEC, EISDIR, ENOTDIR), error
+ * rc 4 (EACCES, EPERM) or error rc 1. Output is stderr if non-empty, else
+ * stdout; the exit reason is the last `ocf-exit-reason:` line of stderr when
+ * @p exit_reasons is set.
+ */
+sdk::Result resultOf(const sdk::SpawnResult& spawned, const std::string& agent_path, const std::string& action,
+                     std::uint32_t timeout_ms, ExitCodeMapper map_exit, bool exit_reasons);
+
+/** The remainder of the last `ocf-exit-reason:` line (trimmed, at most 1 KiB), or "". */
+std::string parseExitReason(std::string_view stderr_text);
+
+/** `status=not_installed rc=5` with @p reason. */
+sdk::Result notInstalled(std::string reason);
+
+/** "a:b:c" → {"a", "b", "c"}; empty parts are dropped. */
+std::vector<std::string> splitPath(const std::string& text);
+
+/** An executable regular file (symlinks followed)? */
+bool isExecutableFile(const std::filesystem::path& path);
+
+/** Entries of @p dir, sorted; names starting with '.' are skipped. */
+std::vector<std::filesystem::path> listDir(const std::filesystem::path& dir);
+
+/**
+ * Base of the executable-agent classes. execute() and cancel() are done
+ * here; a derived class says how to invoke an agent and read its exit code.
+ */
+class ScriptClass : public sdk::ResourceClass {
+ public:
+  void execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept final;
+  bool cancel(sdk::CallId call_id) noexcept final;
+
+ protected:
+  /** The command for @p op, or nullopt with @p reason saying why the agent is not installed. */
+  virtual std::optional<Invocation> prepare(const sdk::Operation& op, std::string& reason) = 0;
+  /** Exit-code mapping of this class. */
+  virtual ExitCodeMapper exitCodes() const = 0;
+  /** Whether agents report `ocf-exit-reason:` lines (OCF only). */
+  virtual bool exitReasons() const { return false; }
+  /** Run @p argv (with its own env) once for metadata and hand back stdout. */
+  void fetchOutput(Invocation invocation, const sdk::LogContext& context, sdk::MetadataCallback done);
+  /** Deliver @p result through @p done on a later loop iteration. */
+  void later(sdk::MetadataCallback done, sdk::Result result, std::string xml = {});
+
+  sdk::Host* host_ = nullptr;
+
+ private:
+  std::map<sdk::CallId, sdk::SpawnId> running_;
+};
+
+}  // namespace lrm::plugins
