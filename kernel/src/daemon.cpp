@@ -4,6 +4,7 @@
 #include <Poco/UUIDGenerator.h>
 #include <signal.h>
 
+#include <map>
 #include <memory>
 
 #include "engine.hpp"
@@ -24,6 +25,7 @@ namespace {
 constexpr Millis kDrainPoll{50};
 
 void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
+  std::map<std::string, std::string> provided_by;  // class name → plugin file
   for (const auto& dir : config.plugin_dirs) {
     for (const auto& path : pluginFiles(dir)) {
       std::string error;
@@ -37,12 +39,18 @@ void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
                                       plugin->name + "' but the object says '" + plugin->object->name() + "'");
         continue;
       }
+      if (const auto first = provided_by.find(plugin->name); first != provided_by.end()) {
+        log(sdk::LogLevel::Error, "unable to load plugin " + path + ": class '" + plugin->name +
+                                      "' is already provided by " + first->second);
+        continue;
+      }
       if (!plugin->object->init(host, error)) {
         log(sdk::LogLevel::Error, "unable to initialise plugin " + path + ": " + error);
         continue;
       }
       try {
         engine.addClass(plugin->object);
+        provided_by[plugin->name] = path;
         log(sdk::LogLevel::Info, "loaded class '" + plugin->name + "' " + plugin->version + " from " + path);
       } catch (const std::exception& e) {
         log(sdk::LogLevel::Error, "unable to load plugin " + path + ": " + e.what());

@@ -61,7 +61,7 @@ TEST(Daemon, ReplacesStaleSocketAndRefusesToRunTwice) {
 TEST(Daemon, ListsClassesProvidersAndAgents) {
   TestDaemon daemon;
   auto client = daemon.connect();
-  EXPECT_EQ(client->classes(), std::vector<std::string>{"ocf"});
+  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "ocf", "service"}));
   const auto providers = client->providers();
   EXPECT_NE(std::find(providers.begin(), providers.end(), "lrmtest"), providers.end());
   EXPECT_EQ(client->providers("Sleeper"), std::vector<std::string>{"lrmtest"});
@@ -106,6 +106,7 @@ TEST(Daemon, ReportsABadPluginByNameAndKeepsServing) {
   // One real plugin, one file that is not a shared object, one library
   // without the descriptor.
   std::filesystem::copy_file(std::string(LRM_TEST_PLUGIN_DIR) + "/ocf.so", plugins.file("ocf.so"));
+  std::filesystem::copy_file(std::string(LRM_TEST_PLUGIN_DIR) + "/ocf.so", plugins.file("ocf2.so"));
   { std::ofstream(plugins.file("garbage.so")) << "not an ELF file"; }
   std::filesystem::copy_file(std::string(LRM_TEST_BAD_PLUGIN_DIR) + "/future_abi.so", plugins.file("future_abi.so"));
   std::filesystem::copy_file(std::string(LRM_TEST_BAD_PLUGIN_DIR) + "/no_descriptor.so",
@@ -116,6 +117,10 @@ TEST(Daemon, ReportsABadPluginByNameAndKeepsServing) {
   EXPECT_EQ(daemon.connect()->classes(), std::vector<std::string>{"ocf"});
   const std::string log = daemon.log();
   EXPECT_NE(log.find("unable to load plugin " + plugins.file("garbage.so")), std::string::npos) << log;
+  EXPECT_NE(log.find("unable to load plugin " + plugins.file("ocf2.so") + ": class 'ocf' is already provided by " +
+                     plugins.file("ocf.so")),
+            std::string::npos)
+      << log;
   EXPECT_NE(log.find("unable to load plugin " + plugins.file("future_abi.so") +
                      ": built for SDK ABI 2.0, this lrmd provides ABI 1.0"),
             std::string::npos)
