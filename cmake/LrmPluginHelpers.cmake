@@ -14,3 +14,22 @@ function(lrm_add_plugin name)
     VISIBILITY_INLINES_HIDDEN ON
     LIBRARY_OUTPUT_DIRECTORY ${LRM_PLUGIN_OUTPUT_DIRECTORY})
 endfunction()
+
+# lrm_add_agent(<name> SOURCES <files...> [LIBRARIES <libs...>] [OUTPUT_DIRECTORY <dir>])
+# Builds a native agent (target lrm_agent_<name>) as the MODULE library
+# <name>.so in the agent directory, exporting only its LRM_AGENT descriptor.
+function(lrm_add_agent name)
+  cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_OUTPUT_DIRECTORY)
+    set(ARG_OUTPUT_DIRECTORY ${LRM_AGENT_OUTPUT_DIRECTORY})
+  endif()
+  set(target lrm_agent_${name})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE lrm::sdk ${ARG_LIBRARIES})
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME ${name}
+    PREFIX ""
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
+endfunction()

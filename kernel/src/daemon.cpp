@@ -14,6 +14,7 @@
 #include "plugin_loader.hpp"
 #include "server.hpp"
 #include "spawner.hpp"
+#include "worker_pool.hpp"
 
 #ifndef LRM_VERSION
 #define LRM_VERSION "0.0.0"
@@ -23,6 +24,7 @@ namespace lrm::kernel {
 namespace {
 
 constexpr Millis kDrainPoll{50};
+constexpr std::size_t kWorkerThreads = 4;  // native agents; they mostly wait
 
 void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
   std::map<std::string, std::string> provided_by;  // class name → plugin file
@@ -75,7 +77,8 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   spawner_options.kill_grace = Millis(config.kill_grace_ms);
   spawner_options.timeout_hook = config.timeout_hook;
   Spawner spawner(loop, spawner_options);
-  HostServices host(loop, spawner, config.settings);
+  WorkerPool workers(loop, kWorkerThreads);
+  HostServices host(loop, spawner, workers, config.settings);
 
   ServerOptions server_options;
   server_options.socket_path = config.socket_path;

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ namespace lrm::kernel {
 namespace {
 
 constexpr int kSignalFdTag = -1;
+constexpr int kWakeFdTag = -2;
 
 std::uint64_t pack(std::uint32_t generation, int fd) {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
@@ -30,10 +32,19 @@ EventLoop::EventLoop() {
   if (epoll_fd_ < 0) {
     throw std::runtime_error(std::string("unable to create epoll instance: ") + std::strerror(errno));
   }
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    throw std::runtime_error(std::string("unable to create eventfd: ") + std::strerror(errno));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = pack(0, kWakeFdTag);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
 }
 
 EventLoop::~EventLoop() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
+  ::close(wake_fd_);
   ::close(epoll_fd_);
 }
 
@@ -95,6 +106,26 @@ void EventLoop::onSignal(int signo, Callback callback) {
   }
 }
 
+void EventLoop::postFromAnyThread(Callback callback) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    posted_.push_back(std::move(callback));
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void EventLoop::runPosted() {
+  std::uint64_t count = 0;
+  (void)!::read(wake_fd_, &count, sizeof count);
+  std::vector<Callback> batch;
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& callback : batch) callback();
+}
+
 void EventLoop::readSignals() {
   signalfd_siginfo info;
   while (::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
@@ -141,6 +172,10 @@ void EventLoop::run() {
       const auto generation = static_cast<std::uint32_t>(data >> 32);
       if (fd == kSignalFdTag && generation == 0) {
         readSignals();
+        continue;
+      }
+      if (fd == kWakeFdTag && generation == 0) {
+        runPosted();
         continue;
       }
       const auto it = watches_.find(fd);

@@ -8,7 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace lrm::kernel {
 
@@ -40,6 +42,9 @@ class EventLoop {
   /** Run @p callback on the next loop iteration (never inside the caller). */
   void defer(Callback callback) { addTimer(Millis(0), std::move(callback)); }
 
+  /** Run @p callback on the loop thread soon; callable from any thread. */
+  void postFromAnyThread(Callback callback);
+
   /** Deliver @p signo through the loop; the signal must be blocked in every thread. */
   void onSignal(int signo, Callback callback);
 
@@ -56,6 +61,7 @@ class EventLoop {
   void runTimers();
   int nextTimeoutMs() const;
   void readSignals();
+  void runPosted();
 
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
@@ -66,6 +72,9 @@ class EventLoop {
   std::map<std::pair<Clock::time_point, TimerId>, Callback> timers_;
   std::unordered_map<TimerId, Clock::time_point> timer_deadlines_;
   std::unordered_map<int, Callback> signal_handlers_;
+  int wake_fd_ = -1;  // eventfd: another thread posted work
+  std::mutex posted_mutex_;
+  std::vector<Callback> posted_;
 };
 
 }  // namespace lrm::kernel

@@ -27,6 +27,16 @@ bool HostServices::kill(sdk::SpawnId id) noexcept { return spawner_.kill(id); }
 
 void HostServices::post(std::function<void()> task) noexcept { loop_.defer(std::move(task)); }
 
+void HostServices::work(std::function<void()> job, std::function<void()> then) noexcept {
+  workers_.submit(std::move(job), std::move(then));
+}
+
+std::uint64_t HostServices::startTimer(std::uint32_t delay_ms, std::function<void()> fire) noexcept {
+  return loop_.addTimer(Millis(delay_ms), std::move(fire));
+}
+
+void HostServices::stopTimer(std::uint64_t id) noexcept { loop_.cancelTimer(id); }
+
 std::vector<std::string> HostServices::baseEnvironment() const noexcept {
   return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
 }

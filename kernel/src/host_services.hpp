@@ -7,18 +7,22 @@
 
 #include "lrm/sdk/host.hpp"
 #include "spawner.hpp"
+#include "worker_pool.hpp"
 
 namespace lrm::kernel {
 
 class HostServices : public sdk::Host {
  public:
-  HostServices(EventLoop& loop, Spawner& spawner, std::map<std::string, std::string> settings)
-      : loop_(loop), spawner_(spawner), settings_(std::move(settings)) {}
+  HostServices(EventLoop& loop, Spawner& spawner, WorkerPool& workers, std::map<std::string, std::string> settings)
+      : loop_(loop), spawner_(spawner), workers_(workers), settings_(std::move(settings)) {}
 
   sdk::SpawnId spawn(sdk::SpawnRequest request,
                      std::function<void(const sdk::SpawnResult&)> done) noexcept override;
   bool kill(sdk::SpawnId id) noexcept override;
   void post(std::function<void()> task) noexcept override;
+  void work(std::function<void()> job, std::function<void()> then) noexcept override;
+  std::uint64_t startTimer(std::uint32_t delay_ms, std::function<void()> fire) noexcept override;
+  void stopTimer(std::uint64_t id) noexcept override;
   std::vector<std::string> baseEnvironment() const noexcept override;
   std::string setting(const std::string& key, const std::string& fallback) const noexcept override;
   void log(sdk::LogLevel level, const sdk::LogContext& context,
@@ -27,6 +31,7 @@ class HostServices : public sdk::Host {
  private:
   EventLoop& loop_;
   Spawner& spawner_;
+  WorkerPool& workers_;
   std::map<std::string, std::string> settings_;
 };
 

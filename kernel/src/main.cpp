@@ -40,7 +40,7 @@ class LrmdApplication : public Application {
     };
     add("socket", "PATH", "Unix socket to serve on (default: $LRM_SOCKET, /run/lrm/lrmd.sock for root)");
     add("plugin-dir", "DIR", "load resource-class plugins from DIR (repeatable; default: next to lrmd)", true);
-    add("agent-dir", "DIR", "load native agents from DIR (repeatable)", true);
+    add("agent-dir", "DIR", "load native agents from DIR (repeatable; default: ../agents beside the plugins)", true);
     add("state-dir", "DIR", "persist state in DIR");
     add("max-children", "N", "at most N agents at once (0: unlimited, the default)");
     add("kill-grace", "D", "on timeout send SIGTERM and wait D before SIGKILL (default 0: SIGKILL at once)");
@@ -147,7 +147,11 @@ class LrmdApplication : public Application {
       daemon.settings["lsb.path"] = setting("lsb.path", "LRM_LSB_PATH", "/etc/init.d");
       std::string agent_dirs;
       for (const auto& dir : agent_dirs_) agent_dirs += (agent_dirs.empty() ? "" : ":") + dir;
-      if (agent_dirs.empty()) agent_dirs = config().getString("agent-dir", daemon.plugin_dirs.front());
+      // Default: the agents directory beside the (first) plugin directory.
+      if (agent_dirs.empty()) {
+        agent_dirs = config().getString(
+            "agent-dir", (std::filesystem::path(daemon.plugin_dirs.front()).parent_path() / "agents").string());
+      }
       daemon.settings["native.agent-dirs"] = agent_dirs;
       if (!setting("state-dir", nullptr, "").empty() || setting("resume-recurring", nullptr, "false") == "true") {
         lrm::kernel::log(lrm::sdk::LogLevel::Warning,

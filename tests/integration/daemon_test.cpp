@@ -61,7 +61,7 @@ TEST(Daemon, ReplacesStaleSocketAndRefusesToRunTwice) {
 TEST(Daemon, ListsClassesProvidersAndAgents) {
   TestDaemon daemon;
   auto client = daemon.connect();
-  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "ocf", "service"}));
+  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service"}));
   const auto providers = client->providers();
   EXPECT_NE(std::find(providers.begin(), providers.end(), "lrmtest"), providers.end());
   EXPECT_EQ(client->providers("Sleeper"), std::vector<std::string>{"lrmtest"});

@@ -76,6 +76,18 @@ class Host {
   /** @brief Run @p task on the event loop soon, after the current call returns. */
   virtual void post(std::function<void()> task) noexcept = 0;
 
+  /**
+   * @brief Run @p job on one of the daemon's worker threads (for work that
+   * blocks: native agents), then @p then on the event loop. @p job must not
+   * touch the Host.
+   */
+  virtual void work(std::function<void()> job, std::function<void()> then) noexcept = 0;
+
+  /** @brief Call @p fire on the loop after @p delay_ms, unless stopTimer() is called first. */
+  virtual std::uint64_t startTimer(std::uint32_t delay_ms, std::function<void()> fire) noexcept = 0;
+  /** @brief Cancel a timer of startTimer(); unknown or fired ids are ignored. */
+  virtual void stopTimer(std::uint64_t id) noexcept = 0;
+
   /** @brief The base environment every agent gets (`PATH=...`), `NAME=value`. */
   virtual std::vector<std::string> baseEnvironment() const noexcept = 0;
 

@@ -1,0 +1,269 @@
+// The `native` class: C++ agents (lrm::sdk::Agent) loaded in-process from the
+// agent directories, each action run on the daemon's worker pool with a
+// deadline and a cancellation token. A run that overruns its deadline is
+// reported `timeout` at the deadline and its late result discarded; the
+// instance stays busy until the agent code has really returned, so two runs
+// of one instance never overlap even then.
+#define BOOST_DLL_USE_STD_FS
+#include <atomic>
+#include <boost/dll/shared_library.hpp>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "lrm/sdk/agent.hpp"
+#include "lrm/sdk/plugin.hpp"
+#include "script_class.hpp"
+
+namespace lrm::plugins::native {
+namespace {
+
+using AgentPtr = std::shared_ptr<sdk::Agent>;
+
+struct LoadedAgent {
+  std::string path;
+  AgentPtr agent;
+};
+
+// One action in flight: shared by the loop (timer, cancel, report) and the
+// worker running it (token, deadline, buffered log lines).
+struct Run : sdk::ActionContext {
+  sdk::Operation op;
+  sdk::CompletionCallback done;
+  AgentPtr agent;
+  std::atomic<bool> token{false};
+  std::chrono::steady_clock::time_point until;
+  std::uint64_t timer = 0;
+  bool reported = false;  // loop thread only
+  sdk::Result result;     // written by the worker before its continuation runs
+  std::mutex log_mutex;
+  std::vector<std::pair<sdk::LogLevel, std::string>> lines;
+
+  bool cancelled() const noexcept override {
+    return token.load() || std::chrono::steady_clock::now() >= until;
+  }
+  std::chrono::steady_clock::time_point deadline() const noexcept override { return until; }
+  void log(sdk::LogLevel level, const std::string& message) noexcept override {
+    try {
+      std::lock_guard<std::mutex> lock(log_mutex);
+      lines.emplace_back(level, message);
+    } catch (...) {
+    }
+  }
+};
+using RunPtr = std::shared_ptr<Run>;
+
+sdk::Result failure(sdk::ExecStatus status, std::string reason) {
+  sdk::Result result;
+  result.status = status;
+  result.rc = sdk::rc::kError;
+  result.exit_reason = std::move(reason);
+  return result;
+}
+
+class NativeClass final : public sdk::ResourceClass {
+ public:
+  std::string name() const noexcept override { return "native"; }
+  bool requiresProvider() const noexcept override { return true; }
+
+  bool init(sdk::Host& host, std::string& error) noexcept override {
+    host_ = &host;
+    try {
+      for (const auto& dir : splitPath(host.setting("native.agent-dirs", ""))) {
+        for (const auto& entry : listDir(dir)) {
+          if (entry.extension() == ".so") load(entry.string());
+        }
+      }
+      host.log(sdk::LogLevel::Info, {}, "native: " + std::to_string(agents_.size()) + " agent(s) loaded");
+      return true;
+    } catch (const std::exception& e) {
+      error = e.what();
+      return false;
+    }
+  }
+
+  std::vector<std::string> providers(const std::string& type) noexcept override {
+    std::set<std::string> result;
+    for (const auto& [key, loaded] : agents_) {
+      if (type.empty() || key.second == type) result.insert(key.first);
+    }
+    return {result.begin(), result.end()};
+  }
+
+  std::vector<std::string> types(const std::string& provider) noexcept override {
+    std::set<std::string> result;
+    for (const auto& [key, loaded] : agents_) {
+      if (provider.empty() || key.first == provider) result.insert(key.second);
+    }
+    return {result.begin(), result.end()};
+  }
+
+  void metadata(const sdk::AgentSpec& spec, sdk::MetadataCallback done) noexcept override {
+    sdk::Result result;
+    std::string xml;
+    try {
+      const AgentPtr agent = find(spec);
+      if (!agent) {
+        result = notInstalled(missing(spec));
+      } else {
+        xml = agent->metadata();
+        result.status = sdk::ExecStatus::Done;
+        result.rc = sdk::rc::kOk;
+      }
+    } catch (const std::exception& e) {
+      result = failure(sdk::ExecStatus::Error, std::string("agent metadata() threw: ") + e.what());
+    }
+    host_->post([done, result, xml] { done(result, xml); });
+  }
+
+  void execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override {
+    try {
+      const AgentPtr agent = find(op.agent);
+      if (!agent) {
+        host_->post([done, result = notInstalled(missing(op.agent))] { done(result); });
+        return;
+      }
+      auto run = std::make_shared<Run>();
+      run->op = op;
+      run->done = std::move(done);
+      run->agent = agent;
+      run->until = op.timeout_ms ? std::chrono::steady_clock::now() + std::chrono::milliseconds(op.timeout_ms)
+                                 : std::chrono::steady_clock::time_point::max();
+      // An earlier run of this instance that overran may still be on a worker.
+      if (busy_.count(op.instance_id)) {
+        waiting_[op.instance_id].push_back(run);
+      } else {
+        start(run);
+      }
+    } catch (const std::exception& e) {
+      host_->post([done, result = failure(sdk::ExecStatus::Error, e.what())] { done(result); });
+    }
+  }
+
+  bool cancel(sdk::CallId call_id) noexcept override {
+    const auto it = running_.find(call_id);
+    if (it == running_.end()) return false;
+    RunPtr run = it->second;
+    run->token = true;
+    report(run, failure(sdk::ExecStatus::Cancelled, "cancelled"));
+    return true;
+  }
+
+ private:
+  void load(const std::string& path) {
+    auto library = std::make_shared<boost::dll::shared_library>();
+    boost::dll::fs::error_code ec;
+    library->load(std::filesystem::absolute(path),
+                  boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+    std::string why;
+    if (ec) {
+      why = ec.message();
+    } else if (!library->has(LRM_AGENT_SYMBOL)) {
+      why = "it does not export '" LRM_AGENT_SYMBOL "'";
+    }
+    const lrm_agent_descriptor* info = why.empty() ? &library->get<const lrm_agent_descriptor>(LRM_AGENT_SYMBOL) : nullptr;
+    if (info && (info->abi_major != LRM_SDK_ABI_MAJOR || info->abi_minor > LRM_SDK_ABI_MINOR)) {
+      why = "built for SDK ABI " + std::to_string(info->abi_major) + "." + std::to_string(info->abi_minor) +
+            ", this lrmd provides ABI " + std::to_string(LRM_SDK_ABI_MAJOR) + "." + std::to_string(LRM_SDK_ABI_MINOR);
+    } else if (info && (info->struct_size < LRM_AGENT_DESCRIPTOR_MIN_SIZE || !info->provider || !info->type ||
+                        !info->create || !info->destroy)) {
+      why = "its descriptor is incomplete";
+    } else if (info && (!sdk::isValidAgentComponent(info->provider) || !sdk::isValidAgentComponent(info->type))) {
+      why = "it names itself native:" + std::string(info->provider) + ":" + info->type + ", not a valid spec";
+    }
+    const auto key = info && why.empty() ? std::make_pair(std::string(info->provider), std::string(info->type))
+                                         : std::make_pair(std::string(), std::string());
+    if (why.empty() && agents_.count(key)) {
+      why = "native:" + key.first + ":" + key.second + " is already provided by " + agents_[key].path;
+    }
+    sdk::Agent* raw = why.empty() ? info->create() : nullptr;
+    if (why.empty() && !raw) why = "create() failed";
+    if (!why.empty()) {
+      host_->log(sdk::LogLevel::Error, {}, "unable to load agent " + path + ": " + why);
+      return;
+    }
+    loaded_forever_.push_back(library);  // agents are never unloaded (their code may be running)
+    auto destroy = info->destroy;
+    agents_[key] = {path, AgentPtr(raw, [library, destroy](sdk::Agent* agent) { destroy(agent); })};
+    host_->log(sdk::LogLevel::Info, {},
+               "loaded agent native:" + key.first + ":" + key.second + " " + info->version + " from " + path);
+  }
+
+  AgentPtr find(const sdk::AgentSpec& spec) const {
+    const auto it = agents_.find({spec.provider, spec.type});
+    return it == agents_.end() ? nullptr : it->second.agent;
+  }
+
+  std::string missing(const sdk::AgentSpec& spec) const {
+    return "agent " + spec.toString() + " not found: no native agent library provides it (" +
+           std::to_string(agents_.size()) + " loaded from native.agent-dirs)";
+  }
+
+  void start(const RunPtr& run) {
+    busy_.insert(run->op.instance_id);
+    running_[run->op.call_id] = run;
+    if (run->op.timeout_ms > 0) {
+      run->timer = host_->startTimer(run->op.timeout_ms, [this, run] {
+        run->timer = 0;
+        run->token = true;
+        report(run, failure(sdk::ExecStatus::Timeout,
+                            "native agent did not return within " + std::to_string(run->op.timeout_ms) +
+                                " ms; its late result will be discarded"));
+      });
+    }
+    host_->work(
+        [run] {
+          try {
+            run->result = run->agent->run(run->op, *run);
+          } catch (const std::exception& e) {
+            run->result = failure(sdk::ExecStatus::Error, e.what());
+          } catch (...) {
+            run->result = failure(sdk::ExecStatus::Error, "the agent threw an unknown exception");
+          }
+        },
+        [this, run] { finished(run); });
+  }
+
+  void finished(const RunPtr& run) {
+    if (run->timer) host_->stopTimer(run->timer);
+    {
+      std::lock_guard<std::mutex> lock(run->log_mutex);
+      for (const auto& [level, line] : run->lines) host_->log(level, run->op.context(), line);
+    }
+    if (run->reported) {
+      host_->log(sdk::LogLevel::Warning, run->op.context(), "late result discarded (the op was already reported)");
+    } else {
+      report(run, run->result);
+    }
+    busy_.erase(run->op.instance_id);
+    auto waiting = waiting_.find(run->op.instance_id);
+    if (waiting != waiting_.end() && !waiting->second.empty()) {
+      RunPtr next = waiting->second.front();
+      waiting->second.pop_front();
+      if (waiting->second.empty()) waiting_.erase(waiting);
+      start(next);
+    }
+  }
+
+  void report(const RunPtr& run, sdk::Result result) {
+    if (run->reported) return;
+    run->reported = true;
+    running_.erase(run->op.call_id);
+    run->done(result);
+  }
+
+  sdk::Host* host_ = nullptr;
+  std::map<std::pair<std::string, std::string>, LoadedAgent> agents_;
+  std::vector<std::shared_ptr<boost::dll::shared_library>> loaded_forever_;
+  std::map<sdk::CallId, RunPtr> running_;
+  std::set<std::string> busy_;
+  std::map<std::string, std::deque<RunPtr>> waiting_;
+};
+
+}  // namespace
+}  // namespace lrm::plugins::native
+
+LRM_PLUGIN(lrm::plugins::native::NativeClass, "native", "1.0");
