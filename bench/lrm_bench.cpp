@@ -13,6 +13,9 @@
 //            result delivered, p99 lateness of the actual interval.
 // memory     lrmd's RSS idle and after registering 1,000 and 10,000
 //            instances: bytes per instance.
+// native     native:lrm:Dummy monitors over the socket with 1, 4 and 16
+//            concurrent clients (ops/s), and 10,000 native monitors every
+//            1 s for 30 s (lrmd CPU %, p99 lateness).
 // --quick    small N and seconds instead of minutes (CI smoke: asserts
 //            nothing about speed, fails only if something does not work).
 //
@@ -375,6 +378,88 @@ void recurring(const Agent& agent) {
   emit(line);
 }
 
+// Each client keeps one monitor in flight on its own instance, for @p seconds.
+double nativeOpsPerSecond(Daemon& daemon, int clients, int seconds) {
+  std::vector<std::unique_ptr<lrm::client::Client>> connections;
+  std::vector<std::string> ids;
+  for (int i = 0; i < clients; ++i) {
+    ids.push_back("n" + std::to_string(clients) + "-" + std::to_string(i));
+    daemon.add(ids.back(), "native:lrm:Dummy");
+    connections.push_back(lrm::client::Client::connect(daemon.file("lrmd.sock"), "bench"));
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::size_t> counts(clients, 0);
+  const auto end = Clock::now() + std::chrono::seconds(seconds);
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      lrm::client::ExecRequest request;
+      request.id = ids[i];
+      request.action = "monitor";
+      while (Clock::now() < end) {
+        const auto call = connections[i]->exec(request);
+        connections[i]->waitForResult(call, std::chrono::minutes(1));
+        ++counts[i];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::size_t total = 0;
+  for (auto count : counts) total += count;
+  return static_cast<double>(total) / seconds;
+}
+
+void native() {
+  std::printf("\n== native: native:lrm:Dummy monitors\n");
+  Daemon daemon;
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "native");
+  const int seconds = quick ? 1 : 5;
+  for (int clients : {1, 4, 16}) {
+    const double rate = nativeOpsPerSecond(daemon, clients, seconds);
+    std::printf("%3d client(s), one monitor in flight each: %9.0f ops/s\n", clients, rate);
+    line.set("ops_per_s_" + std::to_string(clients) + "_clients", rate);
+  }
+  std::printf("target: >= 20,000 ops/s\n");
+
+  const int instances = quick ? 500 : 10000;
+  const int window = quick ? 3 : 30;
+  for (int i = 0; i < instances; ++i) daemon.add("r" + std::to_string(i), "native:lrm:Dummy");
+  std::map<lrm::sdk::CallId, Clock::time_point> last_seen;
+  for (int i = 0; i < instances; ++i) last_seen[daemon.exec("r" + std::to_string(i), "monitor", 1000)] = {};
+  const double cpu_before = cpuMs(daemon.pid());
+  const double user_before = static_cast<double>(statField(daemon.pid(), 14));
+  const auto end = Clock::now() + std::chrono::seconds(window);
+  std::vector<double> lateness;
+  std::size_t results = 0;
+  while (Clock::now() < end) {
+    auto event = daemon.client().nextEvent(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()));
+    if (!event || event->type != "exec") continue;
+    ++results;
+    if (event->rc != lrm::sdk::rc::kNotRunning) ++failures;  // never started: "not running" is the answer
+    const auto now = Clock::now();
+    auto& previous = last_seen[event->call_id];
+    if (previous != Clock::time_point{}) {
+      lateness.push_back(std::chrono::duration<double, std::milli>(now - previous).count() - 1000.0 -
+                         static_cast<double>(event->exec_ms));
+    }
+    previous = now;
+  }
+  const double cpu_percent = (cpuMs(daemon.pid()) - cpu_before) / (window * 10.0);
+  const double user_percent = (static_cast<double>(statField(daemon.pid(), 14)) - user_before) * 1000.0 /
+                              static_cast<double>(::sysconf(_SC_CLK_TCK)) / (window * 10.0);
+  std::printf("(lrmd user %.1f%%, system %.1f%%)\n", user_percent, cpu_percent - user_percent);
+  std::printf("%d native monitors every 1 s for %d s: %zu results, lrmd %.1f%% CPU, RSS %.0f KiB, "
+              "lateness p50 %.1f ms p99 %.1f ms\n",
+              instances, window, results, cpu_percent, rssKiB(daemon.pid()), percentile(lateness, 0.5),
+              percentile(lateness, 0.99));
+  std::printf("target: < 10%% of one CPU, p99 lateness <= 50 ms\n");
+  line.set("recurring_instances", instances);
+  line.set("recurring_results", static_cast<Poco::UInt64>(results));
+  line.set("recurring_lrmd_cpu_percent", cpu_percent);
+  line.set("recurring_lateness_p99_ms", percentile(lateness, 0.99));
+  emit(line);
+}
+
 void memory(const Agent& agent) {
   std::printf("\n== memory: lrmd RSS\n");
   Daemon daemon;
@@ -408,10 +493,11 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (arg == "--agent" && i + 1 < argc) {
       spec = argv[++i];
-    } else if (arg == "burst" || arg == "latency" || arg == "recurring" || arg == "memory" || arg == "all") {
+    } else if (arg == "burst" || arg == "latency" || arg == "recurring" || arg == "memory" || arg == "native" ||
+               arg == "all") {
       mode = arg;
     } else {
-      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|all]\n";
+      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|all]\n";
       return 2;
     }
   }
@@ -425,6 +511,7 @@ int main(int argc, char** argv) {
     if (mode == "latency" || mode == "all") latency(agent);
     if (mode == "recurring" || mode == "all") recurring(agent);
     if (mode == "memory" || mode == "all") memory(agent);
+    if (mode == "native" || mode == "all") native();
   } catch (const std::exception& e) {
     std::cerr << "lrm_bench: " << e.what() << "\n";
     return 1;

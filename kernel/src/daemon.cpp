@@ -138,6 +138,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
                                  (classes.empty() ? "none" : classes) + ")");
   ready();
   loop.run();
+  server.flushAll();  // results of the last iteration, e.g. ops abandoned at the shutdown bound
   server.stopAccepting();
   log(sdk::LogLevel::Notice, "lrmd exiting");
   return 0;

@@ -107,12 +107,16 @@ void EventLoop::onSignal(int signo, Callback callback) {
 }
 
 void EventLoop::postFromAnyThread(Callback callback) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(posted_mutex_);
+    wake = posted_.empty();  // one wakeup per batch: the loop takes them all
     posted_.push_back(std::move(callback));
   }
-  const std::uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof one);
+  if (wake) {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
 }
 
 void EventLoop::runPosted() {
@@ -161,6 +165,7 @@ void EventLoop::run() {
   running_ = true;
   std::vector<epoll_event> events(256);
   while (running_) {
+    if (before_sleep_) before_sleep_();
     const int count = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                    nextTimeoutMs());
     if (count < 0 && errno != EINTR) {

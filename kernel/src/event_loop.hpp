@@ -48,6 +48,9 @@ class EventLoop {
   /** Deliver @p signo through the loop; the signal must be blocked in every thread. */
   void onSignal(int signo, Callback callback);
 
+  /** Run @p callback every time before the loop waits for events (e.g. to flush output). */
+  void setBeforeSleep(Callback callback) { before_sleep_ = std::move(callback); }
+
   /** Run until stop(). */
   void run();
   void stop() { running_ = false; }
@@ -72,6 +75,7 @@ class EventLoop {
   std::map<std::pair<Clock::time_point, TimerId>, Callback> timers_;
   std::unordered_map<TimerId, Clock::time_point> timer_deadlines_;
   std::unordered_map<int, Callback> signal_handlers_;
+  Callback before_sleep_;
   int wake_fd_ = -1;  // eventfd: another thread posted work
   std::mutex posted_mutex_;
   std::vector<Callback> posted_;

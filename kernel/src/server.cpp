@@ -164,6 +164,7 @@ struct Server::Connection {
   std::size_t out_offset = 0;
   bool greeted = false;
   bool closing = false;  // flush what is queued, then close
+  bool flush_scheduled = false;  // in Server::unflushed_
   std::string client_name;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
@@ -197,9 +198,12 @@ const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers 
 };
 
 Server::Server(EventLoop& loop, ServerOptions options)
-    : loop_(loop), options_(std::move(options)), started_(Clock::now()) {}
+    : loop_(loop), options_(std::move(options)), started_(Clock::now()) {
+  loop_.setBeforeSleep([this] { flushAll(); });
+}
 
 Server::~Server() {
+  loop_.setBeforeSleep(nullptr);
   for (auto& [id, connection] : connections_) loop_.unwatch(connection->fd);
   stopAccepting();
 }
@@ -397,7 +401,23 @@ void Server::send(Connection& connection, const Message& message) {
     });
     return;
   }
-  if (idle) flush(connection);
+  // Coalesce: everything queued during this loop iteration goes out in one
+  // send(2) per connection, just before the loop sleeps again.
+  if (idle && !connection.flush_scheduled) {
+    connection.flush_scheduled = true;
+    unflushed_.push_back(connection.id);
+  }
+}
+
+void Server::flushAll() {
+  std::vector<ClientId> ids;
+  ids.swap(unflushed_);
+  for (const ClientId id : ids) {
+    const auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    it->second->flush_scheduled = false;
+    flush(*it->second);
+  }
 }
 
 void Server::flush(Connection& connection) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine.hpp"
 #include "event_loop.hpp"
@@ -43,6 +44,8 @@ class Server : public Notifier {
   /** Stop accepting and remove the socket file; open connections stay. */
   void stopAccepting();
   std::size_t connectionCount() const { return connections_.size(); }
+  /** Write what is queued for every connection now (the loop does it before it sleeps). */
+  void flushAll();
 
   void publishExec(const ExecEvent& event, ClientId origin, bool originator_only) override;
   void publishInstance(const std::string& type, const InstanceView& instance) override;
@@ -85,6 +88,7 @@ class Server : public Notifier {
   Clock::time_point started_;
   ClientId next_client_ = 1;
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
+  std::vector<ClientId> unflushed_;  // connections with output queued this iteration
   static const std::map<std::string, std::pair<Handler, bool>> kHandlers;
 };
 
