@@ -15,6 +15,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 before_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
 status=0
 (cd "$build" && ctest --output-on-failure --timeout 600 -j2) || status=$?
+# The SDK as a third party uses it: installed, samples built against it.
+./tests/samples/out_of_tree.sh build || status=1
 
 # Hygiene: no daemon or temporary directory may outlive the tests.
 leftover=$(pgrep -f "$PWD/$build/bin/lrmd" || true)
