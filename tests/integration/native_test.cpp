@@ -44,7 +44,8 @@ class Native : public ::testing::Test {
 TEST_F(Native, AgentsAreListedAndABrokenLibraryIsReported) {
   const auto classes = client_->classes();
   EXPECT_NE(std::find(classes.begin(), classes.end(), "native"), classes.end());
-  EXPECT_EQ(client_->agents("native", "lrm"), std::vector<std::string>{"Dummy"});
+  EXPECT_EQ(client_->agents("native", "lrm"),
+            (std::vector<std::string>{"Dummy", "HttpCheck", "Process", "Stateful", "TcpCheck"}));
   EXPECT_EQ(client_->agents("native", "lrmtest"), std::vector<std::string>{"Misbehave"});
   EXPECT_NE(daemon_.log().find("unable to load agent " + agents_.file("broken.so") +
                                ": it does not export 'lrm_agent_info'"),
