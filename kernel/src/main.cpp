@@ -153,6 +153,8 @@ class LrmdApplication : public Application {
             "agent-dir", (std::filesystem::path(daemon.plugin_dirs.front()).parent_path() / "agents").string());
       }
       daemon.settings["native.agent-dirs"] = agent_dirs;
+      daemon.settings["native.agent-host"] = setting(
+          "native.agent-host", nullptr, (std::filesystem::path(selfDir()) / "lrm-agent-host").string());
       if (!setting("state-dir", nullptr, "").empty() || setting("resume-recurring", nullptr, "false") == "true") {
         lrm::kernel::log(lrm::sdk::LogLevel::Warning,
                          "--state-dir and --resume-recurring are accepted but persistence is not implemented yet");
@@ -181,12 +183,16 @@ class LrmdApplication : public Application {
     return parts;
   }
 
-  // <dir of lrmd>/../lib/lrm/plugins: right in the build tree and when installed.
-  static std::string defaultPluginDir() {
+  // The directory lrmd runs from (bin/ of the build tree or of the install).
+  static std::string selfDir() {
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) return "/usr/lib/lrm/plugins";
-    return (self.parent_path().parent_path() / "lib" / "lrm" / "plugins").lexically_normal().string();
+    return ec ? std::string("/usr/bin") : self.parent_path().string();
+  }
+
+  // <dir of lrmd>/../lib/lrm/plugins: right in the build tree and when installed.
+  static std::string defaultPluginDir() {
+    return (std::filesystem::path(selfDir()).parent_path() / "lib" / "lrm" / "plugins").lexically_normal().string();
   }
 
   // Detach, and let the parent exit only once the child serves (or failed).

@@ -4,6 +4,11 @@
 // reported `timeout` at the deadline and its late result discarded; the
 // instance stays busy until the agent code has really returned, so two runs
 // of one instance never overlap even then.
+//
+// An instance registered with the parameter isolation=process runs each
+// action in a separate lrm-agent-host process instead (spawned like any
+// agent: own process group, timeout kill), so an agent that crashes or
+// hangs for good takes only that process with it.
 #define BOOST_DLL_USE_STD_FS
 #include <atomic>
 #include <boost/dll/shared_library.hpp>
@@ -13,6 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <cstring>
 
 #include "lrm/sdk/agent.hpp"
 #include "lrm/sdk/plugin.hpp"
@@ -66,11 +73,17 @@ sdk::Result failure(sdk::ExecStatus status, std::string reason) {
 
 class NativeClass final : public sdk::ResourceClass {
  public:
+  // Runs still on a worker are told to stop; their results go nowhere.
+  ~NativeClass() override {
+    for (auto& [call, run] : running_) run->token = true;
+  }
+
   std::string name() const noexcept override { return "native"; }
   bool requiresProvider() const noexcept override { return true; }
 
   bool init(sdk::Host& host, std::string& error) noexcept override {
     host_ = &host;
+    agent_host_ = host.setting("native.agent-host", "");
     try {
       for (const auto& dir : splitPath(host.setting("native.agent-dirs", ""))) {
         for (const auto& entry : listDir(dir)) {
@@ -126,12 +139,15 @@ class NativeClass final : public sdk::ResourceClass {
         host_->post([done, result = notInstalled(missing(op.agent))] { done(result); });
         return;
       }
+      const auto isolation = op.params.find("isolation");
+      if (isolation != op.params.end() && isolation->second == "process") {
+        isolated(op, agents_.at({op.agent.provider, op.agent.type}).path, std::move(done));
+        return;
+      }
       auto run = std::make_shared<Run>();
       run->op = op;
       run->done = std::move(done);
       run->agent = agent;
-      run->until = op.timeout_ms ? std::chrono::steady_clock::now() + std::chrono::milliseconds(op.timeout_ms)
-                                 : std::chrono::steady_clock::time_point::max();
       // An earlier run of this instance that overran may still be on a worker.
       if (busy_.count(op.instance_id)) {
         waiting_[op.instance_id].push_back(run);
@@ -144,11 +160,15 @@ class NativeClass final : public sdk::ResourceClass {
   }
 
   bool cancel(sdk::CallId call_id) noexcept override {
+    if (const auto spawned = isolated_.find(call_id); spawned != isolated_.end()) {
+      return host_->kill(spawned->second);
+    }
     const auto it = running_.find(call_id);
     if (it == running_.end()) return false;
     RunPtr run = it->second;
     run->token = true;
-    report(run, failure(sdk::ExecStatus::Cancelled, "cancelled"));
+    // Reported from the loop, never from inside this call.
+    host_->post([this, run] { report(run, failure(sdk::ExecStatus::Cancelled, "cancelled")); });
     return true;
   }
 
@@ -189,7 +209,8 @@ class NativeClass final : public sdk::ResourceClass {
     auto destroy = info->destroy;
     agents_[key] = {path, AgentPtr(raw, [library, destroy](sdk::Agent* agent) { destroy(agent); })};
     host_->log(sdk::LogLevel::Info, {},
-               "loaded agent native:" + key.first + ":" + key.second + " " + info->version + " from " + path);
+               "loaded agent native:" + key.first + ":" + key.second + " " + (info->version ? info->version : "") +
+                   " from " + path);
   }
 
   AgentPtr find(const sdk::AgentSpec& spec) const {
@@ -202,7 +223,71 @@ class NativeClass final : public sdk::ResourceClass {
            std::to_string(agents_.size()) + " loaded from native.agent-dirs)";
   }
 
+  // isolation=process: the action runs in lrm-agent-host, which prints
+  // "lrm-result <status> <rc> <reason>" as its last line.
+  void isolated(const sdk::Operation& op, const std::string& library, sdk::CompletionCallback done) {
+    sdk::SpawnRequest request;
+    request.argv = {agent_host_, library, op.action};
+    request.env = host_->baseEnvironment();
+    request.env.push_back("LRM_INSTANCE_ID=" + op.instance_id);
+    request.env.push_back("LRM_INSTANCE_NAME=" + op.instance_name);
+    request.env.push_back("LRM_PROVIDER=" + op.agent.provider);
+    request.env.push_back("LRM_TYPE=" + op.agent.type);
+    request.env.push_back("LRM_CALL_ID=" + std::to_string(op.call_id));
+    request.env.push_back("LRM_INTERVAL_MS=" + std::to_string(op.interval_ms));
+    request.env.push_back("LRM_TIMEOUT_MS=" + std::to_string(op.timeout_ms));
+    for (const auto& [name, value] : op.params) request.env.push_back("LRM_PARAM_" + name + "=" + value);
+    request.timeout_ms = op.timeout_ms;
+    request.context = op.context();
+    const sdk::CallId call = op.call_id;
+    const std::uint32_t timeout_ms = op.timeout_ms;
+    isolated_[call] = host_->spawn(std::move(request), [this, call, timeout_ms, done](const sdk::SpawnResult& spawned) {
+      isolated_.erase(call);
+      done(isolatedResult(spawned, timeout_ms));
+    });
+  }
+
+  static sdk::Result isolatedResult(const sdk::SpawnResult& spawned, std::uint32_t timeout_ms) {
+    switch (spawned.outcome) {
+      case sdk::SpawnOutcome::TimedOut:
+        return failure(sdk::ExecStatus::Timeout, "native agent did not return within " + std::to_string(timeout_ms) +
+                                                     " ms; its process was killed");
+      case sdk::SpawnOutcome::Killed:
+        return failure(sdk::ExecStatus::Cancelled, "cancelled");
+      case sdk::SpawnOutcome::Signaled:
+        return failure(sdk::ExecStatus::Error, "the agent's process was killed by signal " +
+                                                   std::to_string(spawned.signal) + " (" + ::strsignal(spawned.signal) + ")");
+      case sdk::SpawnOutcome::SpawnFailed:
+        return failure(sdk::ExecStatus::Error, std::string("unable to run lrm-agent-host: ") +
+                                                   std::strerror(spawned.spawn_errno));
+      case sdk::SpawnOutcome::Exited:
+        break;
+    }
+    const auto at = spawned.out.rfind("lrm-result ");
+    if (at == std::string::npos) {
+      return failure(sdk::ExecStatus::Error, "the agent's process exited with " + std::to_string(spawned.exit_code) +
+                                                 " without a result");
+    }
+    std::istringstream line(spawned.out.substr(at + 11));
+    std::string status;
+    int rc = sdk::rc::kError;
+    line >> status >> rc;
+    std::string reason;
+    std::getline(line >> std::ws, reason);
+    sdk::Result result;
+    result.status = sdk::parseExecStatus(status).value_or(sdk::ExecStatus::Error);
+    result.rc = rc;
+    result.exit_reason = reason;
+    result.output = spawned.err;
+    return result;
+  }
+
   void start(const RunPtr& run) {
+    // The deadline counts from now, not from submission: a run may have
+    // waited for an overrunning one of the same instance.
+    run->until = run->op.timeout_ms
+                     ? std::chrono::steady_clock::now() + std::chrono::milliseconds(run->op.timeout_ms)
+                     : std::chrono::steady_clock::time_point::max();
     busy_.insert(run->op.instance_id);
     running_[run->op.call_id] = run;
     if (run->op.timeout_ms > 0) {
@@ -256,6 +341,8 @@ class NativeClass final : public sdk::ResourceClass {
   }
 
   sdk::Host* host_ = nullptr;
+  std::string agent_host_;  // lrm-agent-host, for isolation=process
+  std::map<sdk::CallId, sdk::SpawnId> isolated_;
   std::map<std::pair<std::string, std::string>, LoadedAgent> agents_;
   std::vector<std::shared_ptr<boost::dll::shared_library>> loaded_forever_;
   std::map<sdk::CallId, RunPtr> running_;

@@ -120,6 +120,26 @@ TEST_F(Native, CancelReachesTheAgentThroughItsToken) {
   EXPECT_EQ(run("m", "start").rc, 0) << "the obeying run returned and freed the instance";
 }
 
+TEST_F(Native, IsolationProcessSurvivesACrashingAgent) {
+  client_->registerInstance(registration("iso", "native:lrmtest:Misbehave", {{"isolation", "process"}}));
+  const Event crashed = run("iso", "crash");
+  EXPECT_EQ(crashed.status, ExecStatus::Error);
+  EXPECT_NE(crashed.exit_reason.find("signal 9"), std::string::npos) << crashed.exit_reason;
+  const Event thrown = run("iso", "throw");
+  EXPECT_EQ(thrown.status, ExecStatus::Error);
+  EXPECT_EQ(thrown.exit_reason, "boom: the agent threw on purpose");
+  const Event overrun = run("iso", "overrun", 200);
+  EXPECT_EQ(overrun.status, ExecStatus::Timeout);
+  EXPECT_EQ(run("iso", "start").rc, 0) << "the daemon is still there, the instance free";
+  const std::string state = scratch_.file("iso.state");
+  client_->registerInstance(registration("d", "native:lrm:Dummy", {{"isolation", "process"}, {"state", state}}));
+  EXPECT_EQ(run("d", "start").rc, 0);
+  EXPECT_TRUE(std::filesystem::exists(state));
+  EXPECT_EQ(run("d", "monitor").rc, 0);
+  EXPECT_EQ(run("d", "stop").rc, 0);
+  EXPECT_EQ(run("d", "monitor").rc, sdk::rc::kNotRunning);
+}
+
 TEST_F(Native, MissingAgentIsNotInstalled) {
   client_->registerInstance(registration("x", "native:lrm:Nope"));
   const Event event = run("x", "start");

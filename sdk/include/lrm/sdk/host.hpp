@@ -76,6 +76,17 @@ class Host {
   /** @brief Run @p task on the event loop soon, after the current call returns. */
   virtual void post(std::function<void()> task) noexcept = 0;
 
+  /** @brief The base environment every agent gets (`PATH=...`), `NAME=value`. */
+  virtual std::vector<std::string> baseEnvironment() const noexcept = 0;
+
+  /** @brief A setting from the daemon's configuration (e.g. `ocf.path`), or @p fallback. */
+  virtual std::string setting(const std::string& key,
+                              const std::string& fallback) const noexcept = 0;
+
+  /** @brief Log a line; the daemon prefixes it with the instance's name and id. */
+  virtual void log(LogLevel level, const LogContext& context,
+                   const std::string& message) noexcept = 0;
+
   /**
    * @brief Run @p job on one of the daemon's worker threads (for work that
    * blocks: native agents), then @p then on the event loop. @p job must not
@@ -87,17 +98,6 @@ class Host {
   virtual std::uint64_t startTimer(std::uint32_t delay_ms, std::function<void()> fire) noexcept = 0;
   /** @brief Cancel a timer of startTimer(); unknown or fired ids are ignored. */
   virtual void stopTimer(std::uint64_t id) noexcept = 0;
-
-  /** @brief The base environment every agent gets (`PATH=...`), `NAME=value`. */
-  virtual std::vector<std::string> baseEnvironment() const noexcept = 0;
-
-  /** @brief A setting from the daemon's configuration (e.g. `ocf.path`), or @p fallback. */
-  virtual std::string setting(const std::string& key,
-                              const std::string& fallback) const noexcept = 0;
-
-  /** @brief Log a line; the daemon prefixes it with the instance's name and id. */
-  virtual void log(LogLevel level, const LogContext& context,
-                   const std::string& message) noexcept = 0;
 };
 
 }  // namespace lrm::sdk
