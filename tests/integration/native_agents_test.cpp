@@ -122,7 +122,8 @@ TEST_F(NativeAgents, ProcessSupervisesACommand) {
   EXPECT_EQ(run("p", "monitor").rc, sdk::rc::kOk);
   EXPECT_EQ(run("p", "start").rc, sdk::rc::kOk) << "start of a running process is a no-op";
   EXPECT_EQ(static_cast<pid_t>(std::stol(readFile(pidfile))), pid);
-  EXPECT_EQ(run("p", "stop").rc, sdk::rc::kOk);
+  const Event stopped = run("p", "stop");
+  EXPECT_EQ(stopped.rc, sdk::rc::kOk) << stopped.exit_reason;
   EXPECT_TRUE(waitUntil([&] { return !processAlive(pid); }));
   EXPECT_EQ(run("p", "monitor").rc, sdk::rc::kNotRunning);
   EXPECT_NE(daemon_.log().find("ignored SIGTERM: SIGKILL"), std::string::npos);

@@ -211,7 +211,8 @@ bool processAlive(pid_t pid) {
   // A zombie still answers kill(0); look at its state.
   const std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
   const auto close_paren = stat.rfind(')');
-  return close_paren == std::string::npos || close_paren + 2 >= stat.size() || stat[close_paren + 2] != 'Z';
+  // Gone between kill() and the read (reaped meanwhile): not alive.
+  return close_paren != std::string::npos && close_paren + 2 < stat.size() && stat[close_paren + 2] != 'Z';
 }
 
 }  // namespace lrm::test
