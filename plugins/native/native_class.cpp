@@ -87,7 +87,8 @@ class NativeClass final : public sdk::ResourceClass {
     try {
       for (const auto& dir : splitPath(host.setting("native.agent-dirs", ""))) {
         for (const auto& entry : listDir(dir)) {
-          if (entry.extension() == ".so") load(entry.string());
+          // Absolute: lrm-agent-host (isolation=process) runs in "/".
+          if (entry.extension() == ".so") load(std::filesystem::absolute(entry).string());
         }
       }
       host.log(sdk::LogLevel::Info, {}, "native: " + std::to_string(agents_.size()) + " agent(s) loaded");

@@ -28,7 +28,10 @@ class Context final : public lrm::sdk::ActionContext {
   explicit Context(std::chrono::steady_clock::time_point deadline) : deadline_(deadline) {}
   bool cancelled() const noexcept override { return std::chrono::steady_clock::now() >= deadline_; }
   std::chrono::steady_clock::time_point deadline() const noexcept override { return deadline_; }
-  void log(lrm::sdk::LogLevel, const std::string& message) noexcept override { std::cerr << message << "\n"; }
+  void log(lrm::sdk::LogLevel level, const std::string& message) noexcept override {
+    static const char* const kLevels[] = {"error", "warning", "notice", "info", "debug", "trace"};
+    std::cerr << kLevels[static_cast<int>(level)] << ": " << message << "\n";
+  }
 
  private:
   std::chrono::steady_clock::time_point deadline_;
@@ -63,7 +66,8 @@ int main(int argc, char** argv) {
                   std::string("unable to load agent ") + argv[1] + (ec ? ": " + ec.message() : ""));
   }
   const auto& info = library.get<const lrm_agent_descriptor>(LRM_AGENT_SYMBOL);
-  if (info.abi_major != LRM_SDK_ABI_MAJOR || info.struct_size < LRM_AGENT_DESCRIPTOR_MIN_SIZE || !info.create) {
+  if (info.abi_major != LRM_SDK_ABI_MAJOR || info.abi_minor > LRM_SDK_ABI_MINOR ||
+      info.struct_size < LRM_AGENT_DESCRIPTOR_MIN_SIZE || !info.create || !info.destroy) {
     return report(lrm::sdk::ExecStatus::Error, lrm::sdk::rc::kError, "incompatible agent library");
   }
   lrm::sdk::Operation op;
@@ -93,5 +97,6 @@ int main(int argc, char** argv) {
     result.exit_reason = e.what();
   }
   info.destroy(agent);
+  std::cerr << result.output;  // the caller reports stderr as the op's output
   return report(result.status, result.rc, result.exit_reason);
 }
