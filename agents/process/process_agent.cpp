@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -28,13 +29,20 @@ using lrm::agents::pause;
 using lrm::agents::result;
 namespace rc = lrm::sdk::rc;
 
-// Alive and not a zombie (a zombie waits to be reaped by lrmd's loop).
+// Alive and not a zombie (a zombie waits to be reaped by lrmd's loop). Read
+// with read(2): the process may vanish mid-read (ESRCH), which libstdc++'s
+// streams turn into an exception.
 bool alive(pid_t pid) {
   if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[1024];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return false;  // gone meanwhile
+  const std::string stat(buffer, static_cast<std::size_t>(n));
   const auto paren = stat.rfind(')');
-  // Gone between kill() and the read (reaped meanwhile): not alive.
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
 

@@ -153,6 +153,10 @@ sdk::AgentSpec Engine::resolveSpec(const std::string& text) const {
   return *spec;
 }
 
+void Engine::metadata(const sdk::AgentSpec& agent, MetadataCache::Done done) {
+  metadata_.get(resourceClass(agent.cls), agent, std::move(done));
+}
+
 const Engine::InstancePtr& Engine::shared(const std::string& id) const {
   const auto it = instances_.find(id);
   if (it == instances_.end() || it->second->deleted) {

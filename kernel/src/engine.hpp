@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "event_loop.hpp"
+#include "metadata_cache.hpp"
 #include "lrm/sdk/resource_class.hpp"
 #include "plugin_loader.hpp"
 
@@ -113,6 +114,8 @@ class Engine {
   sdk::ResourceClass& resourceClass(const std::string& name) const;
   /** Parse and check a spec against the known classes. @throws RequestError. */
   sdk::AgentSpec resolveSpec(const std::string& text) const;
+  /** An agent's metadata XML, cached until the agent changes (MetadataCache). */
+  void metadata(const sdk::AgentSpec& agent, MetadataCache::Done done);
 
   InstanceView registerInstance(const RegisterParams& request);
   /** @return the removed instance, or nullopt when the id was unknown. */
@@ -165,6 +168,7 @@ class Engine {
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;
+  MetadataCache metadata_;
   std::map<std::string, InstancePtr> instances_;
   std::deque<InstancePtr> waiting_;  // instances ready to run but held by max_children
 };

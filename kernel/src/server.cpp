@@ -557,8 +557,7 @@ void Server::startMetadata(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
   const sdk::AgentSpec spec = engine_->resolveSpec(requireAttr(request, "agent"));
   const ClientId client = connection.id;
-  engine_->resourceClass(spec.cls).metadata(spec, [this, client, id](const sdk::Result& result,
-                                                                      const std::string& xml) {
+  engine_->metadata(spec, [this, client, id](const sdk::Result& result, const std::string& xml) {
     auto it = connections_.find(client);
     if (it == connections_.end()) return;  // asked and left
     if (result.status != sdk::ExecStatus::Done) {

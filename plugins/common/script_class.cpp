@@ -111,6 +111,22 @@ bool isExecutableFile(const fs::path& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
+std::string fileFingerprint(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return path + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::string ScriptClass::fingerprint(const sdk::AgentSpec& agent) noexcept {
+  try {
+    const auto path = locate(agent);
+    return path ? fileFingerprint(*path) : std::string();
+  } catch (...) {
+    return {};
+  }
+}
+
 std::vector<fs::path> listDir(const fs::path& dir) {
   std::vector<fs::path> result;
   std::error_code ec;

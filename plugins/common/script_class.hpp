@@ -47,6 +47,9 @@ std::vector<std::string> splitPath(const std::string& text);
 /** An executable regular file (symlinks followed)? */
 bool isExecutableFile(const std::filesystem::path& path);
 
+/** "path:inode:size:mtime_ns" of a file, or "" when it cannot be stat()ed. */
+std::string fileFingerprint(const std::string& path);
+
 /** Entries of @p dir, sorted; names starting with '.' are skipped. */
 std::vector<std::filesystem::path> listDir(const std::filesystem::path& dir);
 
@@ -58,10 +61,14 @@ class ScriptClass : public sdk::ResourceClass {
  public:
   void execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept final;
   bool cancel(sdk::CallId call_id) noexcept final;
+  /** Path, inode, size and modification time of the agent's file. */
+  std::string fingerprint(const sdk::AgentSpec& agent) noexcept final;
 
  protected:
   /** The command for @p op, or nullopt with @p reason saying why the agent is not installed. */
   virtual std::optional<Invocation> prepare(const sdk::Operation& op, std::string& reason) = 0;
+  /** The agent's executable, or nullopt when it is not installed. */
+  virtual std::optional<std::string> locate(const sdk::AgentSpec& agent) const = 0;
   /** Exit-code mapping of this class. */
   virtual ExitCodeMapper exitCodes() const = 0;
   /** Whether agents report `ocf-exit-reason:` lines (OCF only). */

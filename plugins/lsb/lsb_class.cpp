@@ -61,6 +61,8 @@ void LsbClass::metadata(const sdk::AgentSpec& agent, sdk::MetadataCallback done)
 
 ExitCodeMapper LsbClass::exitCodes() const { return mapExitCode; }
 
+std::optional<std::string> LsbClass::locate(const sdk::AgentSpec& agent) const { return findScript(dirs_, agent.type); }
+
 std::optional<Invocation> LsbClass::prepare(const sdk::Operation& op, std::string& reason) {
   const auto path = findScript(dirs_, op.agent.type);
   if (!path) {

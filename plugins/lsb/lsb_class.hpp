@@ -24,6 +24,7 @@ class LsbClass : public ScriptClass {
 
  protected:
   std::optional<Invocation> prepare(const sdk::Operation& op, std::string& reason) override;
+  std::optional<std::string> locate(const sdk::AgentSpec& agent) const override;
   ExitCodeMapper exitCodes() const override;
 
  private:

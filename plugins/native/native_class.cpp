@@ -160,6 +160,15 @@ class NativeClass final : public sdk::ResourceClass {
     }
   }
 
+  std::string fingerprint(const sdk::AgentSpec& spec) noexcept override {
+    try {
+      const auto it = agents_.find({spec.provider, spec.type});
+      return it == agents_.end() ? std::string() : fileFingerprint(it->second.path);
+    } catch (...) {
+      return {};
+    }
+  }
+
   bool cancel(sdk::CallId call_id) noexcept override {
     if (const auto spawned = isolated_.find(call_id); spawned != isolated_.end()) {
       return host_->kill(spawned->second);

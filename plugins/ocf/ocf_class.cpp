@@ -67,6 +67,7 @@ class OcfClass final : public ScriptClass {
     return Invocation{{*path, op.action}, buildEnvironment(host_->baseEnvironment(), ocf_root_, op)};
   }
 
+  std::optional<std::string> locate(const sdk::AgentSpec& agent) const override { return findAgent(dirs_, agent); }
   ExitCodeMapper exitCodes() const override { return mapExitCodeOfAction; }
   bool exitReasons() const override { return true; }
 

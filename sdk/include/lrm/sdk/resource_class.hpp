@@ -65,6 +65,16 @@ class ResourceClass {
    * still reported through its callback. @return false if @p call_id is not running.
    */
   virtual bool cancel(CallId call_id) noexcept = 0;
+
+  /**
+   * @brief What identifies the current version of an agent (e.g. its file's
+   * path, size and modification time), so the daemon can cache its metadata
+   * until it changes. Empty (the default): never cached.
+   */
+  virtual std::string fingerprint(const AgentSpec& agent) noexcept {
+    (void)agent;
+    return {};
+  }
 };
 
 }  // namespace lrm::sdk
