@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "log.hpp"
+#include "metadata_parser.hpp"
 
 namespace lrm::kernel {
 
@@ -553,11 +554,46 @@ void Server::onAgents(Connection&, const Message& request, Message& reply) {
   addItems(reply, engine_->resourceClass(cls).types(provider));
 }
 
+// format="parsed": the metadata as elements (docs/protocol.md).
+Message parsedMetadata(const sdk::AgentMetadata& metadata) {
+  Message agent("agent");
+  agent.set("name", metadata.name)
+      .set("version", metadata.version)
+      .set("shortdesc", metadata.shortdesc)
+      .set("longdesc", metadata.longdesc);
+  for (const auto& p : metadata.parameters) {
+    Message& parameter = agent.add(Message("parameter"));
+    parameter.set("name", p.name)
+        .set("type", p.type)
+        .set("default", p.default_value)
+        .set("required", p.required)
+        .set("unique", p.unique)
+        .set("reloadable", p.reloadable)
+        .set("deprecated", p.deprecated)
+        .set("shortdesc", p.shortdesc)
+        .set("longdesc", p.longdesc);
+    for (const auto& value : p.values) parameter.add(Message("value")).set("value", value);
+  }
+  for (const auto& a : metadata.actions) {
+    agent.add(Message("action"))
+        .set("name", a.name)
+        .set("timeout", a.timeout)
+        .set("interval", a.interval)
+        .set("depth", a.depth)
+        .set("role", a.role);
+  }
+  return agent;
+}
+
 void Server::startMetadata(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
   const sdk::AgentSpec spec = engine_->resolveSpec(requireAttr(request, "agent"));
+  const std::string format = request.get("format", "xml");
+  if (format != "xml" && format != "parsed") {
+    throw RequestError("bad-request", "format must be 'xml' or 'parsed', not '" + wire::sanitize(format) + "'");
+  }
   const ClientId client = connection.id;
-  engine_->metadata(spec, [this, client, id](const sdk::Result& result, const std::string& xml) {
+  engine_->metadata(spec, [this, client, id, format](const sdk::Result& result, const std::string& xml) {
     auto it = connections_.find(client);
     if (it == connections_.end()) return;  // asked and left
     if (result.status != sdk::ExecStatus::Done) {
@@ -567,7 +603,17 @@ void Server::startMetadata(Connection& connection, const Message& request) {
     }
     Message reply("reply");
     reply.set("id", id).set("ok", true);
-    reply.add(Message("xml")).text = xml;
+    if (format == "parsed") {
+      std::string error;
+      const auto parsed = parseMetadata(xml, error);
+      if (!parsed) {
+        send(*it->second, errorReply(id, "failed", error));
+        return;
+      }
+      reply.add(parsedMetadata(*parsed));
+    } else {
+      reply.add(Message("xml")).text = xml;
+    }
     send(*it->second, reply);
   });
 }

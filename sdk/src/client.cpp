@@ -277,6 +277,40 @@ Event instanceEventOf(const Message& reply, const char* type) {
 
 }  // namespace
 
+sdk::AgentMetadata Client::metadataParsed(const std::string& agent) {
+  Message message("metadata");
+  message.set("agent", agent).set("format", "parsed");
+  const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
+  sdk::AgentMetadata metadata;
+  for (const auto& element : reply.children) {
+    if (element.kind != "agent") continue;
+    metadata.name = element.get("name");
+    metadata.version = element.get("version");
+    metadata.shortdesc = element.get("shortdesc");
+    metadata.longdesc = element.get("longdesc");
+    for (const auto& child : element.children) {
+      if (child.kind == "parameter") {
+        sdk::ParameterInfo parameter;
+        parameter.name = child.get("name");
+        parameter.type = child.get("type");
+        parameter.default_value = child.get("default");
+        parameter.required = child.getBool("required");
+        parameter.unique = child.getBool("unique");
+        parameter.reloadable = child.getBool("reloadable");
+        parameter.deprecated = child.getBool("deprecated");
+        parameter.shortdesc = child.get("shortdesc");
+        parameter.longdesc = child.get("longdesc");
+        for (const auto& value : child.children) parameter.values.push_back(value.get("value"));
+        metadata.parameters.push_back(std::move(parameter));
+      } else if (child.kind == "action") {
+        metadata.actions.push_back(
+            {child.get("name"), child.get("timeout"), child.get("interval"), child.get("depth"), child.get("role")});
+      }
+    }
+  }
+  return metadata;
+}
+
 Event Client::registerInstance(const RegisterRequest& request) {
   Message message("register");
   message.set("instance", request.id).set("agent", request.agent);

@@ -40,7 +40,7 @@ struct UsageError : std::runtime_error {
 const char* const kUsage =
     "usage: lrmctl [--socket PATH] [--json] [--wait D] COMMAND [ARGS]\n"
     "commands:\n"
-    "  ping | classes | providers [TYPE] | agents CLASS[:PROVIDER] | metadata SPEC\n"
+    "  ping | classes | providers [TYPE] | agents CLASS[:PROVIDER] | metadata SPEC (--json: parsed)\n"
     "  register ID --agent SPEC [--name NAME] [-p KEY=VALUE]... [--drop-recurring]\n"
     "  unregister ID | list | info ID\n"
     "  exec ID ACTION [--interval D] [--timeout D] [--start-delay D] [-p K=V]...\n"
@@ -212,7 +212,11 @@ class Ctl {
   int metadata(const std::vector<std::string>& args, std::size_t begin) {
     const Parsed parsed = parse(args, begin);
     requirePositional(parsed, 1, 1, "CLASS[:PROVIDER]:TYPE");
-    std::cout << client().metadata(parsed.positional[0]);
+    if (json_) {
+      lrm::ctl::printJson(lrm::ctl::metadataJson(client().metadataParsed(parsed.positional[0])));
+    } else {
+      std::cout << client().metadata(parsed.positional[0]);
+    }
     return kExitOk;
   }
 

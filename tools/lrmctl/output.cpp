@@ -102,6 +102,44 @@ Object::Ptr submittedJson(const std::string& id, const std::string& action, std:
   return object;
 }
 
+Object::Ptr metadataJson(const sdk::AgentMetadata& metadata) {
+  Object::Ptr object = newObject();
+  object->set("name", metadata.name);
+  object->set("version", metadata.version);
+  object->set("shortdesc", metadata.shortdesc);
+  object->set("longdesc", metadata.longdesc);
+  Array::Ptr parameters = new Array();
+  for (const auto& p : metadata.parameters) {
+    Object::Ptr parameter = newObject();
+    parameter->set("name", p.name);
+    parameter->set("type", p.type);
+    parameter->set("default", p.default_value);
+    parameter->set("required", p.required);
+    parameter->set("unique", p.unique);
+    parameter->set("reloadable", p.reloadable);
+    parameter->set("deprecated", p.deprecated);
+    Array::Ptr values = new Array();
+    for (const auto& value : p.values) values->add(value);
+    parameter->set("values", values);
+    parameter->set("shortdesc", p.shortdesc);
+    parameter->set("longdesc", p.longdesc);
+    parameters->add(parameter);
+  }
+  object->set("parameters", parameters);
+  Array::Ptr actions = new Array();
+  for (const auto& a : metadata.actions) {
+    Object::Ptr action = newObject();
+    action->set("name", a.name);
+    action->set("timeout", a.timeout);
+    action->set("interval", a.interval);
+    action->set("depth", a.depth);
+    action->set("role", a.role);
+    actions->add(action);
+  }
+  object->set("actions", actions);
+  return object;
+}
+
 Object::Ptr pingJson(const client::PingInfo& info) {
   Object::Ptr object = newObject();
   object->set("version", info.version);

@@ -15,6 +15,7 @@ Poco::JSON::Object::Ptr eventJson(const client::Event& event);
 Poco::JSON::Object::Ptr instanceJson(const client::InstanceInfo& info);
 Poco::JSON::Object::Ptr submittedJson(const std::string& id, const std::string& action,
                                       std::uint64_t interval_ms, sdk::CallId call_id);
+Poco::JSON::Object::Ptr metadataJson(const sdk::AgentMetadata& metadata);
 Poco::JSON::Object::Ptr pingJson(const client::PingInfo& info);
 Poco::JSON::Object::Ptr listJson(const std::string& key, const std::vector<std::string>& items);
 

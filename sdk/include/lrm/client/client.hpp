@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "lrm/sdk/metadata.hpp"
 #include "lrm/sdk/types.hpp"
 
 namespace lrm::client {
@@ -137,6 +138,8 @@ class Client {
   std::vector<std::string> providers(const std::string& type = {});
   std::vector<std::string> agents(const std::string& cls, const std::string& provider = {});
   std::string metadata(const std::string& agent);
+  /** @brief An agent's metadata, parsed by the daemon. */
+  sdk::AgentMetadata metadataParsed(const std::string& agent);
 
   /** @brief Add or replace an instance. @return the `register` event. */
   Event registerInstance(const RegisterRequest& request);
