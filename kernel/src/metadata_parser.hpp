@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <map>
+#include <vector>
 
 #include "lrm/sdk/metadata.hpp"
 
@@ -13,5 +15,21 @@ namespace lrm::kernel {
 
 /** @return the parsed metadata, or nullopt with @p error (incl. the line). */
 std::optional<sdk::AgentMetadata> parseMetadata(std::string_view xml, std::string& error);
+
+/**
+ * Problems of @p xml against the OCF 1.1 resource-agent API, as warnings:
+ * missing required elements and attributes, unknown content types, defaults
+ * and durations that do not match their type. Empty: none found. Advisory
+ * only: agents real clusters use are never rejected for these.
+ */
+std::vector<std::string> checkMetadata(std::string_view xml);
+
+/**
+ * Problems of an instance's parameters against its agent's metadata:
+ * unknown names, missing required ones, values outside a select or not of
+ * the parameter's type. Advisory only.
+ */
+std::vector<std::string> checkParameters(const sdk::AgentMetadata& metadata,
+                                         const std::map<std::string, std::string>& params);
 
 }  // namespace lrm::kernel

@@ -188,6 +188,7 @@ const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers 
     {"providers", {&Server::onProviders, false}},
     {"agents", {&Server::onAgents, false}},
     {"metadata", {nullptr, false}},  // answered asynchronously by startMetadata()
+    {"validate", {nullptr, false}},  // answered asynchronously by startValidate()
     {"register", {&Server::onRegister, true}},
     {"unregister", {&Server::onUnregister, true}},
     {"list", {&Server::onList, false}},
@@ -374,6 +375,10 @@ void Server::dispatch(Connection& connection, const Message& request) {
     }
     if (request.kind == "metadata") {
       startMetadata(connection, request);
+      return;
+    }
+    if (request.kind == "validate") {
+      startValidate(connection, request);
       return;
     }
     Message reply("reply");
@@ -589,8 +594,9 @@ void Server::startMetadata(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
   const sdk::AgentSpec spec = engine_->resolveSpec(requireAttr(request, "agent"));
   const std::string format = request.get("format", "xml");
-  if (format != "xml" && format != "parsed") {
-    throw RequestError("bad-request", "format must be 'xml' or 'parsed', not '" + wire::sanitize(format) + "'");
+  if (format != "xml" && format != "parsed" && format != "check") {
+    throw RequestError("bad-request",
+                       "format must be 'xml', 'parsed' or 'check', not '" + wire::sanitize(format) + "'");
   }
   const ClientId client = connection.id;
   engine_->metadata(spec, [this, client, id, format](const sdk::Result& result, const std::string& xml) {
@@ -603,7 +609,9 @@ void Server::startMetadata(Connection& connection, const Message& request) {
     }
     Message reply("reply");
     reply.set("id", id).set("ok", true);
-    if (format == "parsed") {
+    if (format == "check") {
+      for (const auto& warning : checkMetadata(xml)) reply.add(Message("warning")).set("message", warning);
+    } else if (format == "parsed") {
       std::string error;
       const auto parsed = parseMetadata(xml, error);
       if (!parsed) {
@@ -614,6 +622,28 @@ void Server::startMetadata(Connection& connection, const Message& request) {
     } else {
       reply.add(Message("xml")).text = xml;
     }
+    send(*it->second, reply);
+  });
+}
+
+void Server::startValidate(Connection& connection, const Message& request) {
+  const std::string id = request.get("id");
+  const InstanceView instance = engine_->info(requireAttr(request, "instance"));
+  const ClientId client = connection.id;
+  engine_->metadata(instance.agent, [this, client, id, params = instance.params](const sdk::Result& result,
+                                                                                  const std::string& xml) {
+    auto it = connections_.find(client);
+    if (it == connections_.end()) return;
+    std::string error;
+    const auto parsed = result.status == sdk::ExecStatus::Done ? parseMetadata(xml, error) : std::nullopt;
+    if (!parsed) {
+      const std::string code = result.status == sdk::ExecStatus::NotInstalled ? "not-installed" : "failed";
+      send(*it->second, errorReply(id, code, result.status == sdk::ExecStatus::Done ? error : result.exit_reason));
+      return;
+    }
+    Message reply("reply");
+    reply.set("id", id).set("ok", true);
+    for (const auto& problem : checkParameters(*parsed, params)) reply.add(Message("problem")).set("message", problem);
     send(*it->second, reply);
   });
 }

@@ -311,6 +311,30 @@ sdk::AgentMetadata Client::metadataParsed(const std::string& agent) {
   return metadata;
 }
 
+namespace {
+
+std::vector<std::string> messagesOf(const Message& reply, const char* kind) {
+  std::vector<std::string> messages;
+  for (const auto& child : reply.children) {
+    if (child.kind == kind) messages.push_back(child.get("message"));
+  }
+  return messages;
+}
+
+}  // namespace
+
+std::vector<std::string> Client::checkMetadata(const std::string& agent) {
+  Message message("metadata");
+  message.set("agent", agent).set("format", "check");
+  return messagesOf(impl_->request(std::move(message), impl_->request_timeout_), "warning");
+}
+
+std::vector<std::string> Client::validate(const std::string& id) {
+  Message message("validate");
+  message.set("instance", id);
+  return messagesOf(impl_->request(std::move(message), impl_->request_timeout_), "problem");
+}
+
 Event Client::registerInstance(const RegisterRequest& request) {
   Message message("register");
   message.set("instance", request.id).set("agent", request.agent);

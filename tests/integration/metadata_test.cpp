@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -114,6 +115,49 @@ TEST(MetadataCorpus, EveryInstalledAgentParses) {
     EXPECT_TRUE(known_broken.count(spec)) << spec << ": " << reason;
   }
   std::cout << specs.size() << " agents, " << specs.size() - failures.size() << " parsed\n";
+}
+
+}  // namespace
+}  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST(MetadataCheck, ReportsProblemsAgainstOcf11AsWarnings) {
+  TestDaemon daemon;
+  auto client = daemon.connect();
+  const auto warnings = client->checkMetadata("ocf:lrmtest:Typed");
+  const auto has = [&](const std::string& text) {
+    return std::any_of(warnings.begin(), warnings.end(), [&](const auto& w) { return w.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("parameter 'weird': required=\"maybe\" is not 0 or 1"));
+  EXPECT_TRUE(has("parameter 'weird': unknown content type 'colour'"));
+  EXPECT_TRUE(has("parameter 'ratio': default 'half' is not an integer"));
+  EXPECT_TRUE(has("action 'monitor' has no timeout"));
+  EXPECT_TRUE(has("action 'monitor': interval 'often' is not a duration"));
+  EXPECT_EQ(warnings.size(), 5u) << "nothing else is wrong";
+  EXPECT_TRUE(client->checkMetadata("ocf:lrmtest:Sleeper").empty());
+  auto cli = runCommand({binary("lrmctl"), "--socket", daemon.socket(), "metadata", "--check", "ocf:lrmtest:Typed"});
+  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_NE(cli.out.find("unknown content type 'colour'"), std::string::npos) << cli.out;
+}
+
+TEST(MetadataCheck, ValidateComparesAnInstancesParametersWithTheMetadata) {
+  TestDaemon daemon;
+  auto client = daemon.connect();
+  client->registerInstance(registration("t", "ocf:lrmtest:Typed", {{"flag", "perhaps"}, {"mode", "slow"}, {"extra", "1"},
+                                                                   {"CRM_meta_timeout", "5000"}}));
+  const auto problems = client->validate("t");
+  EXPECT_EQ(problems, (std::vector<std::string>{"parameter 'extra' is not one of the agent's",
+                                                "parameter 'flag': 'perhaps' is not a boolean",
+                                                "parameter 'mode': 'slow' is not one of the allowed values",
+                                                "required parameter 'count' is missing"}));
+  client->registerInstance(registration("ok", "ocf:lrmtest:Typed", {{"count", "7"}, {"flag", "yes"}, {"mode", "safe"}}));
+  EXPECT_TRUE(client->validate("ok").empty());
+  // Advisory only: the instance with problems still runs.
+  EXPECT_EQ(client->waitForResult(client->exec(operation("t", "start")), kPatience).rc, 0);
+  EXPECT_EQ(runCommand({binary("lrmctl"), "--socket", daemon.socket(), "validate", "ok"}).exit_code, 0);
+  EXPECT_EQ(runCommand({binary("lrmctl"), "--socket", daemon.socket(), "validate", "ghost"}).exit_code, 2);
 }
 
 }  // namespace

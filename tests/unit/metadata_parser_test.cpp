@@ -80,3 +80,33 @@ TEST(MetadataParser, AcceptsAMinimalAgent) {
 
 }  // namespace
 }  // namespace lrm::kernel
+
+namespace lrm::kernel {
+namespace {
+
+TEST(MetadataCheck, TheSampleOnlyLacksTwoShortdescs) {
+  EXPECT_EQ(checkMetadata(kSample), (std::vector<std::string>{"parameter 'old' has no <shortdesc>",
+                                                              "parameter 'older' has no <shortdesc>"}));
+}
+
+TEST(MetadataCheck, MissingElementsAreWarnings) {
+  const auto warnings = checkMetadata("<resource-agent/>");
+  EXPECT_EQ(warnings, (std::vector<std::string>{"<resource-agent> has no name", "<version> (the OCF API version) is missing",
+                                                "no <shortdesc> for the agent", "no <longdesc> for the agent",
+                                                "<parameters> is missing", "<actions> is missing"}));
+}
+
+TEST(ParameterCheck, TypesSelectsAndRequiredOnes) {
+  std::string error;
+  const auto metadata = parseMetadata(kSample, error);
+  ASSERT_TRUE(metadata);
+  EXPECT_TRUE(checkParameters(*metadata, {{"ip", "10.0.0.1"}, {"mode", "safe"}, {"old", "true"}}).empty());
+  const auto problems = checkParameters(*metadata, {{"mode", "turbo"}, {"older", "x"}, {"nope", "1"}});
+  EXPECT_EQ(problems, (std::vector<std::string>{"parameter 'mode': 'turbo' is not one of the allowed values",
+                                                "parameter 'nope' is not one of the agent's",
+                                                "parameter 'older': 'x' is not an integer",
+                                                "required parameter 'ip' is missing"}));
+}
+
+}  // namespace
+}  // namespace lrm::kernel

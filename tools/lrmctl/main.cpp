@@ -40,7 +40,8 @@ struct UsageError : std::runtime_error {
 const char* const kUsage =
     "usage: lrmctl [--socket PATH] [--json] [--wait D] COMMAND [ARGS]\n"
     "commands:\n"
-    "  ping | classes | providers [TYPE] | agents CLASS[:PROVIDER] | metadata SPEC (--json: parsed)\n"
+    "  ping | classes | providers [TYPE] | agents CLASS[:PROVIDER]\n"
+    "  metadata SPEC [--check] (--json: parsed) | validate ID\n"
     "  register ID --agent SPEC [--name NAME] [-p KEY=VALUE]... [--drop-recurring]\n"
     "  unregister ID | list | info ID\n"
     "  exec ID ACTION [--interval D] [--timeout D] [--start-delay D] [-p K=V]...\n"
@@ -138,6 +139,7 @@ class Ctl {
         {"agents", &Ctl::agents},     {"metadata", &Ctl::metadata},     {"register", &Ctl::registerCmd},
         {"unregister", &Ctl::unregister}, {"list", &Ctl::list},         {"info", &Ctl::info},
         {"exec", &Ctl::exec},         {"cancel", &Ctl::cancel},         {"flush", &Ctl::flush},
+        {"validate", &Ctl::validate},
         {"watch", &Ctl::watch}};
     const auto it = kCommands.find(command);
     if (it == kCommands.end()) throw UsageError("unknown command '" + command + "'");
@@ -209,9 +211,31 @@ class Ctl {
     return kExitOk;
   }
 
-  int metadata(const std::vector<std::string>& args, std::size_t begin) {
+  // Advisory findings: printed one per line (or as {"key":[...]}); exit 1 when there are any.
+  int printFindings(const std::string& key, const std::vector<std::string>& findings, const std::string& none) {
+    if (json_) {
+      lrm::ctl::printJson(lrm::ctl::listJson(key, findings));
+    } else {
+      for (const auto& finding : findings) std::cout << finding << "\n";
+      if (findings.empty()) std::cout << none << "\n";
+    }
+    return findings.empty() ? kExitOk : kExitFailure;
+  }
+
+  int validate(const std::vector<std::string>& args, std::size_t begin) {
     const Parsed parsed = parse(args, begin);
+    requirePositional(parsed, 1, 1, "ID");
+    return printFindings("problems", client().validate(parsed.positional[0]), "parameters match the metadata");
+  }
+
+  int metadata(const std::vector<std::string>& args, std::size_t begin) {
+    OptionSet set;
+    set.addOption(flag("check", "report problems of the metadata against OCF 1.1"));
+    const Parsed parsed = parse(args, begin, set);
     requirePositional(parsed, 1, 1, "CLASS[:PROVIDER]:TYPE");
+    if (parsed.has("check")) {
+      return printFindings("warnings", client().checkMetadata(parsed.positional[0]), "no problems found");
+    }
     if (json_) {
       lrm::ctl::printJson(lrm::ctl::metadataJson(client().metadataParsed(parsed.positional[0])));
     } else {

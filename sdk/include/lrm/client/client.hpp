@@ -140,6 +140,10 @@ class Client {
   std::string metadata(const std::string& agent);
   /** @brief An agent's metadata, parsed by the daemon. */
   sdk::AgentMetadata metadataParsed(const std::string& agent);
+  /** @brief Problems of an agent's metadata against the OCF 1.1 API (advisory; empty: none). */
+  std::vector<std::string> checkMetadata(const std::string& agent);
+  /** @brief Problems of an instance's parameters against its agent's metadata (advisory). */
+  std::vector<std::string> validate(const std::string& id);
 
   /** @brief Add or replace an instance. @return the `register` event. */
   Event registerInstance(const RegisterRequest& request);
