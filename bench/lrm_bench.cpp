@@ -13,6 +13,8 @@
 //            result delivered, p99 lateness of the actual interval.
 // memory     lrmd's RSS idle and after registering 1,000 and 10,000
 //            instances: bytes per instance.
+// metadata   metadata of every installed OCF agent: run directly, through
+//            lrmd cold (first request) and warm (cached), 4 at a time.
 // native     native:lrm:Dummy monitors over the socket with 1, 4 and 16
 //            concurrent clients (ops/s), and 10,000 native monitors every
 //            1 s for 30 s (lrmd CPU %, p99 lateness).
@@ -34,6 +36,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -473,6 +477,63 @@ void native() {
   emit(line);
 }
 
+// Run job(i) for i in [0, count) on @p parallel threads; wall ms.
+double inParallel(std::size_t count, int parallel, const std::function<void(std::size_t)>& job) {
+  std::atomic<std::size_t> next{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < parallel; ++t) {
+    threads.emplace_back([&] {
+      for (std::size_t i = next++; i < count; i = next++) job(i);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return msSince(start);
+}
+
+void metadataBench() {
+  constexpr int kParallel = 4;
+  std::printf("\n== metadata: every installed OCF agent, %d at a time\n", kParallel);
+  Daemon daemon;
+  std::vector<std::string> specs;
+  for (const auto& provider : daemon.client().providers()) {
+    for (const auto& type : daemon.client().agents("ocf", provider)) specs.push_back("ocf:" + provider + ":" + type);
+  }
+  if (quick && specs.size() > 20) specs.resize(20);
+  const double direct = inParallel(specs.size(), kParallel, [&](std::size_t i) {
+    const Agent agent(specs[i]);
+    ::waitpid(spawn({agent.path(), "meta-data"}, agent.env("meta", "/dev/null")), nullptr, 0);
+  });
+  std::vector<std::unique_ptr<lrm::client::Client>> clients;
+  for (int t = 0; t < kParallel; ++t) clients.push_back(lrm::client::Client::connect(daemon.file("lrmd.sock"), "bench"));
+  std::atomic<int> thread_ids{0};
+  auto through_lrm = [&] {
+    thread_ids = 0;
+    return inParallel(specs.size(), kParallel, [&](std::size_t i) {
+      thread_local int mine = -1;
+      if (mine < 0 || mine >= kParallel) mine = thread_ids++;
+      try {
+        clients[static_cast<std::size_t>(mine)]->metadata(specs[i]);
+      } catch (const lrm::client::Error&) {
+        ++failures;
+      }
+    });
+  };
+  const double cold = through_lrm();
+  const double warm = through_lrm();
+  std::printf("%zu agents: direct %.0f ms, lrm cold %.0f ms, lrm warm %.1f ms\n", specs.size(), direct, cold, warm);
+  std::printf("warm is %.0fx faster than forking the agents; cold/direct %.2f\n", direct / warm, cold / direct);
+  std::printf("targets: warm >= 100x faster than direct; cold no slower than direct\n");
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "metadata");
+  line.set("agents", static_cast<Poco::UInt64>(specs.size()));
+  line.set("direct_ms", direct);
+  line.set("cold_ms", cold);
+  line.set("warm_ms", warm);
+  line.set("warm_speedup", direct / warm);
+  emit(line);
+}
+
 void memory(const Agent& agent) {
   std::printf("\n== memory: lrmd RSS\n");
   Daemon daemon;
@@ -507,10 +568,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--agent" && i + 1 < argc) {
       spec = argv[++i];
     } else if (arg == "burst" || arg == "latency" || arg == "recurring" || arg == "memory" || arg == "native" ||
-               arg == "all") {
+               arg == "metadata" || arg == "all") {
       mode = arg;
     } else {
-      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|all]\n";
+      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|metadata|all]\n";
       return 2;
     }
   }
@@ -525,6 +586,7 @@ int main(int argc, char** argv) {
     if (mode == "recurring" || mode == "all") recurring(agent);
     if (mode == "memory" || mode == "all") memory(agent);
     if (mode == "native" || mode == "all") native();
+    if (mode == "metadata" || mode == "all") metadataBench();
   } catch (const std::exception& e) {
     std::cerr << "lrm_bench: " << e.what() << "\n";
     return 1;

@@ -1,7 +1,9 @@
 // The lsb and service classes (see lsb_class.hpp).
 #include "lsb_class.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <memory>
 
 #include "lsb_agent.hpp"
 
@@ -42,16 +44,24 @@ void LsbClass::metadata(const sdk::AgentSpec& agent, sdk::MetadataCallback done)
   try {
     const auto path = findScript(dirs_, agent.type);
     if (!path) return later(done, notInstalled(missing(agent)));
-    // Synthesized from the script's header: a small local read, no child.
-    constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
-    std::ifstream in(*path, std::ios::binary);
-    std::string head(kMaxHeaderBytes, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    sdk::Result ok;
-    ok.status = sdk::ExecStatus::Done;
-    ok.rc = sdk::rc::kOk;
-    later(done, ok, synthesizeMetadata(agent.type, parseInitInfo(head)));
+    // Synthesized from the script's header, read on a worker: file I/O never
+    // runs on the event loop.
+    auto xml = std::make_shared<std::string>();
+    host_->work(
+        [xml, path = *path, type = agent.type] {
+          constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+          std::ifstream in(path, std::ios::binary);
+          std::string head(kMaxHeaderBytes, '\0');
+          in.read(head.data(), static_cast<std::streamsize>(head.size()));
+          head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+          *xml = synthesizeMetadata(type, parseInitInfo(head));
+        },
+        [done, xml] {
+          sdk::Result ok;
+          ok.status = sdk::ExecStatus::Done;
+          ok.rc = sdk::rc::kOk;
+          done(ok, *xml);
+        });
   } catch (const std::exception& e) {
     sdk::Result result;
     result.exit_reason = std::string("unable to read the init script: ") + e.what();

@@ -116,21 +116,26 @@ class NativeClass final : public sdk::ResourceClass {
   }
 
   void metadata(const sdk::AgentSpec& spec, sdk::MetadataCallback done) noexcept override {
-    sdk::Result result;
-    std::string xml;
-    try {
-      const AgentPtr agent = find(spec);
-      if (!agent) {
-        result = notInstalled(missing(spec));
-      } else {
-        xml = agent->metadata();
-        result.status = sdk::ExecStatus::Done;
-        result.rc = sdk::rc::kOk;
-      }
-    } catch (const std::exception& e) {
-      result = failure(sdk::ExecStatus::Error, std::string("agent metadata() threw: ") + e.what());
+    const AgentPtr agent = find(spec);
+    if (!agent) {
+      host_->post([done, result = notInstalled(missing(spec))] { done(result, {}); });
+      return;
     }
-    host_->post([done, result, xml] { done(result, xml); });
+    // Agent code runs on a worker, never on the event loop.
+    auto answer = std::make_shared<std::pair<sdk::Result, std::string>>();
+    host_->work(
+        [agent, answer] {
+          try {
+            answer->second = agent->metadata();
+            answer->first.status = sdk::ExecStatus::Done;
+            answer->first.rc = sdk::rc::kOk;
+          } catch (const std::exception& e) {
+            answer->first = failure(sdk::ExecStatus::Error, std::string("agent metadata() threw: ") + e.what());
+          } catch (...) {
+            answer->first = failure(sdk::ExecStatus::Error, "agent metadata() threw");
+          }
+        },
+        [done, answer] { done(answer->first, answer->second); });
   }
 
   void execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override {
