@@ -381,6 +381,10 @@ void Server::dispatch(Connection& connection, const Message& request) {
       startValidate(connection, request);
       return;
     }
+    if (request.kind == "agents" && request.getBool("describe")) {
+      startDescribe(connection, request);
+      return;
+    }
     Message reply("reply");
     reply.set("id", id).set("ok", true);
     (this->*handler->second.first)(connection, request, reply);
@@ -557,6 +561,49 @@ void Server::onAgents(Connection&, const Message& request, Message& reply) {
     throw RequestError("invalid-argument", "invalid provider name '" + wire::sanitize(provider) + "'");
   }
   addItems(reply, engine_->resourceClass(cls).types(provider));
+}
+
+// agents describe="true": each item also carries its agent's shortdesc,
+// from the metadata cache (fetched now for agents not seen before).
+void Server::startDescribe(Connection& connection, const Message& request) {
+  const std::string id = request.get("id");
+  const std::string cls = requireAttr(request, "class");
+  const std::string provider = request.get("provider");
+  if (!provider.empty() && !sdk::isValidAgentComponent(provider)) {
+    throw RequestError("invalid-argument", "invalid provider name '" + wire::sanitize(provider) + "'");
+  }
+  auto& resource_class = engine_->resourceClass(cls);
+  if (resource_class.requiresProvider() && provider.empty()) {
+    throw RequestError("bad-request", "describing agents of class '" + cls + "' needs a provider");
+  }
+  struct Pending {
+    std::vector<std::string> types;
+    std::map<std::string, std::string> shortdesc;
+    std::size_t remaining = 0;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->types = resource_class.types(provider);
+  pending->remaining = pending->types.size();
+  const ClientId client = connection.id;
+  auto finish = [this, client, id, pending] {
+    auto it = connections_.find(client);
+    if (it == connections_.end()) return;
+    Message reply("reply");
+    reply.set("id", id).set("ok", true);
+    for (const auto& type : pending->types) {
+      reply.add(Message("item")).set("value", type).set("shortdesc", pending->shortdesc[type]);
+    }
+    send(*it->second, reply);
+  };
+  if (pending->types.empty()) return finish();
+  for (const auto& type : pending->types) {
+    engine_->metadata({cls, provider, type}, [pending, type, finish](const sdk::Result& result, const std::string& xml) {
+      std::string error;
+      const auto parsed = result.status == sdk::ExecStatus::Done ? parseMetadata(xml, error) : std::nullopt;
+      if (parsed) pending->shortdesc[type] = parsed->shortdesc;
+      if (--pending->remaining == 0) finish();
+    });
+  }
 }
 
 // format="parsed": the metadata as elements (docs/protocol.md).

@@ -80,6 +80,7 @@ class Server : public Notifier {
   void onSubscribe(Connection&, const wire::Message&, wire::Message&);
   void startMetadata(Connection& connection, const wire::Message& request);
   void startValidate(Connection& connection, const wire::Message& request);
+  void startDescribe(Connection& connection, const wire::Message& request);
 
   EventLoop& loop_;
   ServerOptions options_;

@@ -256,6 +256,19 @@ std::vector<std::string> Client::agents(const std::string& cls, const std::strin
   return itemsOf(impl_->request(std::move(message), impl_->request_timeout_));
 }
 
+std::vector<std::pair<std::string, std::string>> Client::describeAgents(const std::string& cls,
+                                                                        const std::string& provider) {
+  Message message("agents");
+  message.set("class", cls).set("describe", true);
+  if (!provider.empty()) message.set("provider", provider);
+  const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
+  std::vector<std::pair<std::string, std::string>> agents;
+  for (const auto& child : reply.children) {
+    if (child.kind == "item") agents.emplace_back(child.get("value"), child.get("shortdesc"));
+  }
+  return agents;
+}
+
 std::string Client::metadata(const std::string& agent) {
   Message message("metadata");
   message.set("agent", agent);

@@ -162,3 +162,26 @@ TEST(MetadataCheck, ValidateComparesAnInstancesParametersWithTheMetadata) {
 
 }  // namespace
 }  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST(AgentListing, JsonIncludesEachAgentsShortdesc) {
+  TestDaemon daemon;
+  auto client = daemon.connect();
+  const auto described = client->describeAgents("ocf", "lrmtest");
+  const auto sleeper = std::find_if(described.begin(), described.end(), [](const auto& a) { return a.first == "Sleeper"; });
+  ASSERT_NE(sleeper, described.end());
+  EXPECT_EQ(sleeper->second, "Test agent whose actions sleep");
+  auto json = runCommand({binary("lrmctl"), "--socket", daemon.socket(), "--json", "agents", "ocf:lrmtest"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"Sleeper\":\"Test agent whose actions sleep\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"agents\":[\"Counter\""), std::string::npos) << "the fixed {\"agents\":[...]} shape stays";
+  // A class with providers can only be described per provider: lrmctl then lists names only.
+  auto all = runCommand({binary("lrmctl"), "--socket", daemon.socket(), "--json", "agents", "ocf"});
+  EXPECT_EQ(all.exit_code, 0);
+  EXPECT_EQ(all.out.find("shortdesc"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lrm::test

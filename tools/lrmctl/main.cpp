@@ -206,8 +206,32 @@ class Ctl {
     requirePositional(parsed, 1, 1, "CLASS[:PROVIDER]");
     const std::string& spec = parsed.positional[0];
     const auto colon = spec.find(':');
-    printList("agents", client().agents(spec.substr(0, colon),
-                                        colon == std::string::npos ? "" : spec.substr(colon + 1)));
+    const std::string cls = spec.substr(0, colon);
+    const std::string provider = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    std::vector<std::pair<std::string, std::string>> described;
+    if (json_) {
+      // With --json, each agent's shortdesc too (from the daemon's metadata
+      // cache); classes with providers can only be described per provider.
+      try {
+        described = client().describeAgents(cls, provider);
+      } catch (const Error& e) {
+        if (e.code() != "bad-request") throw;
+        json_described_ = false;
+      }
+    }
+    if (json_ && json_described_) {
+      std::vector<std::string> names;
+      Poco::JSON::Object::Ptr descriptions = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      for (const auto& [name, shortdesc] : described) {
+        names.push_back(name);
+        descriptions->set(name, shortdesc);
+      }
+      auto object = lrm::ctl::listJson("agents", names);
+      object->set("shortdesc", descriptions);
+      lrm::ctl::printJson(object);
+      return kExitOk;
+    }
+    printList("agents", client().agents(cls, provider));
     return kExitOk;
   }
 
@@ -385,6 +409,7 @@ class Ctl {
   bool json_;
   std::optional<std::uint64_t> wait_ms_;
   std::unique_ptr<Client> client_;
+  bool json_described_ = true;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lrm/sdk/metadata.hpp"
@@ -138,6 +139,9 @@ class Client {
   std::vector<std::string> providers(const std::string& type = {});
   std::vector<std::string> agents(const std::string& cls, const std::string& provider = {});
   std::string metadata(const std::string& agent);
+  /** @brief Agent types with their shortdesc (class without providers, or a provider given). */
+  std::vector<std::pair<std::string, std::string>> describeAgents(const std::string& cls,
+                                                                  const std::string& provider = {});
   /** @brief An agent's metadata, parsed by the daemon. */
   sdk::AgentMetadata metadataParsed(const std::string& agent);
   /** @brief Problems of an agent's metadata against the OCF 1.1 API (advisory; empty: none). */
