@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -116,6 +117,31 @@ std::string fileFingerprint(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return {};
   return path + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::vector<std::string> ListingMemo::get(const std::string& key, const std::vector<std::string>& watched,
+                                          const std::function<std::vector<std::string>()>& compute) {
+  // Directory mtimes are coarse (kernel ticks): a directory changed in the
+  // last two seconds may change again without a new mtime, so it is not
+  // trusted yet and the listing is recomputed.
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+  bool recent = false;
+  std::string stamp;
+  for (const auto& dir : watched) {
+    struct stat st{};
+    const bool found = ::stat(dir.c_str(), &st) == 0;
+    if (found && st.st_mtim.tv_sec + 2 >= now_s) recent = true;
+    stamp += dir + (found ? "@" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec)
+                          : std::string("@-")) +
+             ";";
+  }
+  auto& entry = entries_[key];
+  if (entry.stamp != stamp || stamp.empty() || recent) {
+    entry.value = compute();
+    entry.stamp = stamp;
+  }
+  return entry.value;
 }
 
 std::string ScriptClass::fingerprint(const sdk::AgentSpec& agent) noexcept {

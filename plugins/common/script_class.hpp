@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,6 +53,25 @@ std::string fileFingerprint(const std::string& path);
 
 /** Entries of @p dir, sorted; names starting with '.' are skipped. */
 std::vector<std::filesystem::path> listDir(const std::filesystem::path& dir);
+
+/**
+ * Memoised directory listings: a listing is recomputed only when one of the
+ * directories it depends on has a new modification time (an entry was
+ * added, removed or renamed there). Changing a file's mode alone (chmod +x)
+ * is not noticed until its directory changes.
+ */
+class ListingMemo {
+ public:
+  std::vector<std::string> get(const std::string& key, const std::vector<std::string>& watched,
+                               const std::function<std::vector<std::string>()>& compute);
+
+ private:
+  struct Entry {
+    std::string stamp;
+    std::vector<std::string> value;
+  };
+  std::map<std::string, Entry> entries_;
+};
 
 /**
  * Base of the executable-agent classes. execute() and cancel() are done

@@ -26,7 +26,7 @@ std::vector<std::string> LsbClass::providers(const std::string&) noexcept { retu
 
 std::vector<std::string> LsbClass::types(const std::string& provider) noexcept {
   try {
-    return provider.empty() ? listScripts(dirs_) : std::vector<std::string>{};
+    return provider.empty() ? memo_.get("types", dirs_, [&] { return listScripts(dirs_); }) : std::vector<std::string>{};
   } catch (...) {
     return {};
   }

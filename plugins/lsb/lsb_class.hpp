@@ -32,6 +32,7 @@ class LsbClass : public ScriptClass {
 
   std::string name_;
   std::vector<std::string> dirs_;
+  ListingMemo memo_;
 };
 
 /** `service:<name>`: the LSB script `<name>` if there is one. */

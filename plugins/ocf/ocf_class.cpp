@@ -28,7 +28,7 @@ class OcfClass final : public ScriptClass {
 
   std::vector<std::string> providers(const std::string& type) noexcept override {
     try {
-      return listProviders(dirs_, type);
+      return memo_.get("providers:" + type, watched(), [&] { return listProviders(dirs_, type); });
     } catch (...) {
       return {};
     }
@@ -36,7 +36,7 @@ class OcfClass final : public ScriptClass {
 
   std::vector<std::string> types(const std::string& provider) noexcept override {
     try {
-      return listTypes(dirs_, provider);
+      return memo_.get("types:" + provider, watched(), [&] { return listTypes(dirs_, provider); });
     } catch (...) {
       return {};
     }
@@ -79,8 +79,18 @@ class OcfClass final : public ScriptClass {
            where;
   }
 
+  // The directories a listing depends on: the roots and their provider dirs.
+  std::vector<std::string> watched() const {
+    std::vector<std::string> dirs = dirs_;
+    for (const auto& dir : dirs_) {
+      for (const auto& provider : listDir(dir)) dirs.push_back(provider.string());
+    }
+    return dirs;
+  }
+
   std::string ocf_root_;
   std::vector<std::string> dirs_;
+  ListingMemo memo_;
 };
 
 }  // namespace

@@ -185,3 +185,23 @@ TEST(AgentListing, JsonIncludesEachAgentsShortdesc) {
 
 }  // namespace
 }  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST_F(Metadata, ListingsFollowTheDirectories) {
+  EXPECT_EQ(client_->agents("ocf", "lrmtest"), std::vector<std::string>{"MetaCount"});
+  EXPECT_EQ(client_->agents("ocf", "lrmtest"), std::vector<std::string>{"MetaCount"}) << "memoised";
+  std::filesystem::copy_file(std::string(LRM_TEST_FIXTURES_DIR) + "/ocf/lrmtest/Sleeper", tree_.file("lrmtest/Sleeper"));
+  EXPECT_EQ(client_->agents("ocf", "lrmtest"), (std::vector<std::string>{"MetaCount", "Sleeper"}));
+  std::filesystem::create_directories(tree_.file("newprovider"));
+  std::filesystem::copy_file(std::string(LRM_TEST_FIXTURES_DIR) + "/ocf/lrmtest/Sleeper",
+                             tree_.file("newprovider/Sleeper"));
+  const auto providers = client_->providers("Sleeper");
+  EXPECT_EQ(providers, (std::vector<std::string>{"lrmtest", "newprovider"}));
+  std::filesystem::remove(tree_.file("lrmtest/Sleeper"));
+  EXPECT_EQ(client_->agents("ocf", "lrmtest"), std::vector<std::string>{"MetaCount"});
+}
+
+}  // namespace
+}  // namespace lrm::test

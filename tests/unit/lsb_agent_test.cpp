@@ -75,3 +75,47 @@ TEST(SynthesizedMetadata, IsWellFormedAndEscaped) {
 
 }  // namespace
 }  // namespace lrm::plugins::lsb
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "script_class.hpp"
+
+namespace lrm::plugins {
+namespace {
+
+void setMtime(const std::string& path, std::time_t when) {
+  const timespec times[2] = {{when, 0}, {when, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+
+TEST(ListingMemo, RecomputesOnlyWhenADirectoryChanges) {
+  const std::string dir = (std::filesystem::temp_directory_path() / "lrm-unit-memo").string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::time_t hour_ago = std::time(nullptr) - 3600;
+  setMtime(dir, hour_ago);
+  ListingMemo memo;
+  int computed = 0;
+  const auto compute = [&] {
+    ++computed;
+    return std::vector<std::string>{"x"};
+  };
+  EXPECT_EQ(memo.get("k", {dir}, compute), std::vector<std::string>{"x"});
+  memo.get("k", {dir}, compute);
+  EXPECT_EQ(computed, 1) << "an unchanged directory is not scanned again";
+  setMtime(dir, hour_ago + 1);
+  memo.get("k", {dir}, compute);
+  EXPECT_EQ(computed, 2) << "a new mtime invalidates";
+  setMtime(dir, std::time(nullptr));
+  memo.get("k", {dir}, compute);
+  memo.get("k", {dir}, compute);
+  EXPECT_EQ(computed, 4) << "a directory changed just now is not trusted yet (coarse mtimes)";
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace lrm::plugins
