@@ -3,6 +3,7 @@
 
 #include <tinyxml2.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace lrm::wire {
@@ -110,6 +111,12 @@ Message& Message::set(std::string name, std::string value) {
 
 std::string sanitize(std::string_view text) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  // Fast path: plain ASCII text (the common case) is copied as it is.
+  const auto needs_care = [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x80 || (byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r');
+  };
+  if (std::none_of(text.begin(), text.end(), needs_care)) return std::string(text);
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
