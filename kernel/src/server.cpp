@@ -154,6 +154,13 @@ Message errorReply(const std::string& id, const std::string& code, const std::st
   return reply;
 }
 
+// The error reply for metadata that could not be had.
+Message metadataFailure(const std::string& id, const sdk::Result& result) {
+  return errorReply(id, result.status == sdk::ExecStatus::NotInstalled ? "not-installed" : "failed",
+                    result.exit_reason);
+}
+
+
 }  // namespace
 
 struct Server::Connection {
@@ -650,8 +657,7 @@ void Server::startMetadata(Connection& connection, const Message& request) {
     auto it = connections_.find(client);
     if (it == connections_.end()) return;  // asked and left
     if (result.status != sdk::ExecStatus::Done) {
-      const std::string code = result.status == sdk::ExecStatus::NotInstalled ? "not-installed" : "failed";
-      send(*it->second, errorReply(id, code, result.exit_reason));
+      send(*it->second, metadataFailure(id, result));
       return;
     }
     Message reply("reply");
@@ -681,11 +687,14 @@ void Server::startValidate(Connection& connection, const Message& request) {
                                                                                   const std::string& xml) {
     auto it = connections_.find(client);
     if (it == connections_.end()) return;
+    if (result.status != sdk::ExecStatus::Done) {
+      send(*it->second, metadataFailure(id, result));
+      return;
+    }
     std::string error;
-    const auto parsed = result.status == sdk::ExecStatus::Done ? parseMetadata(xml, error) : std::nullopt;
+    const auto parsed = parseMetadata(xml, error);
     if (!parsed) {
-      const std::string code = result.status == sdk::ExecStatus::NotInstalled ? "not-installed" : "failed";
-      send(*it->second, errorReply(id, code, result.status == sdk::ExecStatus::Done ? error : result.exit_reason));
+      send(*it->second, errorReply(id, "failed", error));
       return;
     }
     Message reply("reply");
