@@ -169,7 +169,10 @@ class Daemon {
     dir_ = ::mkdtemp(pattern);
     const std::string socket = dir_ + "/lrmd.sock";
     pid_ = spawn({std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket, "--plugin-dir",
-                  LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target", dir_ + "/lrmd.log"},
+                  LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target", dir_ + "/lrmd.log",
+                  // pacemaker-execd persists nothing: compare like with like
+                  // unless LRM_BENCH_STATE=1 asks for lrm's journal too.
+                  "--state-dir", std::getenv("LRM_BENCH_STATE") ? dir_ + "/state" : "none"},
                  {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"});
     for (int i = 0; i < 1000 && !client_; ++i) {
       try {

@@ -14,6 +14,7 @@
 #include "plugin_loader.hpp"
 #include "server.hpp"
 #include "spawner.hpp"
+#include "state_store.hpp"
 #include "worker_pool.hpp"
 
 #ifndef LRM_VERSION
@@ -90,6 +91,34 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   server.attach(engine);
 
   loadPlugins(config, host, engine);
+
+  // Restore before serving: instances and last results come back, nothing is
+  // started, stopped or probed (DESIGN §5).
+  std::unique_ptr<StateStore> store;
+  if (!config.state_dir.empty()) {
+    try {
+      store = std::make_unique<StateStore>(config.state_dir);
+      const auto start = Clock::now();
+      std::size_t restored = 0;
+      engine.setJournal(store.get());
+      for (const auto& instance : store->load()) {
+        restored += engine.restore(instance.id, instance.name, instance.agent, instance.params,
+                                   instance.drop_recurring, instance.last, instance.interrupted)
+                        ? 1
+                        : 0;
+      }
+      store->compact(engine);
+      server.setRestored(restored);
+      server.setBeforeFlush([&store] { store->sync(); });
+      log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config.state_dir +
+                                     " in " +
+                                     std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
+                                     " ms");
+    } catch (const std::exception& e) {
+      log(sdk::LogLevel::Error, std::string("unable to use the state directory: ") + e.what());
+      return 1;
+    }
+  }
   if (engine.classNames().empty()) {
     log(sdk::LogLevel::Warning, "no resource class loaded; check --plugin-dir");
   }
@@ -139,6 +168,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   ready();
   loop.run();
   server.flushAll();  // results of the last iteration, e.g. ops abandoned at the shutdown bound
+  if (store) store->sync();
   server.stopAccepting();
   log(sdk::LogLevel::Notice, "lrmd exiting");
   return 0;

@@ -21,6 +21,7 @@ struct DaemonConfig {
   std::string timeout_hook;                           ///< run before a timeout kill
   std::uint64_t shutdown_timeout_ms = 30000;
   gid_t allowed_gid = static_cast<gid_t>(-1);
+  std::string state_dir;  ///< empty: nothing persisted
   std::map<std::string, std::string> settings;  ///< for plugins (sdk::Host::setting)
 };
 

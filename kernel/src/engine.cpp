@@ -165,6 +165,49 @@ const Engine::InstancePtr& Engine::shared(const std::string& id) const {
   return it->second;
 }
 
+bool Engine::restore(const std::string& id, const std::string& name, const std::string& agent,
+                     const sdk::Params& params, bool drop_recurring, const std::vector<ExecEvent>& last,
+                     const std::vector<ExecEvent>& interrupted) {
+  sdk::AgentSpec spec;
+  try {
+    spec = resolveSpec(agent);
+  } catch (const RequestError& e) {
+    log(sdk::LogLevel::Error, {id, name, {}, 0}, std::string("not restored: ") + e.what());
+    return false;
+  }
+  auto instance = std::make_shared<Instance>();
+  instance->id = id;
+  instance->name = name;
+  instance->agent = spec;
+  instance->cls = classes_.at(spec.cls);
+  instance->params = params;
+  instance->drop_recurring = drop_recurring;
+  for (const auto& event : last) {
+    instance->last[{event.action, event.interval_ms}] = {next_result_seq_++, event};
+    next_call_id_ = std::max(next_call_id_, event.call_id + 1);
+  }
+  for (auto event : interrupted) {
+    event.result.status = sdk::ExecStatus::Error;
+    event.result.rc = sdk::rc::kError;
+    event.result.exit_reason = "lrmd restarted while the operation was in flight; its outcome is unknown";
+    event.result.output.clear();
+    instance->last[{event.action, event.interval_ms}] = {next_result_seq_++, event};
+    next_call_id_ = std::max(next_call_id_, event.call_id + 1);
+    log(sdk::LogLevel::Warning, {id, name, event.action, event.call_id}, event.result.exit_reason);
+    if (journal_) journal_->reported(event);
+  }
+  instances_[id] = instance;
+  return true;
+}
+
+std::vector<std::pair<InstanceView, bool>> Engine::snapshot() const {
+  std::vector<std::pair<InstanceView, bool>> result;
+  for (const auto& [id, instance] : instances_) {
+    if (!instance->deleted) result.emplace_back(view(*instance), instance->drop_recurring);
+  }
+  return result;
+}
+
 void Engine::abandonInFlight(const std::string& reason) {
   std::vector<std::pair<InstancePtr, OpPtr>> running;
   for (const auto& [id, instance] : instances_) {
@@ -218,6 +261,7 @@ InstanceView Engine::registerInstance(const RegisterParams& request) {
   instance->registered_by = request.origin;
   log(sdk::LogLevel::Info, instance->context(), "registered as " + spec.toString());
   InstanceView result = view(*instance);
+  if (journal_) journal_->registered(result, instance->drop_recurring);
   notifier_.publishInstance("register", result);
   return result;
 }
@@ -229,6 +273,7 @@ std::optional<InstanceView> Engine::unregisterInstance(const std::string& id) {
   instance->deleted = true;
   cancelEverything(instance);
   InstanceView result = view(*instance);
+  if (journal_) journal_->unregistered(id);
   if (instance->running) {
     log(sdk::LogLevel::Info, instance->context(),
         "unregistered; its " + instance->running->action + " in flight will be reported as deleted");
@@ -358,6 +403,7 @@ void Engine::launch(const InstancePtr& instance, const OpPtr& op) {
   for (const auto& [name, value] : op->params) operation.params[name] = value;  // per-op values win
 
   log(sdk::LogLevel::Debug, op->context(*instance), "running");
+  if (journal_) journal_->started(instance->id, op->action, op->interval_ms, op->call_id, op->t_run);
   ClassPtr cls = instance->cls;  // keeps the plugin alive for the duration of the call
   cls->execute(operation, [this, instance, op](const sdk::Result& result) {
     // Plugins must call back later, from the loop; tolerate one that calls at once.
@@ -426,6 +472,7 @@ void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::
   const bool changed = !op.last_notified || *op.last_notified != outcome;
   const auto key = std::make_pair(op.action, op.interval_ms);
   instance.last[key] = {next_result_seq_++, event};
+  if (journal_ && !instance.deleted) journal_->reported(event);
 
   std::string line = std::string("status=") + sdk::toString(result.status) + " rc=" +
                      std::to_string(result.rc) + " (" + sdk::rcName(result.rc) + ") in " +

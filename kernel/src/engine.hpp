@@ -80,6 +80,17 @@ class Notifier {
   virtual void publishInstance(const std::string& type, const InstanceView& instance) = 0;
 };
 
+/** Where the engine records what must survive a restart (StateStore). */
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  virtual void registered(const InstanceView& instance, bool drop_recurring) = 0;
+  virtual void unregistered(const std::string& id) = 0;
+  virtual void started(const std::string& id, const std::string& action, std::uint64_t interval_ms,
+                       sdk::CallId call_id, std::int64_t t_run) = 0;
+  virtual void reported(const ExecEvent& event) = 0;
+};
+
 struct RegisterParams {
   std::string id;
   std::string name;
@@ -128,6 +139,18 @@ class Engine {
   /** A client went away: cancel its recurring ops on drop_recurring instances. */
   void clientGone(ClientId client);
 
+  /** Record state changes in @p journal (nullptr: none). */
+  void setJournal(Journal* journal) { journal_ = journal; }
+  /**
+   * Re-create an instance from the journal with its last results; ops that
+   * were in flight are reported (status=error) and journaled as such.
+   * @return false when its class is not loaded (it is then skipped).
+   */
+  bool restore(const std::string& id, const std::string& name, const std::string& agent, const sdk::Params& params,
+               bool drop_recurring, const std::vector<ExecEvent>& last, const std::vector<ExecEvent>& interrupted);
+  /** Every instance with its registration options, for a snapshot. */
+  std::vector<std::pair<InstanceView, bool>> snapshot() const;
+
   /** Shutting down: start nothing new; what is in flight completes. */
   void drain() { draining_ = true; }
   /**
@@ -169,6 +192,7 @@ class Engine {
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;
   MetadataCache metadata_;
+  Journal* journal_ = nullptr;
   std::map<std::string, InstancePtr> instances_;
   std::deque<InstancePtr> waiting_;  // instances ready to run but held by max_children
 };

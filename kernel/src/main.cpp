@@ -41,7 +41,7 @@ class LrmdApplication : public Application {
     add("socket", "PATH", "Unix socket to serve on (default: $LRM_SOCKET, /run/lrm/lrmd.sock for root)");
     add("plugin-dir", "DIR", "load resource-class plugins from DIR (repeatable; default: next to lrmd)", true);
     add("agent-dir", "DIR", "load native agents from DIR (repeatable; default: ../agents beside the plugins)", true);
-    add("state-dir", "DIR", "persist state in DIR");
+    add("state-dir", "DIR", "persist instances and results in DIR (default /var/lib/lrm for root; none: off)");
     add("max-children", "N", "at most N agents at once (0: unlimited, the default)");
     add("kill-grace", "D", "on timeout send SIGTERM and wait D before SIGKILL (default 0: SIGKILL at once)");
     add("shutdown-timeout", "D", "on SIGTERM wait at most D for operations in flight (default 30s)");
@@ -155,9 +155,12 @@ class LrmdApplication : public Application {
       daemon.settings["native.agent-dirs"] = agent_dirs;
       daemon.settings["native.agent-host"] = setting(
           "native.agent-host", nullptr, (std::filesystem::path(selfDir()) / "lrm-agent-host").string());
-      if (!setting("state-dir", nullptr, "").empty() || setting("resume-recurring", nullptr, "false") == "true") {
+      // Default /var/lib/lrm for root; "none" (or no default for other users): nothing persisted.
+      daemon.state_dir = setting("state-dir", nullptr, ::geteuid() == 0 ? "/var/lib/lrm" : "none");
+      if (daemon.state_dir == "none") daemon.state_dir.clear();
+      if (setting("resume-recurring", nullptr, "false") == "true") {
         lrm::kernel::log(lrm::sdk::LogLevel::Warning,
-                         "--state-dir and --resume-recurring are accepted but persistence is not implemented yet");
+                         "--resume-recurring is accepted, but recurring operations are not persisted yet");
       }
     } catch (const std::exception& e) {
       std::cerr << "lrmd: " << e.what() << "\n";

@@ -427,6 +427,9 @@ void Server::send(Connection& connection, const Message& message) {
 }
 
 void Server::flushAll() {
+  // Group commit: what the journal recorded this iteration is durable
+  // before any client reads about it (DESIGN §5).
+  if (before_flush_ && !unflushed_.empty()) before_flush_();
   std::vector<ClientId> ids;
   ids.swap(unflushed_);
   for (const ClientId id : ids) {
@@ -537,7 +540,7 @@ void Server::onPing(Connection&, const Message&, Message& reply) {
       .set("protocol", wire::kProtocolVersion)
       .set("uptime_s", static_cast<std::uint64_t>(uptime))
       .set("boot_id", options_.boot_id)
-      .set("restored", std::uint64_t{0})
+      .set("restored", static_cast<std::uint64_t>(options_.restored))
       .set("instances", static_cast<std::uint64_t>(engine_->instanceCount()))
       .set("in_flight", static_cast<std::uint64_t>(engine_->inFlight()));
 }

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct ServerOptions {
   std::string boot_id;
   gid_t allowed_gid = static_cast<gid_t>(-1);  ///< group whose members may change things
   std::size_t max_connections = 1024;
+  std::size_t restored = 0;  ///< instances restored from the state dir at start
 };
 
 class Server : public Notifier {
@@ -46,6 +48,9 @@ class Server : public Notifier {
   std::size_t connectionCount() const { return connections_.size(); }
   /** Write what is queued for every connection now (the loop does it before it sleeps). */
   void flushAll();
+  /** Called before queued output is written (the state store's sync). */
+  void setBeforeFlush(std::function<void()> hook) { before_flush_ = std::move(hook); }
+  void setRestored(std::size_t count) { options_.restored = count; }
 
   void publishExec(const ExecEvent& event, ClientId origin, bool originator_only) override;
   void publishInstance(const std::string& type, const InstanceView& instance) override;
@@ -90,7 +95,8 @@ class Server : public Notifier {
   Clock::time_point started_;
   ClientId next_client_ = 1;
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
-  std::vector<ClientId> unflushed_;  // connections with output queued this iteration
+  std::vector<ClientId> unflushed_;
+  std::function<void()> before_flush_;  // connections with output queued this iteration
   static const std::map<std::string, std::pair<Handler, bool>> kHandlers;
 };
 

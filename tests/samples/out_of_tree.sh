@@ -43,7 +43,7 @@ chmod +x "$tmp/exec/hello"
 LRM_EXEC_PATH="$tmp/exec" "$tmp/prefix/bin/lrmd" --foreground --socket "$tmp/lrmd.sock" \
   --plugin-dir "$tmp/prefix/lib/lrm/plugins" --plugin-dir "$tmp/samples/exec_plugin" \
   --agent-dir "$tmp/prefix/lib/lrm/agents" --agent-dir "$tmp/samples/native_agent" \
-  --log-target "$tmp/lrmd.log" --log-level info &
+  --log-target "$tmp/lrmd.log" --log-level info --state-dir "$tmp/state" &
 daemon=$!
 ctl() { "$tmp/prefix/bin/lrmctl" --socket "$tmp/lrmd.sock" "$@"; }
 for _ in $(seq 300); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done

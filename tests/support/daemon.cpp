@@ -109,6 +109,7 @@ TestDaemon::TestDaemon(DaemonOptions options)
   const std::string plugin_dir = options.plugin_dir.empty() ? LRM_TEST_PLUGIN_DIR : options.plugin_dir;
   std::vector<std::string> argv = {binary("lrmd"), "--foreground", "--socket", socket_,
                                    "--plugin-dir", plugin_dir, "--log-level", "debug",
+                                   "--state-dir", options.state_dir.empty() ? dir_.file("state") : options.state_dir,
                                    "--log-target", dir_.file("lrmd.log")};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   std::map<std::string, std::string> env = {{"LRM_OCF_PATH", fixtureOcfPath()}};

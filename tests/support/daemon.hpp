@@ -37,6 +37,7 @@ class TempDir {
 struct DaemonOptions {
   std::string socket;      ///< default: lrmd.sock in the daemon's temporary directory
   std::string plugin_dir;  ///< default: the build's plugin directory
+  std::string state_dir;   ///< default: state/ in the daemon's temporary directory
   std::vector<std::string> extra_args;
   std::map<std::string, std::string> env;  ///< added to the daemon's environment
 };

@@ -1,0 +1,256 @@
+// The journal (see state_store.hpp). One JSON object per line:
+//   {"v":1}                                   first line: format version
+//   {"r":"reg","id","name","agent","params":{},"drop":bool}
+//   {"r":"unreg","id"}
+//   {"r":"run","id","action","interval","call","t_run"}   an op was launched
+//   {"r":"res","id","action","interval","call","rc","status","reason","exec","queue","t_run"}
+#include "state_store.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "log.hpp"
+
+namespace lrm::kernel {
+namespace {
+
+constexpr int kFormatVersion = 1;
+using Poco::JSON::Object;
+
+std::string line(const Object& object) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(object, out);
+  return out.str() + "\n";
+}
+
+Object::Ptr paramsJson(const sdk::Params& params) {
+  Object::Ptr object = new Object();
+  for (const auto& [name, value] : params) object->set(name, value);
+  return object;
+}
+
+void writeAll(int fd, const std::string& data, const std::string& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("unable to write " + path + ": " + std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+ExecEvent eventOf(const Object& record) {
+  ExecEvent event;
+  event.instance_id = record.getValue<std::string>("id");
+  event.action = record.getValue<std::string>("action");
+  event.interval_ms = record.getValue<std::uint64_t>("interval");
+  event.call_id = record.getValue<std::uint64_t>("call");
+  event.t_run = record.getValue<std::int64_t>("t_run");
+  if (record.has("rc")) {
+    event.result.rc = record.getValue<int>("rc");
+    event.result.status =
+        sdk::parseExecStatus(record.getValue<std::string>("status")).value_or(sdk::ExecStatus::Error);
+    event.result.exit_reason = record.getValue<std::string>("reason");
+    event.exec_ms = record.getValue<std::uint64_t>("exec");
+    event.queue_ms = record.getValue<std::uint64_t>("queue");
+  }
+  return event;
+}
+
+}  // namespace
+
+StateStore::StateStore(std::string dir) : dir_(std::move(dir)), path_(dir_ + "/journal") {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw std::runtime_error("unable to create state directory " + dir_ + ": " + ec.message());
+  ::chmod(dir_.c_str(), 0700);
+}
+
+StateStore::~StateStore() {
+  try {
+    sync();
+  } catch (...) {
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void StateStore::openForAppend() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error("unable to open " + path_ + ": " + std::strerror(errno));
+}
+
+std::vector<RestoredInstance> StateStore::load() {
+  std::map<std::string, RestoredInstance> instances;
+  std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, ExecEvent>> last;
+  std::map<std::string, std::map<sdk::CallId, ExecEvent>> running;
+  std::ifstream in(path_, std::ios::binary);
+  std::string text;
+  std::size_t good = 0;  // bytes of complete, valid records
+  std::size_t number = 0;
+  Poco::JSON::Parser parser;
+  while (std::getline(in, text)) {
+    ++number;
+    if (in.eof()) break;  // a last line without its newline is torn
+    try {
+      parser.reset();
+      const auto record = parser.parse(text).extract<Object::Ptr>();
+      if (number == 1) {
+        if (record->getValue<int>("v") > kFormatVersion) {
+          throw std::runtime_error("journal format " + record->getValue<std::string>("v") + " is newer than " +
+                                   std::to_string(kFormatVersion));
+        }
+      } else {
+        const std::string kind = record->getValue<std::string>("r");
+        const std::string id = record->getValue<std::string>("id");
+        if (kind == "reg") {
+          RestoredInstance& instance = instances[id];
+          instance.id = id;
+          instance.name = record->getValue<std::string>("name");
+          instance.agent = record->getValue<std::string>("agent");
+          instance.drop_recurring = record->getValue<bool>("drop");
+          instance.params.clear();
+          const auto params = record->getObject("params");
+          for (const auto& name : params->getNames()) instance.params[name] = params->getValue<std::string>(name);
+        } else if (kind == "unreg") {
+          instances.erase(id);
+          last.erase(id);
+          running.erase(id);
+        } else if (kind == "run") {
+          const ExecEvent event = eventOf(*record);
+          running[id][event.call_id] = event;
+        } else if (kind == "res") {
+          const ExecEvent event = eventOf(*record);
+          running[id].erase(event.call_id);
+          last[id][{event.action, event.interval_ms}] = event;
+        }
+      }
+    } catch (const std::exception& e) {
+      if (number == 1 && std::string(e.what()).find("newer") != std::string::npos) throw;
+      log(sdk::LogLevel::Warning, "journal " + path_ + ": record " + std::to_string(number) + " is corrupt (" +
+                                      e.what() + "); truncating the journal to the " + std::to_string(number - 1) +
+                                      " records before it");
+      break;
+    }
+    good += text.size() + 1;
+  }
+  in.close();
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path_, ec);
+  if (!ec && size > good) {
+    if (good == 0 || ::truncate(path_.c_str(), static_cast<off_t>(good)) != 0) std::filesystem::remove(path_, ec);
+    log(sdk::LogLevel::Warning, "journal " + path_ + ": cut " + std::to_string(size - good) +
+                                    " bytes of a torn or corrupt tail");
+  }
+  std::vector<RestoredInstance> result;
+  for (auto& [id, instance] : instances) {
+    for (auto& [key, event] : last[id]) instance.last.push_back(event);
+    std::sort(instance.last.begin(), instance.last.end(),
+              [](const ExecEvent& a, const ExecEvent& b) { return a.call_id < b.call_id; });
+    for (auto& [call, event] : running[id]) instance.interrupted.push_back(event);
+    result.push_back(std::move(instance));
+  }
+  return result;
+}
+
+void StateStore::compact(const Engine& engine) {
+  sync();
+  Object header;
+  header.set("v", kFormatVersion);
+  pending_ = line(header);
+  records_ = 0;
+  for (const auto& [instance, drop_recurring] : engine.snapshot()) {
+    registered(instance, drop_recurring);
+    for (const auto& event : instance.last) reported(event);
+  }
+  // Write-then-rename: a crash leaves either the old journal or the new one.
+  const std::string temporary = path_ + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("unable to write " + temporary + ": " + std::strerror(errno));
+  writeAll(fd, pending_, temporary);
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(temporary.c_str(), path_.c_str()) != 0) {
+    throw std::runtime_error("unable to replace " + path_ + ": " + std::strerror(errno));
+  }
+  const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  pending_.clear();
+  openForAppend();
+}
+
+void StateStore::append(const std::string& text) {
+  pending_ += text;
+  ++records_;
+}
+
+void StateStore::sync() {
+  if (pending_.empty()) return;
+  if (fd_ < 0) openForAppend();
+  writeAll(fd_, pending_, path_);
+  if (::fdatasync(fd_) != 0) throw std::runtime_error("unable to sync " + path_ + ": " + std::strerror(errno));
+  pending_.clear();
+}
+
+void StateStore::registered(const InstanceView& instance, bool drop_recurring) {
+  Object record;
+  record.set("r", "reg");
+  record.set("id", instance.id);
+  record.set("name", instance.name);
+  record.set("agent", instance.agent.toString());
+  record.set("params", paramsJson(instance.params));
+  record.set("drop", drop_recurring);
+  append(line(record));
+}
+
+void StateStore::unregistered(const std::string& id) {
+  Object record;
+  record.set("r", "unreg");
+  record.set("id", id);
+  append(line(record));
+}
+
+void StateStore::started(const std::string& id, const std::string& action, std::uint64_t interval_ms,
+                         sdk::CallId call_id, std::int64_t t_run) {
+  Object record;
+  record.set("r", "run");
+  record.set("id", id);
+  record.set("action", action);
+  record.set("interval", interval_ms);
+  record.set("call", call_id);
+  record.set("t_run", t_run);
+  append(line(record));
+}
+
+void StateStore::reported(const ExecEvent& event) {
+  Object record;
+  record.set("r", "res");
+  record.set("id", event.instance_id);
+  record.set("action", event.action);
+  record.set("interval", event.interval_ms);
+  record.set("call", event.call_id);
+  record.set("t_run", event.t_run);
+  record.set("rc", event.result.rc);
+  record.set("status", std::string(sdk::toString(event.result.status)));
+  record.set("reason", event.result.exit_reason);
+  record.set("exec", event.exec_ms);
+  record.set("queue", event.queue_ms);
+  append(line(record));
+}
+
+}  // namespace lrm::kernel
