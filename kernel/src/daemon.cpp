@@ -101,11 +101,25 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       const auto start = Clock::now();
       std::size_t restored = 0;
       engine.setJournal(store.get());
+      std::size_t not_resumed = 0;
       for (const auto& instance : store->load()) {
-        restored += engine.restore(instance.id, instance.name, instance.agent, instance.params,
-                                   instance.drop_recurring, instance.last, instance.interrupted)
-                        ? 1
-                        : 0;
+        if (!engine.restore(instance.id, instance.name, instance.agent, instance.params, instance.drop_recurring,
+                            instance.last, instance.interrupted)) {
+          continue;
+        }
+        ++restored;
+        for (const auto& op : instance.recurring) {
+          if (config.resume_recurring) {
+            engine.resumeRecurring(instance.id, op);
+          } else {
+            ++not_resumed;
+          }
+        }
+      }
+      if (not_resumed > 0) {
+        log(sdk::LogLevel::Notice, std::to_string(not_resumed) +
+                                       " recurring operation(s) were active before the restart and are not resumed "
+                                       "(--resume-recurring resumes them); they are forgotten");
       }
       store->compact(engine);
       server.setRestored(restored);

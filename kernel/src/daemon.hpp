@@ -22,6 +22,7 @@ struct DaemonConfig {
   std::uint64_t shutdown_timeout_ms = 30000;
   gid_t allowed_gid = static_cast<gid_t>(-1);
   std::string state_dir;  ///< empty: nothing persisted
+  bool resume_recurring = false;  ///< resubmit restored recurring ops
   std::map<std::string, std::string> settings;  ///< for plugins (sdk::Host::setting)
 };
 

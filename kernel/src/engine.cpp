@@ -76,7 +76,7 @@ struct Engine::Op {
     changes_only = request.changes_only;
     originator_only = request.originator_only;
   }
-  OpView view() const { return {action, interval_ms, call_id, timeout_ms}; }
+  OpView view() const { return {action, interval_ms, call_id, timeout_ms, params, changes_only, originator_only}; }
   sdk::LogContext context(const Instance& instance) const;
 };
 
@@ -200,6 +200,24 @@ bool Engine::restore(const std::string& id, const std::string& name, const std::
   return true;
 }
 
+void Engine::resumeRecurring(const std::string& id, const OpView& op) {
+  ExecParams request;
+  request.instance = id;
+  request.action = op.action;
+  request.interval_ms = op.interval_ms;
+  request.timeout_ms = static_cast<std::uint32_t>(op.timeout_ms);
+  request.params = op.params;
+  request.changes_only = op.changes_only;
+  request.originator_only = false;  // its originator is gone
+  try {
+    const sdk::CallId call = exec(request);
+    log(sdk::LogLevel::Notice, {id, shared(id)->name, op.action, call},
+        "resumed, every " + std::to_string(op.interval_ms) + " ms");
+  } catch (const RequestError& e) {
+    log(sdk::LogLevel::Error, std::string("unable to resume ") + op.action + " of " + id + ": " + e.what());
+  }
+}
+
 std::vector<std::pair<InstanceView, bool>> Engine::snapshot() const {
   std::vector<std::pair<InstanceView, bool>> result;
   for (const auto& [id, instance] : instances_) {
@@ -311,6 +329,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
           "duplicate recurring op merged; it now answers to call " + std::to_string(call_id));
       existing->take(request, call_id);
       existing->last_notified.reset();
+      if (journal_) journal_->recurringAdded(found.id, existing->view());
       if (existing->state == OpState::Idle) {
         loop_.cancelTimer(existing->timer);
         requeue(instance, existing);
@@ -327,6 +346,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   op->start_delay_ms = request.start_delay_ms;
   op->take(request, call_id);
   found.queue.push_back(op);
+  if (journal_ && op->recurring()) journal_->recurringAdded(found.id, op->view());
   if (request.start_delay_ms > 0) {
     op->state = OpState::Delayed;
     op->timer = loop_.addTimer(Millis(request.start_delay_ms), [this, instance, op] {
@@ -442,6 +462,9 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result 
     }
   } else {
     op->state = OpState::Finished;
+    if (journal_ && op->recurring() && op->cancel_requested && !instance->deleted) {
+      journal_->recurringRemoved(instance->id, op->action, op->interval_ms);
+    }
   }
 
   if (instance->deleted) {
@@ -515,6 +538,9 @@ bool Engine::cancelOp(const InstancePtr& instance, OpPtr op) {
   loop_.cancelTimer(op->timer);
   op->timer = 0;
   op->state = OpState::Finished;
+  if (journal_ && op->recurring() && !instance->deleted) {
+    journal_->recurringRemoved(instance->id, op->action, op->interval_ms);
+  }
   sdk::Result result;
   result.status = sdk::ExecStatus::Cancelled;
   result.rc = op->last_rc;

@@ -57,6 +57,9 @@ struct OpView {
   std::uint64_t interval_ms = 0;
   sdk::CallId call_id = 0;
   std::uint64_t timeout_ms = 0;
+  sdk::Params params;  ///< per-op parameters
+  bool changes_only = false;
+  bool originator_only = false;
 };
 
 struct InstanceView {
@@ -89,6 +92,10 @@ class Journal {
   virtual void started(const std::string& id, const std::string& action, std::uint64_t interval_ms,
                        sdk::CallId call_id, std::int64_t t_run) = 0;
   virtual void reported(const ExecEvent& event) = 0;
+  /** A recurring op was submitted (or merged: same action and interval, new call id). */
+  virtual void recurringAdded(const std::string& id, const OpView& op) = 0;
+  /** A recurring op ended (cancelled, stopped). */
+  virtual void recurringRemoved(const std::string& id, const std::string& action, std::uint64_t interval_ms) = 0;
 };
 
 struct RegisterParams {
@@ -148,6 +155,8 @@ class Engine {
    */
   bool restore(const std::string& id, const std::string& name, const std::string& agent, const sdk::Params& params,
                bool drop_recurring, const std::vector<ExecEvent>& last, const std::vector<ExecEvent>& interrupted);
+  /** Resubmit a restored recurring op (--resume-recurring); its results go to subscribers. */
+  void resumeRecurring(const std::string& id, const OpView& op);
   /** Every instance with its registration options, for a snapshot. */
   std::vector<std::pair<InstanceView, bool>> snapshot() const;
 

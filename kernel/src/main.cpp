@@ -158,10 +158,7 @@ class LrmdApplication : public Application {
       // Default /var/lib/lrm for root; "none" (or no default for other users): nothing persisted.
       daemon.state_dir = setting("state-dir", nullptr, ::geteuid() == 0 ? "/var/lib/lrm" : "none");
       if (daemon.state_dir == "none") daemon.state_dir.clear();
-      if (setting("resume-recurring", nullptr, "false") == "true") {
-        lrm::kernel::log(lrm::sdk::LogLevel::Warning,
-                         "--resume-recurring is accepted, but recurring operations are not persisted yet");
-      }
+      daemon.resume_recurring = setting("resume-recurring", nullptr, "false") == "true";
     } catch (const std::exception& e) {
       std::cerr << "lrmd: " << e.what() << "\n";
       return kExitUsage;

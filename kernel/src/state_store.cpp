@@ -4,6 +4,8 @@
 //   {"r":"unreg","id"}
 //   {"r":"run","id","action","interval","call","t_run"}   an op was launched
 //   {"r":"res","id","action","interval","call","rc","status","reason","exec","queue","t_run"}
+//   {"r":"rec+","id","action","interval","call","timeout","params":{},"changes"}  recurring op active
+//   {"r":"rec-","id","action","interval"}                                      recurring op ended
 #include "state_store.hpp"
 
 #include <Poco/JSON/Object.h>
@@ -96,6 +98,7 @@ std::vector<RestoredInstance> StateStore::load() {
   std::map<std::string, RestoredInstance> instances;
   std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, ExecEvent>> last;
   std::map<std::string, std::map<sdk::CallId, ExecEvent>> running;
+  std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, OpView>> recurring;
   std::ifstream in(path_, std::ios::binary);
   std::string text;
   std::size_t good = 0;  // bytes of complete, valid records
@@ -128,9 +131,22 @@ std::vector<RestoredInstance> StateStore::load() {
           instances.erase(id);
           last.erase(id);
           running.erase(id);
+          recurring.erase(id);
         } else if (kind == "run") {
           const ExecEvent event = eventOf(*record);
           running[id][event.call_id] = event;
+        } else if (kind == "rec+") {
+          OpView op;
+          op.action = record->getValue<std::string>("action");
+          op.interval_ms = record->getValue<std::uint64_t>("interval");
+          op.call_id = record->getValue<std::uint64_t>("call");
+          op.timeout_ms = record->getValue<std::uint64_t>("timeout");
+          op.changes_only = record->getValue<bool>("changes");
+          const auto params = record->getObject("params");
+          for (const auto& name : params->getNames()) op.params[name] = params->getValue<std::string>(name);
+          recurring[id][{op.action, op.interval_ms}] = op;
+        } else if (kind == "rec-") {
+          recurring[id].erase({record->getValue<std::string>("action"), record->getValue<std::uint64_t>("interval")});
         } else if (kind == "res") {
           const ExecEvent event = eventOf(*record);
           running[id].erase(event.call_id);
@@ -160,6 +176,7 @@ std::vector<RestoredInstance> StateStore::load() {
     std::sort(instance.last.begin(), instance.last.end(),
               [](const ExecEvent& a, const ExecEvent& b) { return a.call_id < b.call_id; });
     for (auto& [call, event] : running[id]) instance.interrupted.push_back(event);
+    for (auto& [key, op] : recurring[id]) instance.recurring.push_back(op);
     result.push_back(std::move(instance));
   }
   return result;
@@ -174,6 +191,7 @@ void StateStore::compact(const Engine& engine) {
   for (const auto& [instance, drop_recurring] : engine.snapshot()) {
     registered(instance, drop_recurring);
     for (const auto& event : instance.last) reported(event);
+    for (const auto& op : instance.recurring) recurringAdded(instance.id, op);
   }
   // Write-then-rename: a crash leaves either the old journal or the new one.
   const std::string temporary = path_ + ".tmp";
@@ -234,6 +252,28 @@ void StateStore::started(const std::string& id, const std::string& action, std::
   record.set("interval", interval_ms);
   record.set("call", call_id);
   record.set("t_run", t_run);
+  append(line(record));
+}
+
+void StateStore::recurringAdded(const std::string& id, const OpView& op) {
+  Object record;
+  record.set("r", "rec+");
+  record.set("id", id);
+  record.set("action", op.action);
+  record.set("interval", op.interval_ms);
+  record.set("call", op.call_id);
+  record.set("timeout", op.timeout_ms);
+  record.set("params", paramsJson(op.params));
+  record.set("changes", op.changes_only);
+  append(line(record));
+}
+
+void StateStore::recurringRemoved(const std::string& id, const std::string& action, std::uint64_t interval_ms) {
+  Object record;
+  record.set("r", "rec-");
+  record.set("id", id);
+  record.set("action", action);
+  record.set("interval", interval_ms);
   append(line(record));
 }
 

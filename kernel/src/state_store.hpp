@@ -25,6 +25,7 @@ struct RestoredInstance {
   bool drop_recurring = false;
   std::vector<ExecEvent> last;                 ///< oldest first
   std::vector<ExecEvent> interrupted;          ///< ops in flight when the daemon died
+  std::vector<OpView> recurring;               ///< recurring ops active when it died
 };
 
 class StateStore : public Journal {
@@ -45,6 +46,8 @@ class StateStore : public Journal {
   void started(const std::string& id, const std::string& action, std::uint64_t interval_ms, sdk::CallId call_id,
                std::int64_t t_run) override;
   void reported(const ExecEvent& event) override;
+  void recurringAdded(const std::string& id, const OpView& op) override;
+  void recurringRemoved(const std::string& id, const std::string& action, std::uint64_t interval_ms) override;
 
  private:
   void append(const std::string& line);

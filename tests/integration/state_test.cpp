@@ -103,3 +103,73 @@ TEST_F(State, UnregisteredInstancesStayGoneAndACorruptTailIsRepaired) {
 
 }  // namespace
 }  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST_F(State, RecurringOpsAreResumedOnlyWhenAsked) {
+  const std::string count = scratch_.file("count");
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client->registerInstance(registration("m", "ocf:lrmtest:Counter", {{"count", count}}));
+    client::ExecRequest monitor = operation("m", "monitor");
+    monitor.interval_ms = 100;
+    client->waitForResult(client->exec(monitor), kPatience);
+    client::ExecRequest other = operation("m", "monitor");
+    other.interval_ms = 60000;
+    const auto cancelled = client->exec(other);
+    client->waitForResult(cancelled, kPatience);
+    client->cancel("m", "monitor", 60000);  // ended: must not come back
+    daemon.crash();
+  }
+  {
+    TestDaemon plain(options());
+    EXPECT_TRUE(plain.connect()->info("m").recurring.empty()) << "not resumed without --resume-recurring";
+    EXPECT_NE(plain.log().find("not resumed"), std::string::npos);
+    plain.crash();  // what was active before this start is what counts
+  }
+  // The plain start forgot them (documented): register the monitor again and resume this time.
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client::ExecRequest monitor = operation("m", "monitor");
+    monitor.interval_ms = 100;
+    client->waitForResult(client->exec(monitor), kPatience);
+    daemon.crash();
+  }
+  DaemonOptions resume = options();
+  resume.extra_args = {"--resume-recurring"};
+  TestDaemon again(resume);
+  auto client = again.connect();
+  const auto info = client->info("m");
+  ASSERT_EQ(info.recurring.size(), 1u);
+  EXPECT_EQ(info.recurring[0].interval_ms, 100u);
+  const int before = std::atoi(readFile(count).c_str());
+  EXPECT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= before + 3; })) << "it runs again";
+}
+
+}  // namespace
+}  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST_F(State, SigtermDuringAnOpRecordsItsResult) {
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "2"}, {"state", scratch_.file("s")}}));
+    client->exec(operation("s", "start"));
+    ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+    EXPECT_EQ(daemon.stop(), 0);  // SIGTERM: the start finishes first
+  }
+  TestDaemon again(options());
+  const auto info = again.connect()->info("s");
+  ASSERT_EQ(info.last.size(), 1u);
+  EXPECT_EQ(info.last[0].status, ExecStatus::Done);
+  EXPECT_EQ(info.last[0].rc, 0);
+}
+
+}  // namespace
+}  // namespace lrm::test
