@@ -5,6 +5,11 @@
 #include <signal.h>
 
 #include <map>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <memory>
 
 #include "engine.hpp"
@@ -137,7 +142,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     log(sdk::LogLevel::Warning, "no resource class loaded; check --plugin-dir");
   }
   try {
-    server.listen();
+    server.listen(config.inherited_listen_fd);
   } catch (const std::exception& e) {
     log(sdk::LogLevel::Error, std::string("unable to start: ") + e.what());
     return 1;
@@ -173,7 +178,85 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   };
   loop.onSignal(SIGTERM, [&] { shutdown("SIGTERM"); });
   loop.onSignal(SIGINT, [&] { shutdown("SIGINT"); });
-  loop.onSignal(SIGHUP, [] { log(sdk::LogLevel::Notice, "SIGHUP ignored (upgrade is not implemented yet)"); });
+  // Upgrade in place (docs/operations.md): stop taking requests, let queued
+  // and running one-shot ops finish, journal, and re-execute the binary with
+  // the same pid and the listening socket; recurring ops are resumed by it.
+  bool upgrading = false;
+  std::string upgrade_binary;
+  std::function<void()> upgrade_check;
+  Clock::time_point upgrade_deadline;
+  auto execUpgrade = [&] {
+    if (store) store->sync();
+    server.flushAll();
+    const int fd = server.listenerForExec();
+    std::vector<std::string> args = {upgrade_binary};
+    std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+    std::string arg;
+    bool first = true;
+    bool skip_value = false;
+    while (std::getline(cmdline, arg, '\0')) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      if (skip_value) {
+        skip_value = false;
+        continue;
+      }
+      if (arg == "--inherit-listen-fd") {
+        skip_value = true;
+        continue;
+      }
+      if (arg == "--resume-recurring") continue;
+      args.push_back(arg);
+    }
+    args.push_back("--resume-recurring");
+    args.push_back("--inherit-listen-fd");
+    args.push_back(std::to_string(fd));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    log(sdk::LogLevel::Notice, "upgrading: executing " + upgrade_binary);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(upgrade_binary.c_str(), argv.data());
+    const std::string why = std::strerror(errno);
+    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    ::close(fd);
+    log(sdk::LogLevel::Error, "unable to upgrade: cannot execute " + upgrade_binary + ": " + why +
+                                  "; lrmd goes on without upgrading (restart it to recover the paused state)");
+  };
+  upgrade_check = [&] {
+    if (engine.quiescent()) return execUpgrade();
+    if (Clock::now() >= upgrade_deadline) {
+      engine.abandonInFlight("lrmd was upgraded before the agent completed; the agent was left running");
+      return execUpgrade();
+    }
+    loop.addTimer(kDrainPoll, upgrade_check);
+  };
+  auto startUpgrade = [&](const std::string& binary) -> std::string {
+    if (!store) return "an upgrade needs a state directory (--state-dir) to carry the state over";
+    if (upgrading || shutting_down) return "already upgrading or shutting down";
+    std::error_code ec;
+    upgrade_binary = binary.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : binary;
+    if (upgrade_binary.empty() || ::access(upgrade_binary.c_str(), X_OK) != 0) {
+      return "cannot execute '" + upgrade_binary + "'";
+    }
+    upgrading = true;
+    log(sdk::LogLevel::Notice, "upgrade to " + upgrade_binary + " requested; " + std::to_string(engine.inFlight()) +
+                                   " operation(s) in flight");
+    engine.prepareUpgrade();
+    server.pauseInput();
+    upgrade_deadline = Clock::now() + Millis(config.shutdown_timeout_ms);
+    loop.defer(upgrade_check);  // after the reply to the request has gone out
+    return {};
+  };
+  server.setUpgradeHandler(startUpgrade);
+  loop.onSignal(SIGHUP, [&] {
+    const std::string refusal = startUpgrade({});
+    if (!refusal.empty()) log(sdk::LogLevel::Warning, "SIGHUP: not upgrading: " + refusal);
+  });
 
   std::string classes;
   for (const auto& name : engine.classNames()) classes += (classes.empty() ? "" : ", ") + name;

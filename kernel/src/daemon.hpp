@@ -23,6 +23,7 @@ struct DaemonConfig {
   gid_t allowed_gid = static_cast<gid_t>(-1);
   std::string state_dir;  ///< empty: nothing persisted
   bool resume_recurring = false;  ///< resubmit restored recurring ops
+  int inherited_listen_fd = -1;   ///< after an upgrade: the socket to serve on
   std::map<std::string, std::string> settings;  ///< for plugins (sdk::Host::setting)
 };
 

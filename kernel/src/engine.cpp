@@ -218,6 +218,32 @@ void Engine::resumeRecurring(const std::string& id, const OpView& op) {
   }
 }
 
+void Engine::prepareUpgrade() {
+  upgrading_ = true;
+  for (const auto& [id, instance] : instances_) {
+    auto drop = [&](std::vector<OpPtr>& ops) {
+      for (const auto& op : ops) {
+        if (!op->recurring()) continue;
+        loop_.cancelTimer(op->timer);
+        op->timer = 0;
+        op->state = OpState::Finished;
+      }
+      ops.erase(std::remove_if(ops.begin(), ops.end(), [](const OpPtr& op) { return op->recurring(); }), ops.end());
+    };
+    drop(instance->queue);
+    drop(instance->idle);
+    pump(instance);  // a one-shot op that waited behind a recurring one
+  }
+}
+
+bool Engine::quiescent() const {
+  if (in_flight_ > 0) return false;
+  for (const auto& [id, instance] : instances_) {
+    if (!instance->queue.empty()) return false;
+  }
+  return true;
+}
+
 std::vector<std::pair<InstanceView, bool>> Engine::snapshot() const {
   std::vector<std::pair<InstanceView, bool>> result;
   for (const auto& [id, instance] : instances_) {
@@ -450,7 +476,7 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result 
   }
   report(*instance, *op, result, msSince(op->started_at, now), msSince(op->ready_at, op->started_at));
 
-  if (op->recurring() && !op->cancel_requested && !instance->deleted && !draining_) {
+  if (op->recurring() && !op->cancel_requested && !instance->deleted && !draining_ && !upgrading_) {
     if (op->rerun_now) {
       op->rerun_now = false;
       op->state = OpState::Idle;

@@ -160,6 +160,14 @@ class Engine {
   /** Every instance with its registration options, for a snapshot. */
   std::vector<std::pair<InstanceView, bool>> snapshot() const;
 
+  /**
+   * Upgrading: recurring ops leave the queues silently (they are in the
+   * journal and resumed by the new binary) and are not rescheduled; queued
+   * one-shot ops still run. quiescent() says when nothing is left.
+   */
+  void prepareUpgrade();
+  bool quiescent() const;
+
   /** Shutting down: start nothing new; what is in flight completes. */
   void drain() { draining_ = true; }
   /**
@@ -197,6 +205,7 @@ class Engine {
   std::size_t max_children_;
   std::size_t in_flight_ = 0;
   bool draining_ = false;
+  bool upgrading_ = false;
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;

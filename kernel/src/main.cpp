@@ -48,6 +48,7 @@ class LrmdApplication : public Application {
     add("max-output", "BYTES", "keep at most BYTES of each agent's stdout and of its stderr (default 10M, 4k to 10M)");
     add("timeout-hook", "CMD", "before killing a timed-out agent run CMD with its instance id, name and pid");
     add("resume-recurring", nullptr, "resume restored recurring operations");
+    add("inherit-listen-fd", "FD", "serve on this already-bound socket (used by an upgrade)");
     add("config", "FILE", "read settings from FILE (.properties, .ini, .json or .xml)");
     add("log-level", "LEVEL", "error, warning, notice, info (default), debug or trace");
     add("log-target", "TARGET", "stderr, syslog or an absolute file path");
@@ -159,6 +160,7 @@ class LrmdApplication : public Application {
       daemon.state_dir = setting("state-dir", nullptr, ::geteuid() == 0 ? "/var/lib/lrm" : "none");
       if (daemon.state_dir == "none") daemon.state_dir.clear();
       daemon.resume_recurring = setting("resume-recurring", nullptr, "false") == "true";
+      if (cli_.count("inherit-listen-fd")) daemon.inherited_listen_fd = std::stoi(cli_["inherit-listen-fd"]);
     } catch (const std::exception& e) {
       std::cerr << "lrmd: " << e.what() << "\n";
       return kExitUsage;

@@ -204,6 +204,7 @@ const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers 
     {"cancel", {&Server::onCancel, true}},
     {"flush", {&Server::onFlush, true}},
     {"subscribe", {&Server::onSubscribe, false}},
+    {"upgrade", {&Server::onUpgrade, true}},
 };
 
 Server::Server(EventLoop& loop, ServerOptions options)
@@ -217,8 +218,17 @@ Server::~Server() {
   stopAccepting();
 }
 
-void Server::listen() {
+void Server::listen(int inherited_fd) {
   namespace fs = std::filesystem;
+  if (inherited_fd >= 0) {
+    // After an upgrade: the previous binary's listening socket, still bound;
+    // clients that connected meanwhile wait in its backlog.
+    listen_fd_ = inherited_fd;
+    ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);
+    ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+    loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
+    return;
+  }
   const fs::path path(options_.socket_path);
   std::error_code ec;
   if (path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
@@ -256,10 +266,14 @@ void Server::listen() {
 }
 
 void Server::stopAccepting() {
-  if (!listener_) return;
+  if (listen_fd_ < 0) return;
   loop_.unwatch(listen_fd_);
-  listener_->close();
-  listener_.reset();
+  if (listener_) {
+    listener_->close();
+    listener_.reset();
+  } else {
+    ::close(listen_fd_);
+  }
   listen_fd_ = -1;
   std::error_code ec;
   std::filesystem::remove(options_.socket_path, ec);
@@ -267,7 +281,7 @@ void Server::stopAccepting() {
 
 void Server::onAccept() {
   // Take every pending connection now: while the backlog is full, clients wait.
-  while (listener_) {
+  while (listen_fd_ >= 0 && !paused_) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EINTR) continue;
@@ -465,7 +479,29 @@ void Server::flush(Connection& connection) {
       return;
     }
   }
-  loop_.modify(connection.fd, pending ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+  const std::uint32_t in = paused_ ? 0u : static_cast<std::uint32_t>(EPOLLIN);
+  loop_.modify(connection.fd, pending ? (in | EPOLLOUT) : in);
+}
+
+void Server::pauseInput() {
+  paused_ = true;
+  if (listen_fd_ >= 0) loop_.unwatch(listen_fd_);
+  for (auto& [id, connection] : connections_) {
+    const bool pending = connection->out_offset < connection->out.size();
+    loop_.modify(connection->fd, pending ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+  }
+}
+
+int Server::listenerForExec() {
+  if (listen_fd_ < 0) return -1;
+  return ::dup(listen_fd_);  // dup() does not copy close-on-exec
+}
+
+void Server::onUpgrade(Connection&, const Message& request, Message& reply) {
+  if (!upgrade_handler_) throw RequestError("failed", "this lrmd cannot upgrade");
+  const std::string refusal = upgrade_handler_(request.get("binary"));
+  if (!refusal.empty()) throw RequestError("failed", refusal);
+  reply.set("upgrading", true);
 }
 
 void Server::onWritable(ClientId id) {

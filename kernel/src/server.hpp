@@ -42,7 +42,15 @@ class Server : public Notifier {
    * Bind the socket (replacing a stale one) and start accepting.
    * @throws std::runtime_error when another daemon answers there or binding fails.
    */
-  void listen();
+  void listen(int inherited_fd = -1);
+  /** Stop reading requests and accepting (they wait in the socket). */
+  void pauseInput();
+  /** Hand the listening socket to the next binary: a copy without close-on-exec; -1 on failure. */
+  int listenerForExec();
+  /** Who to call for an `upgrade` request (the daemon); empty: refused. */
+  void setUpgradeHandler(std::function<std::string(const std::string& binary)> handler) {
+    upgrade_handler_ = std::move(handler);
+  }
   /** Stop accepting and remove the socket file; open connections stay. */
   void stopAccepting();
   std::size_t connectionCount() const { return connections_.size(); }
@@ -83,6 +91,7 @@ class Server : public Notifier {
   void onCancel(Connection&, const wire::Message&, wire::Message&);
   void onFlush(Connection&, const wire::Message&, wire::Message&);
   void onSubscribe(Connection&, const wire::Message&, wire::Message&);
+  void onUpgrade(Connection&, const wire::Message&, wire::Message&);
   void startMetadata(Connection& connection, const wire::Message& request);
   void startValidate(Connection& connection, const wire::Message& request);
   void startDescribe(Connection& connection, const wire::Message& request);
@@ -96,7 +105,9 @@ class Server : public Notifier {
   ClientId next_client_ = 1;
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
   std::vector<ClientId> unflushed_;
-  std::function<void()> before_flush_;  // connections with output queued this iteration
+  std::function<void()> before_flush_;
+  std::function<std::string(const std::string&)> upgrade_handler_;
+  bool paused_ = false;  // connections with output queued this iteration
   static const std::map<std::string, std::pair<Handler, bool>> kHandlers;
 };
 

@@ -420,6 +420,12 @@ void Client::subscribe(const SubscribeRequest& request) {
   impl_->request(std::move(message), impl_->request_timeout_);
 }
 
+void Client::upgrade(const std::string& binary) {
+  Message message("upgrade");
+  if (!binary.empty()) message.set("binary", binary);
+  impl_->request(std::move(message), impl_->request_timeout_);
+}
+
 std::optional<Event> Client::nextEvent(Millis timeout) {
   if (!impl_->events_.empty()) {
     Event event = std::move(impl_->events_.front());

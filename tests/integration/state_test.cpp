@@ -232,3 +232,61 @@ TEST_F(State, CrashLoopLosesNothingAcknowledged) {
 
 }  // namespace
 }  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST_F(State, UpgradeInPlaceKeepsPidSocketInstancesAndMonitors) {
+  TestDaemon daemon(options());
+  const pid_t pid = daemon.pid();
+  auto client = daemon.connect();
+  const std::string count = scratch_.file("count");
+  client->registerInstance(registration("m", "ocf:lrmtest:Counter", {{"count", count}}));
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
+  client::ExecRequest monitor = operation("m", "monitor");
+  monitor.interval_ms = 100;
+  client->waitForResult(client->exec(monitor), kPatience);
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  const std::string boot = client->ping().boot_id;
+  auto upgrader = daemon.connect("upgrader");
+  upgrader->upgrade();
+  // The start in flight completes and is reported before the re-exec.
+  const auto result = client->waitForResult(start, kPatience);
+  EXPECT_EQ(result.status, sdk::ExecStatus::Done);
+  EXPECT_EQ(result.rc, 0);
+  // Same process, same socket, new boot: reconnect until the new image serves.
+  std::unique_ptr<client::Client> after;
+  ASSERT_TRUE(waitUntil([&] {
+    try {
+      after = daemon.connect("after");
+      return after->ping().boot_id != boot;
+    } catch (const client::Error&) {
+      return false;
+    }
+  }));
+  EXPECT_EQ(daemon.pid(), pid);
+  EXPECT_TRUE(daemon.alive());
+  EXPECT_EQ(after->ping().restored, 2u);
+  EXPECT_EQ(after->info("s").last.back().rc, 0);
+  ASSERT_EQ(after->info("m").recurring.size(), 1u) << "the recurring monitor was resumed";
+  const int runs = std::atoi(readFile(count).c_str());
+  EXPECT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= runs + 3; }));
+  EXPECT_NE(daemon.log().find("upgrading: executing"), std::string::npos);
+}
+
+TEST_F(State, UpgradeWithoutAStateDirectoryIsRefused) {
+  DaemonOptions none;
+  none.state_dir = "none";
+  TestDaemon daemon(none);
+  try {
+    daemon.connect()->upgrade();
+    FAIL() << "upgrade without state accepted";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "failed");
+    EXPECT_NE(std::string(e.what()).find("state directory"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace lrm::test

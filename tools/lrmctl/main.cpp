@@ -48,6 +48,7 @@ const char* const kUsage =
     "       [--no-wait] [--changes-only] [--originator-only]\n"
     "  cancel ID ACTION [--interval D] | flush ID\n"
     "  watch [ID]... [--failures] [--count N]\n"
+    "  upgrade [--binary PATH]\n"
     "durations: 500ms, 5s, 2m, 1h; a bare number is milliseconds\n";
 
 struct Parsed {
@@ -139,7 +140,7 @@ class Ctl {
         {"agents", &Ctl::agents},     {"metadata", &Ctl::metadata},     {"register", &Ctl::registerCmd},
         {"unregister", &Ctl::unregister}, {"list", &Ctl::list},         {"info", &Ctl::info},
         {"exec", &Ctl::exec},         {"cancel", &Ctl::cancel},         {"flush", &Ctl::flush},
-        {"validate", &Ctl::validate},
+        {"validate", &Ctl::validate},     {"upgrade", &Ctl::upgrade},
         {"watch", &Ctl::watch}};
     const auto it = kCommands.find(command);
     if (it == kCommands.end()) throw UsageError("unknown command '" + command + "'");
@@ -244,6 +245,16 @@ class Ctl {
       if (findings.empty()) std::cout << none << "\n";
     }
     return findings.empty() ? kExitOk : kExitFailure;
+  }
+
+  int upgrade(const std::vector<std::string>& args, std::size_t begin) {
+    OptionSet set;
+    set.addOption(valued("binary", "", "the new lrmd binary"));
+    const Parsed parsed = parse(args, begin, set);
+    requirePositional(parsed, 0, 0, "no arguments");
+    client().upgrade(parsed.value("binary"));
+    if (!json_) std::cout << "lrmd is upgrading\n";
+    return kExitOk;
   }
 
   int validate(const std::vector<std::string>& args, std::size_t begin) {

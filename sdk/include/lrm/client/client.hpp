@@ -165,6 +165,13 @@ class Client {
   /** @brief Receive events of other clients' ops too (replaces an earlier subscription). */
   void subscribe(const SubscribeRequest& request);
 
+  /**
+   * @brief Upgrade lrmd in place to @p binary (default: its own binary file):
+   * it finishes what is queued and running, then re-executes itself with the
+   * same pid and socket; this connection is closed by it.
+   */
+  void upgrade(const std::string& binary = {});
+
   /** @brief Next event, or nullopt after @p timeout. @throws Error `disconnected`. */
   std::optional<Event> nextEvent(Millis timeout);
   /**
