@@ -187,6 +187,9 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   Clock::time_point upgrade_deadline;
   auto execUpgrade = [&] {
     if (store) store->sync();
+    // Clients know their pending request was not processed and may send it
+    // again to the new image (the client library does).
+    server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
     server.flushAll();
     const int fd = server.listenerForExec();
     std::vector<std::string> args = {upgrade_binary};

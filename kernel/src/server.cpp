@@ -492,6 +492,14 @@ void Server::pauseInput() {
   }
 }
 
+void Server::goodbyeAll(const std::string& reason) {
+  Message goodbye("goodbye");
+  goodbye.set("reason", reason);
+  for (auto& [id, connection] : connections_) {
+    if (!connection->closing) send(*connection, goodbye);
+  }
+}
+
 int Server::listenerForExec() {
   if (listen_fd_ < 0) return -1;
   return ::dup(listen_fd_);  // dup() does not copy close-on-exec

@@ -45,6 +45,8 @@ class Server : public Notifier {
   void listen(int inherited_fd = -1);
   /** Stop reading requests and accepting (they wait in the socket). */
   void pauseInput();
+  /** Queue a goodbye with @p reason for every client (written by the next flushAll()). */
+  void goodbyeAll(const std::string& reason);
   /** Hand the listening socket to the next binary: a copy without close-on-exec; -1 on failure. */
   int listenerForExec();
   /** Who to call for an `upgrade` request (the daemon); empty: refused. */

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <deque>
+#include <thread>
 
 #include "wire/wire.hpp"
 
@@ -110,10 +111,82 @@ bool isFailure(const Event& event) {
   return event.type == "exec" && sdk::isFailure(event.action, event.interval_ms, event.status, event.rc);
 }
 
+namespace {
+
+// A blocking connect: on a Unix socket whose backlog is full, a non-blocking
+// connect fails with EAGAIN at once (Poco's timed connect then reports
+// success on a socket that is not connected), while a blocking one waits for
+// room, bounded by the send timeout.
+Poco::Net::StreamSocket openSocket(const std::string& path, Millis timeout) {
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress::UNIX_LOCAL);
+  try {
+    socket.setSendTimeout(Poco::Timespan(timeout.count() * 1000));
+    socket.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, path));
+  } catch (const Poco::Exception& e) {
+    throw Error("unreachable", "unable to connect to lrmd at " + path + ": " + e.displayText());
+  }
+  ::fcntl(socket.impl()->sockfd(), F_SETFD, FD_CLOEXEC);
+  return socket;
+}
+
+}  // namespace
+
 // One socket, the frame reader, and the queue of events not yet handed out.
+// When lrmd says goodbye because it is upgrading, the pending request was
+// not processed: the connection is opened again (hello, subscription) and
+// the request sent again.
 class Client::Impl {
  public:
-  explicit Impl(Poco::Net::StreamSocket socket) : socket_(std::move(socket)) {}
+  Impl(Poco::Net::StreamSocket socket, std::string path, std::string name)
+      : socket_(std::move(socket)), path_(std::move(path)), name_(std::move(name)) {}
+
+  void hello(Millis timeout) {
+    Message hello("hello");
+    hello.set("protocol", wire::kProtocolVersion).set("client", name_);
+    requestOnce(std::move(hello), Clock::now() + timeout);
+  }
+
+  // After an "upgrading" goodbye: wait for the new lrmd on the same socket.
+  void reconnect(Clock::time_point deadline) {
+    while (true) {
+      try {
+        socket_ = openSocket(path_, std::max(remaining(deadline), Millis(1)));
+        reader_ = wire::FrameReader();
+        hello(std::max(remaining(deadline), Millis(1)));
+        if (subscription_) requestOnce(*subscription_, deadline);
+        return;
+      } catch (const Error& e) {
+        if (Clock::now() >= deadline) {
+          throw Error("disconnected", std::string("lrmd did not come back after an upgrade: ") + e.what());
+        }
+        std::this_thread::sleep_for(Millis(20));
+      }
+    }
+  }
+
+  Message request(Message message, Millis timeout) {
+    const auto deadline = Clock::now() + timeout;
+    try {
+      return requestOnce(message, deadline);
+    } catch (const Error& e) {
+      if (e.code() != "upgrading" && !(e.code() == "disconnected" && saidUpgrading())) throw;
+      reconnect(deadline);
+      return requestOnce(std::move(message), deadline);
+    }
+  }
+
+  // A send failed: was the connection closed by an upgrade? Its goodbye may
+  // still be unread; events before it are kept.
+  bool saidUpgrading() {
+    try {
+      while (auto message = receive(Clock::now())) {
+        if (message->kind == "event") events_.push_back(eventFrom(*message));
+      }
+    } catch (const Error& e) {
+      return e.code() == "upgrading";
+    }
+    return false;
+  }
 
   void send(const Message& message) {
     const std::string bytes = wire::frame(wire::encode(message));
@@ -144,7 +217,9 @@ class Client::Impl {
           auto message = wire::decode(payload, error);
           if (!message) throw Error("protocol", "unreadable message from lrmd: " + error);
           if (message->kind == "goodbye") {
-            throw Error("disconnected", "lrmd closed the connection: " + message->get("reason"));
+            const std::string reason = message->get("reason");
+            throw Error(reason.rfind("upgrading", 0) == 0 ? "upgrading" : "disconnected",
+                        "lrmd closed the connection: " + reason);
           }
           return message;
         }
@@ -169,11 +244,11 @@ class Client::Impl {
   }
 
   // Send a request and wait for its reply, queueing the events that arrive meanwhile.
-  Message request(Message message, Millis timeout) {
+  Message requestOnce(Message message, Clock::time_point deadline) {
     const std::string id = std::to_string(next_id_++);
     message.set("id", id);
     send(message);
-    const auto deadline = Clock::now() + timeout;
+    const Millis timeout = remaining(deadline);
     while (true) {
       auto reply = receive(deadline);
       if (!reply) {
@@ -194,7 +269,21 @@ class Client::Impl {
     }
   }
 
+  // receive() that rides over an upgrade: events simply come from the new lrmd.
+  std::optional<Message> receiveAcrossUpgrade(Clock::time_point deadline) {
+    try {
+      return receive(deadline);
+    } catch (const Error& e) {
+      if (e.code() != "upgrading") throw;
+      reconnect(deadline);
+      return receive(deadline);
+    }
+  }
+
   Poco::Net::StreamSocket socket_;
+  std::string path_;
+  std::string name_;
+  std::optional<Message> subscription_;
   wire::FrameReader reader_;
   std::deque<Event> events_;
   Millis request_timeout_{30000};
@@ -206,22 +295,8 @@ Client::~Client() = default;
 
 std::unique_ptr<Client> Client::connect(const std::string& socket_path,
                                         const std::string& client_name, Millis timeout) {
-  // A blocking connect: on a Unix socket whose backlog is full, a
-  // non-blocking connect fails with EAGAIN at once (Poco's timed connect
-  // then reports success on a socket that is not connected), while a
-  // blocking one waits for room, bounded by the send timeout.
-  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress::UNIX_LOCAL);
-  try {
-    socket.setSendTimeout(Poco::Timespan(timeout.count() * 1000));
-    socket.connect(Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, socket_path));
-  } catch (const Poco::Exception& e) {
-    throw Error("unreachable", "unable to connect to lrmd at " + socket_path + ": " + e.displayText());
-  }
-  ::fcntl(socket.impl()->sockfd(), F_SETFD, FD_CLOEXEC);
-  auto impl = std::make_unique<Impl>(std::move(socket));
-  Message hello("hello");
-  hello.set("protocol", wire::kProtocolVersion).set("client", client_name);
-  impl->request(std::move(hello), timeout);
+  auto impl = std::make_unique<Impl>(openSocket(socket_path, timeout), socket_path, client_name);
+  impl->hello(timeout);
   impl->request_timeout_ = timeout;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
@@ -417,6 +492,7 @@ void Client::subscribe(const SubscribeRequest& request) {
   Message message("subscribe");
   if (request.failures_only) message.set("failures_only", true);
   for (const auto& id : request.instances) message.add(Message("instance")).set("id", id);
+  impl_->subscription_ = message;  // renewed after an upgrade
   impl_->request(std::move(message), impl_->request_timeout_);
 }
 
@@ -434,7 +510,7 @@ std::optional<Event> Client::nextEvent(Millis timeout) {
   }
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    auto message = impl_->receive(deadline);
+    auto message = impl_->receiveAcrossUpgrade(deadline);
     if (!message) return std::nullopt;
     if (message->kind == "event") return eventFrom(*message);
     throw Error("protocol", "unexpected '" + message->kind + "' message from lrmd");
@@ -452,7 +528,7 @@ Event Client::waitForResult(sdk::CallId call_id, Millis timeout) {
   }
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    auto message = impl_->receive(deadline);
+    auto message = impl_->receiveAcrossUpgrade(deadline);
     if (!message) {
       throw Error("timeout", "no result for call " + std::to_string(call_id) + " within " +
                                  std::to_string(timeout.count()) + " ms");

@@ -273,6 +273,31 @@ TEST_F(State, UpgradeInPlaceKeepsPidSocketInstancesAndMonitors) {
   const int runs = std::atoi(readFile(count).c_str());
   EXPECT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= runs + 3; }));
   EXPECT_NE(daemon.log().find("upgrading: executing"), std::string::npos);
+  // The original client rides over the upgrade: it reconnects by itself.
+  EXPECT_EQ(client->info("s").last.back().rc, 0);
+}
+
+TEST_F(State, ARequestSentDuringAnUpgradeIsAnsweredByTheNewImage) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  auto watcher = daemon.connect("watcher");
+  watcher->subscribe({});
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  const std::string boot = client->ping().boot_id;
+  daemon.connect("upgrader")->upgrade();
+  // Sent while lrmd drains: it is answered after the re-exec, exactly once.
+  client->registerInstance(registration("later", "ocf:lrmtest:Fail"));
+  EXPECT_NE(client->ping().boot_id, boot);
+  EXPECT_EQ(client->list().size(), 2u);
+  EXPECT_EQ(client->waitForResult(start, kPatience).rc, 0) << "reported once, before the re-exec";
+  // A subscriber reconnects when it next talks to lrmd, and is subscribed
+  // again: it sees events of the new image (those in between are missed: a
+  // CRM notices the new boot id and re-reads the state).
+  EXPECT_NE(watcher->ping().boot_id, boot);
+  const auto call = client->exec(operation("later", "start", {{"rc", "0"}}));
+  EXPECT_EQ(watcher->waitForResult(call, kPatience).rc, 0);
 }
 
 TEST_F(State, UpgradeWithoutAStateDirectoryIsRefused) {
