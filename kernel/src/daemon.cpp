@@ -182,6 +182,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   // and running one-shot ops finish, journal, and re-execute the binary with
   // the same pid and the listening socket; recurring ops are resumed by it.
   bool upgrading = false;
+  bool upgrade_failed = false;
   std::string upgrade_binary;
   std::function<void()> upgrade_check;
   Clock::time_point upgrade_deadline;
@@ -224,11 +225,16 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execv(upgrade_binary.c_str(), argv.data());
+    // Fallback: persist and restart. Everything is in the journal; exiting
+    // non-zero lets the supervisor start lrmd again, which restores it.
     const std::string why = std::strerror(errno);
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     ::close(fd);
     log(sdk::LogLevel::Error, "unable to upgrade: cannot execute " + upgrade_binary + ": " + why +
-                                  "; lrmd goes on without upgrading (restart it to recover the paused state)");
+                                  "; falling back to persist-and-restart: exiting, the next lrmd restores the "
+                                  "state from the journal (recurring operations with --resume-recurring)");
+    upgrade_failed = true;
+    loop.stop();
   };
   upgrade_check = [&] {
     if (engine.quiescent()) return execUpgrade();
@@ -271,7 +277,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   if (store) store->sync();
   server.stopAccepting();
   log(sdk::LogLevel::Notice, "lrmd exiting");
-  return 0;
+  return upgrade_failed ? 1 : 0;
 }
 
 }  // namespace lrm::kernel

@@ -315,3 +315,26 @@ TEST_F(State, UpgradeWithoutAStateDirectoryIsRefused) {
 
 }  // namespace
 }  // namespace lrm::test
+
+namespace lrm::test {
+namespace {
+
+TEST_F(State, AnUpgradeThatCannotExecFallsBackToPersistAndRestart) {
+  const std::string bogus = scratch_.file("not-a-binary");
+  { std::ofstream(bogus) << "garbage, not an executable format\n"; }
+  std::filesystem::permissions(bogus, std::filesystem::perms::owner_all);
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client->registerInstance(registration("kept", "ocf:lrmtest:Fail"));
+    client->upgrade(bogus);
+    EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << "it exits to be restarted";
+    EXPECT_NE(daemon.log().find("falling back to persist-and-restart"), std::string::npos) << daemon.log();
+    daemon.crash();  // already gone; forget it
+  }
+  TestDaemon again(options());
+  EXPECT_EQ(again.connect()->info("kept").id, "kept");
+}
+
+}  // namespace
+}  // namespace lrm::test

@@ -143,6 +143,7 @@ TestDaemon::~TestDaemon() {
 }
 
 void TestDaemon::crash() {
+  if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
@@ -159,7 +160,9 @@ std::string TestDaemon::log() const {
 bool TestDaemon::alive() const {
   if (pid_ <= 0) return false;
   int status = 0;
-  return ::waitpid(pid_, &status, WNOHANG) == 0;
+  if (::waitpid(pid_, &status, WNOHANG) == 0) return true;
+  pid_ = -1;  // reaped: never signal this pid again (it may be reused)
+  return false;
 }
 
 int TestDaemon::stop() {

@@ -65,7 +65,7 @@ class TestDaemon {
  private:
   TempDir dir_;
   std::string socket_;
-  pid_t pid_ = -1;
+  mutable pid_t pid_ = -1;  // -1 once reaped (by stop(), crash() or alive())
 };
 
 /** A registration request (name defaults to the id). */
