@@ -113,6 +113,19 @@ void emit(Poco::JSON::Object& line) {
   std::cerr << json.str() << "\n";
 }
 
+// A recurring op's lateness: the time between two of its results minus the
+// interval and the run's own time.
+void noteLateness(std::map<lrm::sdk::CallId, Clock::time_point>& last_seen, std::vector<double>& lateness,
+                  const lrm::client::Event& event, std::uint64_t interval_ms) {
+  const auto now = Clock::now();
+  auto& previous = last_seen[event.call_id];
+  if (previous != Clock::time_point{}) {
+    lateness.push_back(std::chrono::duration<double, std::milli>(now - previous).count() -
+                       static_cast<double>(interval_ms + event.exec_ms));
+  }
+  previous = now;
+}
+
 // Runs the execd side of a measurement; nullptr when Pacemaker is not there.
 Poco::JSON::Object::Ptr execd(const std::string& mode, const std::string& spec, int n) {
 #ifdef LRM_BENCH_EXECD
@@ -364,14 +377,7 @@ void recurring(const Agent& agent) {
     ++results;
     ++per_op[event->call_id];
     if (event->status != lrm::sdk::ExecStatus::Done || event->rc != 0) ++failures;
-    const auto now = Clock::now();
-    auto& previous = last_seen[event->call_id];
-    if (previous != Clock::time_point{}) {
-      // Time between two results minus the interval and this run's own time.
-      lateness.push_back(std::chrono::duration<double, std::milli>(now - previous).count() -
-                         static_cast<double>(interval_ms + event->exec_ms));
-    }
-    previous = now;
+    noteLateness(last_seen, lateness, *event, interval_ms);
   }
   const double cpu_percent = (cpuMs(daemon.pid()) - cpu_before) / (seconds * 10.0);
   const double p99 = percentile(lateness, 0.99);
@@ -456,13 +462,7 @@ void native() {
     if (!event || event->type != "exec") continue;
     ++results;
     if (event->rc != lrm::sdk::rc::kNotRunning) ++failures;  // never started: "not running" is the answer
-    const auto now = Clock::now();
-    auto& previous = last_seen[event->call_id];
-    if (previous != Clock::time_point{}) {
-      lateness.push_back(std::chrono::duration<double, std::milli>(now - previous).count() - 1000.0 -
-                         static_cast<double>(event->exec_ms));
-    }
-    previous = now;
+    noteLateness(last_seen, lateness, *event, 1000);
   }
   const double cpu_percent = (cpuMs(daemon.pid()) - cpu_before) / (window * 10.0);
   const double user_percent = (static_cast<double>(statField(daemon.pid(), 14)) - user_before) * 1000.0 /
