@@ -13,6 +13,7 @@ cmake --build "$build"
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 before_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
+tree_before=$(git status --porcelain --ignored -- tests 2>/dev/null || true)
 status=0
 (cd "$build" && ctest --output-on-failure --timeout 600 -j2) || status=$?
 # The SDK as a third party uses it: installed, samples built against it.
@@ -29,6 +30,14 @@ after_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
 new_tmp=$(comm -13 <(echo "$before_tmp") <(echo "$after_tmp") | sed '/^$/d')
 if [ -n "$new_tmp" ]; then
   echo "test.sh: temporary files left behind in /tmp: $new_tmp" >&2
+  status=1
+fi
+# Tests must not write into the source tree (fixtures that keep state run
+# from temporary copies).
+tree_after=$(git status --porcelain --ignored -- tests 2>/dev/null || true)
+if [ "$tree_before" != "$tree_after" ]; then
+  echo "test.sh: the tests changed the source tree:" >&2
+  diff <(echo "$tree_before") <(echo "$tree_after") >&2 || true
   status=1
 fi
 exit $status

@@ -167,7 +167,17 @@ namespace lrm::test {
 namespace {
 
 TEST(AgentListing, JsonIncludesEachAgentsShortdesc) {
-  TestDaemon daemon;
+  // Its own tree: describing runs every agent's meta-data, and some
+  // fixtures keep state next to themselves.
+  TempDir tree;
+  std::filesystem::create_directories(tree.file("lrmtest"));
+  for (const char* agent : {"Counter", "Sleeper"}) {
+    std::filesystem::copy_file(std::string(LRM_TEST_FIXTURES_DIR) + "/ocf/lrmtest/" + agent,
+                               tree.file(std::string("lrmtest/") + agent));
+  }
+  DaemonOptions options;
+  options.env["LRM_OCF_PATH"] = tree.path();
+  TestDaemon daemon(options);
   auto client = daemon.connect();
   const auto described = client->describeAgents("ocf", "lrmtest");
   const auto sleeper = std::find_if(described.begin(), described.end(), [](const auto& a) { return a.first == "Sleeper"; });
