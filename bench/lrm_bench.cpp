@@ -480,14 +480,14 @@ void native() {
   emit(line);
 }
 
-// Run job(i) for i in [0, count) on @p parallel threads; wall ms.
-double inParallel(std::size_t count, int parallel, const std::function<void(std::size_t)>& job) {
+// Run job(i, thread) for i in [0, count) on @p parallel threads; wall ms.
+double inParallel(std::size_t count, int parallel, const std::function<void(std::size_t, int)>& job) {
   std::atomic<std::size_t> next{0};
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < parallel; ++t) {
-    threads.emplace_back([&] {
-      for (std::size_t i = next++; i < count; i = next++) job(i);
+    threads.emplace_back([&, t] {
+      for (std::size_t i = next++; i < count; i = next++) job(i, t);
     });
   }
   for (auto& thread : threads) thread.join();
@@ -503,20 +503,16 @@ void metadataBench() {
     for (const auto& type : daemon.client().agents("ocf", provider)) specs.push_back("ocf:" + provider + ":" + type);
   }
   if (quick && specs.size() > 20) specs.resize(20);
-  const double direct = inParallel(specs.size(), kParallel, [&](std::size_t i) {
+  const double direct = inParallel(specs.size(), kParallel, [&](std::size_t i, int) {
     const Agent agent(specs[i]);
     ::waitpid(spawn({agent.path(), "meta-data"}, agent.env("meta", "/dev/null")), nullptr, 0);
   });
   std::vector<std::unique_ptr<lrm::client::Client>> clients;
   for (int t = 0; t < kParallel; ++t) clients.push_back(lrm::client::Client::connect(daemon.file("lrmd.sock"), "bench"));
-  std::atomic<int> thread_ids{0};
   auto through_lrm = [&] {
-    thread_ids = 0;
-    return inParallel(specs.size(), kParallel, [&](std::size_t i) {
-      thread_local int mine = -1;
-      if (mine < 0 || mine >= kParallel) mine = thread_ids++;
+    return inParallel(specs.size(), kParallel, [&](std::size_t i, int thread) {
       try {
-        clients[static_cast<std::size_t>(mine)]->metadata(specs[i]);
+        clients[static_cast<std::size_t>(thread)]->metadata(specs[i]);
       } catch (const lrm::client::Error&) {
         ++failures;
       }

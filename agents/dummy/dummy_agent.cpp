@@ -3,25 +3,17 @@
 // stat() or two, not a fork.
 //   params: state    state file (default /run/lrm-native/Dummy-<instance>.state)
 //           op_sleep seconds (fractions allowed) each action takes, default 0
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
-#include "lrm/sdk/agent.hpp"
+#include "../common.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-using lrm::sdk::Result;
-
-Result done(int rc, std::string reason = {}) {
-  Result result;
-  result.status = lrm::sdk::ExecStatus::Done;
-  result.rc = rc;
-  result.exit_reason = std::move(reason);
-  return result;
-}
+using lrm::agents::param;
+using lrm::agents::pause;
+using lrm::agents::result;
 
 class Dummy final : public lrm::sdk::Agent {
  public:
@@ -57,34 +49,26 @@ class Dummy final : public lrm::sdk::Agent {
 )";
   }
 
-  Result run(const lrm::sdk::Operation& op, lrm::sdk::ActionContext& context) override {
-    const auto param = [&](const char* name, const std::string& fallback) {
-      const auto it = op.params.find(name);
-      return it == op.params.end() ? fallback : it->second;
-    };
-    const fs::path state = param("state", "/run/lrm-native/Dummy-" + op.instance_id + ".state");
-    const double sleep_s = std::stod(param("op_sleep", "0"));  // a bad number throws: reported as an error
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(sleep_s);
-    while (std::chrono::steady_clock::now() < until) {
-      if (context.cancelled()) return done(lrm::sdk::rc::kError, "interrupted");
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  lrm::sdk::Result run(const lrm::sdk::Operation& op, lrm::sdk::ActionContext& context) override {
+    const fs::path state = param(op, "state", "/run/lrm-native/Dummy-" + op.instance_id + ".state");
+    const double sleep_s = std::stod(param(op, "op_sleep", "0"));  // a bad number throws: reported as an error
+    if (!pause(context, static_cast<long>(sleep_s * 1000))) return result(lrm::sdk::rc::kError, "interrupted");
     std::error_code ec;
     if (op.action == "start" || op.action == "migrate_from") {
       fs::create_directories(state.parent_path(), ec);
       std::ofstream(state).flush();
-      return fs::exists(state, ec) ? done(lrm::sdk::rc::kOk)
-                                   : done(lrm::sdk::rc::kError, "cannot create " + state.string());
+      return fs::exists(state, ec) ? result(lrm::sdk::rc::kOk)
+                                   : result(lrm::sdk::rc::kError, "cannot create " + state.string());
     }
     if (op.action == "stop" || op.action == "migrate_to") {
       fs::remove(state, ec);
-      return done(lrm::sdk::rc::kOk);
+      return result(lrm::sdk::rc::kOk);
     }
     if (op.action == "monitor" || op.action == "status") {
-      return fs::exists(state, ec) ? done(lrm::sdk::rc::kOk) : done(lrm::sdk::rc::kNotRunning);
+      return fs::exists(state, ec) ? result(lrm::sdk::rc::kOk) : result(lrm::sdk::rc::kNotRunning);
     }
-    if (op.action == "reload" || op.action == "validate-all") return done(lrm::sdk::rc::kOk);
-    return done(lrm::sdk::rc::kUnimplemented, "action '" + op.action + "' is not implemented");
+    if (op.action == "reload" || op.action == "validate-all") return result(lrm::sdk::rc::kOk);
+    return result(lrm::sdk::rc::kUnimplemented, "action '" + op.action + "' is not implemented");
   }
 };
 

@@ -169,7 +169,7 @@ sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) 
     loop_.watch(*fd, EPOLLIN, [this, id, is_out, capture](std::uint32_t) {
       auto it = children_.find(id);
       if (it == children_.end()) return;
-      drain(it->second, is_out ? it->second.out_fd : it->second.err_fd, *capture);
+      drain(is_out ? it->second.out_fd : it->second.err_fd, *capture);
     });
   }
   if (child.request.timeout_ms > 0) {
@@ -180,7 +180,7 @@ sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) 
   return id;
 }
 
-void Spawner::drain(Child& child, int& fd, OutputCapture& capture) {
+void Spawner::drain(int& fd, OutputCapture& capture) {
   if (fd < 0) return;
   char buffer[65536];
   while (true) {
@@ -194,7 +194,6 @@ void Spawner::drain(Child& child, int& fd, OutputCapture& capture) {
     // EOF or a real error: this stream is finished (the child may live on).
     loop_.unwatch(fd);
     closeFd(fd);
-    (void)child;
     return;
   }
 }
@@ -308,8 +307,8 @@ void Spawner::reap() {
 }
 
 void Spawner::finish(Child& child, int wait_status) {
-  drain(child, child.out_fd, child.out);
-  drain(child, child.err_fd, child.err);
+  drain(child.out_fd, child.out);
+  drain(child.err_fd, child.err);
   // Whatever grandchildren still hold the pipes, the result is taken now.
   for (int* fd : {&child.out_fd, &child.err_fd}) {
     if (*fd >= 0) loop_.unwatch(*fd);

@@ -90,7 +90,7 @@ class Spawner {
   void killGroup(sdk::SpawnId id);
   void logOutput(const Child& child) const;
   void reap();
-  void drain(Child& child, int& fd, OutputCapture& capture);
+  void drain(int& fd, OutputCapture& capture);
   void finish(Child& child, int wait_status);
 
   EventLoop& loop_;

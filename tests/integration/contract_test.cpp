@@ -64,10 +64,7 @@ TEST_P(Contract, RecurringMonitorThenCancel) {
   const auto call = client_->exec(monitor);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(client_->waitForResult(call, kPatience).rc, 0);
   client_->cancel("c", "monitor", 100);
-  Event event;
-  do {
-    event = client_->waitForResult(call, kPatience);
-  } while (event.status != ExecStatus::Cancelled);
+  const Event event = waitForCancelled(*client_, call);
   EXPECT_EQ(event.rc, 0);
   EXPECT_FALSE(client_->nextEvent(Millis(300))) << "silence after cancel";
   run("stop");
@@ -90,10 +87,7 @@ TEST_P(Contract, StopImpliesCancelAndFailureIsDetected) {
   const Event failed = failures->waitForResult(call, kPatience);
   EXPECT_EQ(failed.rc, sdk::rc::kNotRunning);
   const auto stop = client_->exec(operation("c", "stop"));
-  Event cancelled;
-  do {
-    cancelled = client_->waitForResult(call, kPatience);
-  } while (cancelled.status != ExecStatus::Cancelled);
+  const Event cancelled = waitForCancelled(*client_, call);
   EXPECT_EQ(cancelled.rc, sdk::rc::kNotRunning) << "cancelled with the last rc";
   EXPECT_EQ(client_->waitForResult(stop, kPatience).rc, 0);
 }

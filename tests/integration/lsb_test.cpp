@@ -63,10 +63,7 @@ TEST_F(Lsb, RecurringMonitorStopImpliesCancel) {
   EXPECT_EQ(client_->waitForResult(call, kPatience).rc, 0);
   EXPECT_EQ(client_->waitForResult(call, kPatience).rc, 0);
   const auto stop = client_->exec(operation("d", "stop"));
-  Event cancelled;
-  do {
-    cancelled = client_->waitForResult(call, kPatience);
-  } while (cancelled.status != ExecStatus::Cancelled);
+  const Event cancelled = waitForCancelled(*client_, call);
   EXPECT_EQ(client_->waitForResult(stop, kPatience).rc, 0);
   EXPECT_TRUE(client_->info("d").recurring.empty());
 }

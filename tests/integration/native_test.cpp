@@ -74,10 +74,7 @@ TEST_F(Native, RecurringMonitorCancelAndStopImpliesCancel) {
   const auto call = client_->exec(monitor);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(client_->waitForResult(call, kPatience).rc, 0);
   const auto stop = client_->exec(operation("d", "stop"));
-  Event cancelled;
-  do {
-    cancelled = client_->waitForResult(call, kPatience);
-  } while (cancelled.status != ExecStatus::Cancelled);
+  const Event cancelled = waitForCancelled(*client_, call);
   EXPECT_EQ(client_->waitForResult(stop, kPatience).rc, 0);
   EXPECT_EQ(run("d", "monitor").rc, sdk::rc::kNotRunning);
 }

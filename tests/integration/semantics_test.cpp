@@ -96,10 +96,7 @@ TEST_F(Semantics, FailingRecurringMonitorIsReportedAndCancelsWithItsLastRc) {
   const Event failed = failures->waitForResult(call, kPatience);
   EXPECT_EQ(failed.rc, sdk::rc::kNotRunning) << "a recurring monitor that says 'not running' is a failure";
   client_->cancel("f", "monitor", 100);
-  Event cancelled;
-  do {
-    cancelled = client_->waitForResult(call, kPatience);
-  } while (cancelled.status != ExecStatus::Cancelled);
+  const Event cancelled = waitForCancelled(*client_, call);
   EXPECT_EQ(cancelled.rc, sdk::rc::kNotRunning);
 }
 
@@ -165,11 +162,7 @@ TEST_F(Semantics, TwentyFiveInstancesUnderLoad) {
   for (int i = 0; i < kInstances; ++i) {
     const std::string id = "s" + std::to_string(i);
     const auto stop = client_->exec(operation(id, "stop"));
-    Event event;
-    do {
-      event = client_->waitForResult(stop, kPatience);
-    } while (event.call_id != stop);
-    EXPECT_EQ(event.rc, 0);
+    EXPECT_EQ(client_->waitForResult(stop, kPatience).rc, 0);
     EXPECT_TRUE(client_->info(id).recurring.empty()) << "stop cancels the recurring monitor";
     EXPECT_FALSE(std::filesystem::exists(scratch_.file(id + ".lock.violations")));
   }

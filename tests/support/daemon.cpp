@@ -95,6 +95,14 @@ client::ExecRequest operation(const std::string& id, const std::string& action, 
   return request;
 }
 
+client::Event waitForCancelled(client::Client& client, sdk::CallId call) {
+  client::Event event;
+  do {
+    event = client.waitForResult(call, kPatience);
+  } while (event.status != sdk::ExecStatus::Cancelled);
+  return event;
+}
+
 bool waitUntil(const std::function<bool()>& condition, Millis deadline) {
   const auto until = Clock::now() + deadline;
   while (!condition()) {

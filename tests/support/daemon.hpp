@@ -73,6 +73,12 @@ client::RegisterRequest registration(const std::string& id, const std::string& a
 /** A one-shot exec request with the default timeout. */
 client::ExecRequest operation(const std::string& id, const std::string& action, sdk::Params params = {});
 
+/**
+ * The `cancelled` result of a recurring op: results of iterations that ran
+ * before the cancellation took effect are skipped.
+ */
+client::Event waitForCancelled(client::Client& client, sdk::CallId call);
+
 /** Poll @p condition until it holds or @p deadline passes. */
 bool waitUntil(const std::function<bool()>& condition, Millis deadline = kPatience);
 

@@ -210,6 +210,7 @@ class Ctl {
     const std::string cls = spec.substr(0, colon);
     const std::string provider = colon == std::string::npos ? "" : spec.substr(colon + 1);
     std::vector<std::pair<std::string, std::string>> described;
+    bool describable = json_;
     if (json_) {
       // With --json, each agent's shortdesc too (from the daemon's metadata
       // cache); classes with providers can only be described per provider.
@@ -217,10 +218,10 @@ class Ctl {
         described = client().describeAgents(cls, provider);
       } catch (const Error& e) {
         if (e.code() != "bad-request") throw;
-        json_described_ = false;
+        describable = false;
       }
     }
-    if (json_ && json_described_) {
+    if (describable) {
       std::vector<std::string> names;
       Poco::JSON::Object::Ptr descriptions = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
       for (const auto& [name, shortdesc] : described) {
@@ -420,7 +421,6 @@ class Ctl {
   bool json_;
   std::optional<std::uint64_t> wait_ms_;
   std::unique_ptr<Client> client_;
-  bool json_described_ = true;
 };
 
 }  // namespace

@@ -83,11 +83,4 @@ struct lrm_agent_descriptor {
       PROVIDER,                                                                       \
       TYPE,                                                                           \
       VERSION,                                                                        \
-      []() noexcept -> lrm::sdk::Agent* {                                             \
-        try {                                                                         \
-          return new CLASS();                                                         \
-        } catch (...) {                                                               \
-          return nullptr;                                                             \
-        }                                                                             \
-      },                                                                              \
-      [](lrm::sdk::Agent* object) noexcept { delete object; }}
+      LRM_DETAIL_FACTORY(lrm::sdk::Agent, CLASS)}

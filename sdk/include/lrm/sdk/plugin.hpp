@@ -46,6 +46,20 @@ struct lrm_plugin_descriptor {
   (offsetof(lrm_plugin_descriptor, destroy) + sizeof(lrm_plugin_descriptor::destroy))
 
 /**
+ * @brief (Internal) the create/destroy pair of a descriptor: make a @p CLASS
+ * as a @p BASE (nullptr instead of an exception) and delete it.
+ */
+#define LRM_DETAIL_FACTORY(BASE, CLASS)   \
+  []() noexcept -> BASE* {                \
+    try {                                 \
+      return new CLASS();                 \
+    } catch (...) {                       \
+      return nullptr;                     \
+    }                                     \
+  },                                      \
+      [](BASE* object) noexcept { delete object; }
+
+/**
  * @brief Export @p CLASS (a lrm::sdk::ResourceClass with a default constructor)
  * as the plugin named @p NAME. Use once per plugin library, at namespace scope.
  */
@@ -57,11 +71,4 @@ struct lrm_plugin_descriptor {
       sizeof(lrm_plugin_descriptor),                                                      \
       NAME,                                                                               \
       VERSION,                                                                            \
-      []() noexcept -> lrm::sdk::ResourceClass* {                                         \
-        try {                                                                             \
-          return new CLASS();                                                             \
-        } catch (...) {                                                                   \
-          return nullptr;                                                                 \
-        }                                                                                 \
-      },                                                                                  \
-      [](lrm::sdk::ResourceClass* object) noexcept { delete object; }}
+      LRM_DETAIL_FACTORY(lrm::sdk::ResourceClass, CLASS)}
