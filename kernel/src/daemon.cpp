@@ -4,7 +4,10 @@
 #include <Poco/UUIDGenerator.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +22,7 @@
 #include "plugin_loader.hpp"
 #include "server.hpp"
 #include "spawner.hpp"
+#include "handover.hpp"
 #include "state_store.hpp"
 #include "worker_pool.hpp"
 
@@ -30,6 +34,7 @@ namespace lrm::kernel {
 namespace {
 
 constexpr Millis kDrainPoll{50};
+constexpr Millis kGoodbyeDrain{2000};   // for clients to read their last replies before an exec()
 constexpr std::size_t kWorkerThreads = 4;  // native agents; they mostly wait
 
 void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
@@ -57,7 +62,7 @@ void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
         continue;
       }
       try {
-        engine.addClass(plugin->object);
+        engine.addClass(plugin->object, plugin->abi_minor >= 1);
         provided_by[plugin->name] = path;
         log(sdk::LogLevel::Info, "loaded class '" + plugin->name + "' " + plugin->version + " from " + path);
       } catch (const std::exception& e) {
@@ -97,6 +102,27 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
 
   loadPlugins(config, host, engine);
 
+  // After an upgrade in place: what the previous image handed over.
+  std::optional<Handover> handover;
+  if (const char* file = std::getenv(kHandoverEnv)) {
+    const std::string path = file;
+    ::unsetenv(kHandoverEnv);
+    try {
+      handover = readHandover(path);
+    } catch (const std::exception& e) {
+      log(sdk::LogLevel::Error, std::string("unable to read the upgrade's handover: ") + e.what() +
+                                    "; operations that were in flight are reported as interrupted");
+    }
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  std::set<std::pair<std::string, sdk::CallId>> carried_running;
+  if (handover) {
+    for (const auto& op : handover->ops.ops) {
+      if (op.state == CarriedOp::State::Running) carried_running.emplace(op.instance_id, op.op.call_id);
+    }
+  }
+
   // Restore before serving: instances and last results come back, nothing is
   // started, stopped or probed (DESIGN §5).
   std::unique_ptr<StateStore> store;
@@ -107,12 +133,19 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       std::size_t restored = 0;
       engine.setJournal(store.get());
       std::size_t not_resumed = 0;
-      for (const auto& instance : store->load()) {
+      for (auto& instance : store->load()) {
+        auto& interrupted = instance.interrupted;  // those carried over are not
+        interrupted.erase(std::remove_if(interrupted.begin(), interrupted.end(),
+                                         [&](const ExecEvent& event) {
+                                           return carried_running.count({instance.id, event.call_id}) > 0;
+                                         }),
+                          interrupted.end());
         if (!engine.restore(instance.id, instance.name, instance.agent, instance.params, instance.drop_recurring,
                             instance.last, instance.interrupted)) {
           continue;
         }
         ++restored;
+        if (handover) continue;  // its recurring ops are in the handover, with their state
         for (const auto& op : instance.recurring) {
           if (config.resume_recurring) {
             engine.resumeRecurring(instance.id, op);
@@ -125,6 +158,17 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
         log(sdk::LogLevel::Notice, std::to_string(not_resumed) +
                                        " recurring operation(s) were active before the restart and are not resumed "
                                        "(--resume-recurring resumes them); they are forgotten");
+      }
+      if (handover) {
+        server.expect(handover->sessions, handover->next_client, Millis(config.resume_window_ms));
+        spawner.expect(std::move(handover->children));
+        engine.takeOver(handover->ops);
+        spawner.adoptUnclaimed();
+        log(sdk::LogLevel::Notice, "upgraded in place: took over " + std::to_string(handover->ops.ops.size()) +
+                                       " operation(s), " + std::to_string(carried_running.size()) +
+                                       " of them in flight; waiting " + std::to_string(config.resume_window_ms) +
+                                       " ms for " + std::to_string(handover->sessions.size()) +
+                                       " client session(s) to resume");
       }
       store->compact(engine);
       server.setRestored(restored);
@@ -178,20 +222,50 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   };
   loop.onSignal(SIGTERM, [&] { shutdown("SIGTERM"); });
   loop.onSignal(SIGINT, [&] { shutdown("SIGINT"); });
-  // Upgrade in place (docs/operations.md): stop taking requests, let queued
-  // and running one-shot ops finish, journal, and re-execute the binary with
-  // the same pid and the listening socket; recurring ops are resumed by it.
+  // Upgrade in place (docs/operations.md): stop taking requests and starting
+  // operations, wait for the ops in flight that cannot be handed over (those
+  // of in-process native agents), then re-execute the binary with the same
+  // pid, handing over the listening socket, the agents' pipes, every queued
+  // and recurring op and the clients' sessions.
   bool upgrading = false;
   bool upgrade_failed = false;
   std::string upgrade_binary;
   std::function<void()> upgrade_check;
   Clock::time_point upgrade_deadline;
+  // Ops in flight that cannot be handed over: no agent process, or an
+  // unregistered instance (nobody in the next image would report them).
+  auto notCarriable = [&] {
+    std::set<std::pair<std::string, sdk::CallId>> result;
+    for (const auto& op : engine.running()) {
+      if (op.deleted || !spawner.has(op.instance_id, op.call_id)) result.emplace(op.instance_id, op.call_id);
+    }
+    return result;
+  };
+  auto fallBack = [&](const std::string& why) {
+    log(sdk::LogLevel::Error, "unable to upgrade: " + why +
+                                  "; falling back to persist-and-restart: exiting, the next lrmd restores the "
+                                  "state from the journal (recurring operations with --resume-recurring; "
+                                  "operations in flight are reported as interrupted)");
+    upgrade_failed = true;
+    loop.stop();
+  };
   auto execUpgrade = [&] {
     if (store) store->sync();
-    // Clients know their pending request was not processed and may send it
-    // again to the new image (the client library does).
+    Handover handed;
+    handed.ops = engine.carryOver();
+    handed.sessions = server.carryOver();
+    handed.next_client = server.nextClient();
+    handed.children = spawner.handOver();
+    const std::string handover_path = config.state_dir + "/handover.json";
+    try {
+      writeHandover(handover_path, handed);
+    } catch (const std::exception& e) {
+      return fallBack(e.what());
+    }
+    // Clients resume their sessions in the new image; a request they sent
+    // meanwhile was not processed and they send it again (the client library does).
     server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
-    server.flushAll();
+    server.drainOutput(kGoodbyeDrain);
     const int fd = server.listenerForExec();
     std::vector<std::string> args = {upgrade_binary};
     std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
@@ -214,32 +288,33 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       if (arg == "--resume-recurring") continue;
       args.push_back(arg);
     }
+    // Without the handover (a binary that ignores it), recurring ops come from the journal.
     args.push_back("--resume-recurring");
     args.push_back("--inherit-listen-fd");
     args.push_back(std::to_string(fd));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    log(sdk::LogLevel::Notice, "upgrading: executing " + upgrade_binary);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    log(sdk::LogLevel::Notice, "upgrading: executing " + upgrade_binary + " with " +
+                                   std::to_string(handed.ops.ops.size()) + " operation(s) and " +
+                                   std::to_string(handed.children.size()) + " agent process(es)");
+    ::setenv(kHandoverEnv, handover_path.c_str(), 1);
+    // The signal mask stays blocked across exec(): a SIGCHLD of a handed-over
+    // agent stays pending for the new image's signalfd.
     ::execv(upgrade_binary.c_str(), argv.data());
-    // Fallback: persist and restart. Everything is in the journal; exiting
-    // non-zero lets the supervisor start lrmd again, which restores it.
     const std::string why = std::strerror(errno);
-    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+    ::unsetenv(kHandoverEnv);
+    std::error_code ec;
+    std::filesystem::remove(handover_path, ec);
     ::close(fd);
-    log(sdk::LogLevel::Error, "unable to upgrade: cannot execute " + upgrade_binary + ": " + why +
-                                  "; falling back to persist-and-restart: exiting, the next lrmd restores the "
-                                  "state from the journal (recurring operations with --resume-recurring)");
-    upgrade_failed = true;
-    loop.stop();
+    fallBack("cannot execute " + upgrade_binary + ": " + why);
   };
   upgrade_check = [&] {
-    if (engine.quiescent()) return execUpgrade();
+    const auto waiting_for = notCarriable();
+    if (waiting_for.empty()) return execUpgrade();
     if (Clock::now() >= upgrade_deadline) {
-      engine.abandonInFlight("lrmd was upgraded before the agent completed; the agent was left running");
+      engine.abandonInFlight("lrmd was upgraded before the agent completed; the agent was left running",
+                             [&](const std::string& id, sdk::CallId call) { return waiting_for.count({id, call}) > 0; });
       return execUpgrade();
     }
     loop.addTimer(kDrainPoll, upgrade_check);
@@ -254,8 +329,9 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     }
     upgrading = true;
     log(sdk::LogLevel::Notice, "upgrade to " + upgrade_binary + " requested; " + std::to_string(engine.inFlight()) +
-                                   " operation(s) in flight");
-    engine.prepareUpgrade();
+                                   " operation(s) in flight, " + std::to_string(notCarriable().size()) +
+                                   " of them to wait for");
+    engine.freeze();
     server.pauseInput();
     upgrade_deadline = Clock::now() + Millis(config.shutdown_timeout_ms);
     loop.defer(upgrade_check);  // after the reply to the request has gone out

@@ -20,6 +20,7 @@ struct DaemonConfig {
   std::uint64_t max_output_bytes = 10 * 1024 * 1024;  ///< per stream of each agent run
   std::string timeout_hook;                           ///< run before a timeout kill
   std::uint64_t shutdown_timeout_ms = 30000;
+  std::uint64_t resume_window_ms = 30000;  ///< after an upgrade: how long sessions wait for their clients
   gid_t allowed_gid = static_cast<gid_t>(-1);
   std::string state_dir;  ///< empty: nothing persisted
   bool resume_recurring = false;  ///< resubmit restored recurring ops

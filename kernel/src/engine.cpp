@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 
 #include "log.hpp"
 
@@ -57,6 +58,7 @@ struct Engine::Op {
 
   OpState state = OpState::Invalid;
   TimerId timer = 0;                 // start delay or recurring interval
+  Clock::time_point due;             // when that timer fires
   Clock::time_point ready_at;        // became runnable (for queue_ms)
   Clock::time_point started_at;
   std::int64_t t_run = 0;
@@ -116,11 +118,12 @@ Engine::~Engine() {
   }
 }
 
-void Engine::addClass(ClassPtr cls) {
+void Engine::addClass(ClassPtr cls, bool can_resume) {
   const std::string name = cls->name();
   if (!classes_.emplace(name, std::move(cls)).second) {
     throw std::runtime_error("resource class '" + name + "' is provided by two plugins");
   }
+  if (can_resume) resumable_.insert(name);
 }
 
 std::vector<std::string> Engine::classNames() const {
@@ -218,30 +221,136 @@ void Engine::resumeRecurring(const std::string& id, const OpView& op) {
   }
 }
 
-void Engine::prepareUpgrade() {
-  upgrading_ = true;
+std::vector<Engine::InFlight> Engine::running() const {
+  std::vector<InFlight> result;
   for (const auto& [id, instance] : instances_) {
-    auto drop = [&](std::vector<OpPtr>& ops) {
-      for (const auto& op : ops) {
-        if (!op->recurring()) continue;
-        loop_.cancelTimer(op->timer);
-        op->timer = 0;
-        op->state = OpState::Finished;
-      }
-      ops.erase(std::remove_if(ops.begin(), ops.end(), [](const OpPtr& op) { return op->recurring(); }), ops.end());
-    };
-    drop(instance->queue);
-    drop(instance->idle);
-    pump(instance);  // a one-shot op that waited behind a recurring one
+    if (instance->running) result.push_back({id, instance->running->call_id, instance->deleted});
   }
+  return result;
 }
 
-bool Engine::quiescent() const {
-  if (in_flight_ > 0) return false;
+CarriedOps Engine::carryOver() const {
+  CarriedOps carried;
+  carried.next_call_id = next_call_id_;
+  const auto now = Clock::now();
+  auto carry = [&](const Instance& instance, const Op& op) {
+    CarriedOp c;
+    c.instance_id = instance.id;
+    c.op = op.view();
+    c.op.t_run = op.t_run;
+    c.origin = op.origin;
+    c.start_delay_ms = op.start_delay_ms;
+    c.last_rc = op.last_rc;
+    c.notified = op.last_notified.has_value();
+    if (op.last_notified) std::tie(c.notified_rc, c.notified_status) = *op.last_notified;
+    c.rerun_now = op.rerun_now;
+    c.cancel_requested = op.cancel_requested;
+    switch (op.state) {
+      case OpState::Delayed:
+      case OpState::Idle:
+        c.state = op.state == OpState::Delayed ? CarriedOp::State::Delayed : CarriedOp::State::Idle;
+        c.remaining_ms = op.due > now ? msSince(now, op.due) : 0;
+        break;
+      case OpState::Queued:
+        c.state = CarriedOp::State::Queued;
+        c.waited_ms = msSince(op.ready_at, now);
+        break;
+      case OpState::Running:
+        c.state = CarriedOp::State::Running;
+        c.waited_ms = msSince(op.started_at, now);
+        c.queue_ms = msSince(op.ready_at, op.started_at);
+        break;
+      case OpState::Invalid:
+      case OpState::Finished:
+        return;
+    }
+    carried.ops.push_back(std::move(c));
+  };
   for (const auto& [id, instance] : instances_) {
-    if (!instance->queue.empty()) return false;
+    if (instance->deleted) continue;  // the upgrade waits for its op in flight (daemon.cpp)
+    if (instance->registered_by != 0) carried.registered_by[id] = instance->registered_by;
+    if (instance->running) carry(*instance, *instance->running);
+    for (const auto& op : instance->queue) carry(*instance, *op);
+    for (const auto& op : instance->idle) carry(*instance, *op);
   }
-  return true;
+  return carried;
+}
+
+void Engine::takeOver(const CarriedOps& carried) {
+  next_call_id_ = std::max(next_call_id_, carried.next_call_id);
+  for (const auto& [id, client] : carried.registered_by) {
+    if (const auto it = instances_.find(id); it != instances_.end()) it->second->registered_by = client;
+  }
+  const auto now = Clock::now();
+  std::set<InstancePtr> touched;
+  for (const auto& c : carried.ops) {
+    const auto it = instances_.find(c.instance_id);
+    if (it == instances_.end()) {
+      log(sdk::LogLevel::Error, {c.instance_id, c.instance_id, c.op.action, c.op.call_id},
+          "carried over the upgrade, but its instance was not restored; dropped");
+      continue;
+    }
+    const InstancePtr& instance = it->second;
+    auto op = std::make_shared<Op>();
+    op->action = c.op.action;
+    op->interval_ms = c.op.interval_ms;
+    op->start_delay_ms = c.start_delay_ms;
+    op->call_id = c.op.call_id;
+    op->timeout_ms = static_cast<std::uint32_t>(c.op.timeout_ms);
+    op->params = c.op.params;
+    op->origin = c.origin;
+    op->changes_only = c.op.changes_only;
+    op->originator_only = c.op.originator_only;
+    op->t_run = c.op.t_run;
+    op->last_rc = c.last_rc;
+    if (c.notified) op->last_notified = std::make_pair(c.notified_rc, c.notified_status);
+    op->rerun_now = c.rerun_now;
+    op->cancel_requested = c.cancel_requested;
+    next_call_id_ = std::max(next_call_id_, op->call_id + 1);
+    touched.insert(instance);
+    switch (c.state) {
+      case CarriedOp::State::Delayed:
+        op->state = OpState::Delayed;
+        instance->queue.push_back(op);
+        arm(instance, op, Millis(c.remaining_ms));
+        break;
+      case CarriedOp::State::Queued:
+        op->state = OpState::Queued;
+        op->ready_at = now - Millis(c.waited_ms);
+        instance->queue.push_back(op);
+        break;
+      case CarriedOp::State::Idle:
+        op->state = OpState::Idle;
+        instance->idle.push_back(op);
+        arm(instance, op, Millis(c.remaining_ms));
+        break;
+      case CarriedOp::State::Running:
+        op->started_at = now - Millis(c.waited_ms);
+        op->ready_at = op->started_at - Millis(c.queue_ms);
+        resume(instance, op);
+        break;
+    }
+  }
+  for (const auto& instance : touched) loop_.defer([this, instance] { pump(instance); });
+}
+
+void Engine::resume(const InstancePtr& instance, const OpPtr& op) {
+  op->state = OpState::Running;
+  instance->running = op;
+  ++in_flight_;
+  auto done = completion(instance, op);
+  const bool resumed =
+      resumable_.count(instance->agent.cls) && instance->cls->resume(operationOf(*instance, *op), done);
+  if (resumed) {
+    log(sdk::LogLevel::Info, op->context(*instance), "carried over the upgrade; still running");
+    return;
+  }
+  sdk::Result result;
+  result.status = sdk::ExecStatus::Error;
+  result.rc = sdk::rc::kError;
+  result.exit_reason = "lrmd was upgraded while the operation was in flight and class '" + instance->agent.cls +
+                       "' could not take its agent over; its outcome is unknown";
+  done(result);
 }
 
 std::vector<std::pair<InstanceView, bool>> Engine::snapshot() const {
@@ -252,10 +361,13 @@ std::vector<std::pair<InstanceView, bool>> Engine::snapshot() const {
   return result;
 }
 
-void Engine::abandonInFlight(const std::string& reason) {
+void Engine::abandonInFlight(const std::string& reason,
+                             const std::function<bool(const std::string& id, sdk::CallId call)>& which) {
   std::vector<std::pair<InstancePtr, OpPtr>> running;
   for (const auto& [id, instance] : instances_) {
-    if (instance->running) running.emplace_back(instance, instance->running);
+    if (instance->running && (!which || which(id, instance->running->call_id))) {
+      running.emplace_back(instance, instance->running);
+    }
   }
   for (const auto& [instance, op] : running) {
     sdk::Result result;
@@ -375,12 +487,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   if (journal_ && op->recurring()) journal_->recurringAdded(found.id, op->view());
   if (request.start_delay_ms > 0) {
     op->state = OpState::Delayed;
-    op->timer = loop_.addTimer(Millis(request.start_delay_ms), [this, instance, op] {
-      op->timer = 0;
-      op->state = OpState::Queued;
-      op->ready_at = Clock::now();
-      pump(instance);
-    });
+    arm(instance, op, Millis(request.start_delay_ms));
   } else {
     op->state = OpState::Queued;
     op->ready_at = Clock::now();
@@ -395,6 +502,18 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   return call_id;
 }
 
+void Engine::arm(const InstancePtr& instance, const OpPtr& op, Millis delay) {
+  op->due = Clock::now() + delay;
+  op->timer = loop_.addTimer(delay, [this, instance, op] {
+    op->timer = 0;
+    if (op->state == OpState::Idle) return requeue(instance, op);
+    if (op->state != OpState::Delayed) return;
+    op->state = OpState::Queued;
+    op->ready_at = Clock::now();
+    pump(instance);
+  });
+}
+
 void Engine::requeue(const InstancePtr& instance, const OpPtr& op) {
   auto& idle = instance->idle;
   idle.erase(std::remove(idle.begin(), idle.end(), op), idle.end());
@@ -406,7 +525,7 @@ void Engine::requeue(const InstancePtr& instance, const OpPtr& op) {
 }
 
 void Engine::pump(const InstancePtr& instance) {
-  if (draining_ || instance->running || instance->queue.empty()) return;
+  if (draining_ || frozen_ || instance->running || instance->queue.empty()) return;
   const OpPtr head = instance->queue.front();
   // Order on one instance is submission order: a delayed head holds the rest.
   if (head->state != OpState::Queued) return;
@@ -430,32 +549,38 @@ void Engine::pumpWaiting() {
   }
 }
 
+sdk::Operation Engine::operationOf(const Instance& instance, const Op& op) const {
+  sdk::Operation operation;
+  operation.call_id = op.call_id;
+  operation.instance_id = instance.id;
+  operation.instance_name = instance.name;
+  operation.agent = instance.agent;
+  operation.action = op.action;
+  operation.interval_ms = op.interval_ms;
+  operation.timeout_ms = op.timeout_ms;
+  operation.params = instance.params;
+  for (const auto& [name, value] : op.params) operation.params[name] = value;  // per-op values win
+  return operation;
+}
+
+sdk::CompletionCallback Engine::completion(const InstancePtr& instance, const OpPtr& op) {
+  // Plugins must call back later, from the loop; tolerate one that calls at once.
+  return [this, instance, op](const sdk::Result& result) {
+    if (op->state != OpState::Running) return;
+    loop_.defer([this, instance, op, result] { complete(instance, op, result); });
+  };
+}
+
 void Engine::launch(const InstancePtr& instance, const OpPtr& op) {
   op->state = OpState::Running;
   op->started_at = Clock::now();
   op->t_run = epochSeconds();
   instance->running = op;
   ++in_flight_;
-
-  sdk::Operation operation;
-  operation.call_id = op->call_id;
-  operation.instance_id = instance->id;
-  operation.instance_name = instance->name;
-  operation.agent = instance->agent;
-  operation.action = op->action;
-  operation.interval_ms = op->interval_ms;
-  operation.timeout_ms = op->timeout_ms;
-  operation.params = instance->params;
-  for (const auto& [name, value] : op->params) operation.params[name] = value;  // per-op values win
-
   log(sdk::LogLevel::Debug, op->context(*instance), "running");
   if (journal_) journal_->started(instance->id, op->action, op->interval_ms, op->call_id, op->t_run);
   ClassPtr cls = instance->cls;  // keeps the plugin alive for the duration of the call
-  cls->execute(operation, [this, instance, op](const sdk::Result& result) {
-    // Plugins must call back later, from the loop; tolerate one that calls at once.
-    if (op->state != OpState::Running) return;
-    loop_.defer([this, instance, op, result] { complete(instance, op, result); });
-  });
+  cls->execute(operationOf(*instance, *op), completion(instance, op));
 }
 
 void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result) {
@@ -476,15 +601,14 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result 
   }
   report(*instance, *op, result, msSince(op->started_at, now), msSince(op->ready_at, op->started_at));
 
-  if (op->recurring() && !op->cancel_requested && !instance->deleted && !draining_ && !upgrading_) {
+  if (op->recurring() && !op->cancel_requested && !instance->deleted && !draining_) {
+    op->state = OpState::Idle;
     if (op->rerun_now) {
       op->rerun_now = false;
-      op->state = OpState::Idle;
       requeue(instance, op);
     } else {
-      op->state = OpState::Idle;
       instance->idle.push_back(op);
-      op->timer = loop_.addTimer(Millis(op->interval_ms), [this, instance, op] { requeue(instance, op); });
+      arm(instance, op, Millis(op->interval_ms));
     }
   } else {
     op->state = OpState::Finished;
@@ -654,7 +778,11 @@ InstanceView Engine::view(const Instance& instance) const {
     if (op->recurring()) result.recurring.push_back(op->view());
   }
   for (const auto& op : instance.idle) result.recurring.push_back(op->view());
-  if (instance.running && instance.running->recurring()) result.recurring.push_back(instance.running->view());
+  if (instance.running) {
+    result.running = instance.running->view();
+    result.running->t_run = instance.running->t_run;
+    if (instance.running->recurring()) result.recurring.push_back(instance.running->view());
+  }
   std::vector<const std::pair<std::uint64_t, ExecEvent>*> ordered;
   for (const auto& [key, entry] : instance.last) ordered.push_back(&entry);
   std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->first < b->first; });

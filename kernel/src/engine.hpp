@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -60,6 +61,7 @@ struct OpView {
   sdk::Params params;  ///< per-op parameters
   bool changes_only = false;
   bool originator_only = false;
+  std::int64_t t_run = 0;  ///< when it started, for the op in flight
 };
 
 struct InstanceView {
@@ -70,7 +72,38 @@ struct InstanceView {
   bool busy = false;
   std::vector<OpView> pending;
   std::vector<OpView> recurring;
+  std::optional<OpView> running;  ///< the op in flight
   std::vector<ExecEvent> last;  ///< one per (action, interval), oldest first
+};
+
+/**
+ * An operation carried over an upgrade in place (daemon.cpp writes it into
+ * the handover file): everything the engine knows about it, with times made
+ * relative so they survive the exec().
+ */
+struct CarriedOp {
+  enum class State { Delayed, Queued, Running, Idle };
+  std::string instance_id;
+  OpView op;  ///< with the per-op parameters and notify options
+  ClientId origin = 0;
+  State state = State::Queued;
+  std::uint64_t start_delay_ms = 0;
+  std::uint64_t remaining_ms = 0;  ///< Delayed: delay left; Idle: time to the next run
+  std::uint64_t waited_ms = 0;     ///< Queued: since it became runnable; Running: since it started
+  std::uint64_t queue_ms = 0;      ///< Running: how long it had been queued
+  int last_rc = 0;
+  bool notified = false;  ///< a result was sent before (for notify=changes)
+  int notified_rc = 0;
+  sdk::ExecStatus notified_status = sdk::ExecStatus::Done;
+  bool rerun_now = false;
+  bool cancel_requested = false;
+};
+
+/** The engine's operations as one image hands them to the next. */
+struct CarriedOps {
+  std::vector<CarriedOp> ops;  ///< per instance in queue order
+  sdk::CallId next_call_id = 1;
+  std::map<std::string, ClientId> registered_by;  ///< instance id → client (for drop_recurring)
 };
 
 /** Where the engine sends what happened. */
@@ -125,8 +158,11 @@ class Engine {
   Engine(EventLoop& loop, Notifier& notifier, std::size_t max_children);
   ~Engine();
 
-  /** Offer a resource class. @throws std::runtime_error on a duplicate name. */
-  void addClass(ClassPtr cls);
+  /**
+   * Offer a resource class. @param can_resume its plugin has
+   * ResourceClass::resume() (ABI ≥ 1.1). @throws std::runtime_error on a duplicate name.
+   */
+  void addClass(ClassPtr cls, bool can_resume = false);
   std::vector<std::string> classNames() const;
   /** @throws RequestError `unknown-class`. */
   sdk::ResourceClass& resourceClass(const std::string& name) const;
@@ -160,21 +196,33 @@ class Engine {
   /** Every instance with its registration options, for a snapshot. */
   std::vector<std::pair<InstanceView, bool>> snapshot() const;
 
+  /** Upgrading: start nothing new; ops in flight complete, queues and schedules stay. */
+  void freeze() { frozen_ = true; }
+  /** An op in flight; one of an unregistered instance cannot be carried over. */
+  struct InFlight {
+    std::string instance_id;
+    sdk::CallId call_id = 0;
+    bool deleted = false;
+  };
+  std::vector<InFlight> running() const;
+  /** Upgrading, at the exec(): every operation, for the next image. */
+  CarriedOps carryOver() const;
   /**
-   * Upgrading: recurring ops leave the queues silently (they are in the
-   * journal and resumed by the new binary) and are not rescheduled; queued
-   * one-shot ops still run. quiescent() says when nothing is left.
+   * The next image, after restore(): take the operations over. Ops that were
+   * in flight are re-attached through their class's resume(); when it
+   * cannot, they are reported as failed with their outcome unknown.
    */
-  void prepareUpgrade();
-  bool quiescent() const;
+  void takeOver(const CarriedOps& carried);
 
   /** Shutting down: start nothing new; what is in flight completes. */
   void drain() { draining_ = true; }
   /**
-   * At the shutdown bound: report every operation still in flight as
-   * `status=error` with @p reason. Its agent is left running.
+   * At the shutdown bound: report every operation still in flight (those
+   * @p which accepts, when given) as `status=error` with @p reason. Its agent
+   * is left running.
    */
-  void abandonInFlight(const std::string& reason);
+  void abandonInFlight(const std::string& reason,
+                       const std::function<bool(const std::string& id, sdk::CallId call)>& which = {});
 
   std::size_t instanceCount() const;
   std::size_t inFlight() const { return in_flight_; }
@@ -190,6 +238,10 @@ class Engine {
   void pump(const InstancePtr& instance);
   void pumpWaiting();
   void launch(const InstancePtr& instance, const OpPtr& op);
+  void resume(const InstancePtr& instance, const OpPtr& op);
+  sdk::Operation operationOf(const Instance& instance, const Op& op) const;
+  sdk::CompletionCallback completion(const InstancePtr& instance, const OpPtr& op);
+  void arm(const InstancePtr& instance, const OpPtr& op, Millis delay);
   void complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result);
   void requeue(const InstancePtr& instance, const OpPtr& op);
   bool cancelOp(const InstancePtr& instance, OpPtr op);  // by value: op may live in a list it edits
@@ -205,7 +257,8 @@ class Engine {
   std::size_t max_children_;
   std::size_t in_flight_ = 0;
   bool draining_ = false;
-  bool upgrading_ = false;
+  bool frozen_ = false;
+  std::set<std::string> resumable_;  // classes whose plugin has resume()
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;

@@ -25,6 +25,16 @@ sdk::SpawnId HostServices::spawn(sdk::SpawnRequest request,
 
 bool HostServices::kill(sdk::SpawnId id) noexcept { return spawner_.kill(id); }
 
+sdk::SpawnId HostServices::adopt(const sdk::LogContext& context,
+                                 std::function<void(const sdk::SpawnResult&)> done) noexcept {
+  try {
+    return spawner_.adopt(context, std::move(done));
+  } catch (const std::exception& e) {
+    kernel::log(sdk::LogLevel::Error, context, std::string("unable to take over the agent process: ") + e.what());
+    return 0;
+  }
+}
+
 void HostServices::post(std::function<void()> task) noexcept { loop_.defer(std::move(task)); }
 
 void HostServices::work(std::function<void()> job, std::function<void()> then) noexcept {

@@ -19,6 +19,8 @@ class HostServices : public sdk::Host {
   sdk::SpawnId spawn(sdk::SpawnRequest request,
                      std::function<void(const sdk::SpawnResult&)> done) noexcept override;
   bool kill(sdk::SpawnId id) noexcept override;
+  sdk::SpawnId adopt(const sdk::LogContext& context,
+                     std::function<void(const sdk::SpawnResult&)> done) noexcept override;
   void post(std::function<void()> task) noexcept override;
   void work(std::function<void()> job, std::function<void()> then) noexcept override;
   std::uint64_t startTimer(std::uint32_t delay_ms, std::function<void()> fire) noexcept override;

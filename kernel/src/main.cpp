@@ -48,6 +48,7 @@ class LrmdApplication : public Application {
     add("max-output", "BYTES", "keep at most BYTES of each agent's stdout and of its stderr (default 10M, 4k to 10M)");
     add("timeout-hook", "CMD", "before killing a timed-out agent run CMD with its instance id, name and pid");
     add("resume-recurring", nullptr, "resume restored recurring operations");
+    add("resume-window", "D", "after an upgrade keep a client's session D for it to reconnect (default 30s)");
     add("inherit-listen-fd", "FD", "serve on this already-bound socket (used by an upgrade)");
     add("config", "FILE", "read settings from FILE (.properties, .ini, .json or .xml)");
     add("log-level", "LEVEL", "error, warning, notice, info (default), debug or trace");
@@ -135,6 +136,7 @@ class LrmdApplication : public Application {
       daemon.max_children = std::stoull(children);
       daemon.kill_grace_ms = duration("kill-grace", "0");
       daemon.shutdown_timeout_ms = duration("shutdown-timeout", "30s");
+      daemon.resume_window_ms = duration("resume-window", "30s");
       daemon.max_output_bytes = bytes("max-output", "10M");
       daemon.timeout_hook = setting("timeout-hook", nullptr, "");
       const std::string group = config().getString("allowed-group", "");

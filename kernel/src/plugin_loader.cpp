@@ -65,6 +65,7 @@ std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& e
   plugin->path = path;
   plugin->name = info.name;
   plugin->version = info.version ? info.version : "";
+  plugin->abi_minor = info.abi_minor;
   // The deleter owns a reference to the library: the code stays mapped for as
   // long as the object can be called.
   plugin->object = ClassPtr(raw, [library, destroy](sdk::ResourceClass* object) { destroy(object); });

@@ -3,6 +3,7 @@
 // a bad plugin is reported by file name and skipped, never a crash.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct LoadedPlugin {
   std::string path;
   std::string name;
   std::string version;
+  std::uint32_t abi_minor = 0;  ///< what the plugin was built with: which virtuals it has
   ClassPtr object;
 };
 

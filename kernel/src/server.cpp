@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -160,11 +162,42 @@ Message metadataFailure(const std::string& id, const sdk::Result& result) {
                     result.exit_reason);
 }
 
+// A random session token (hello reply `session`): 128 bits, hex.
+std::string newToken() {
+  unsigned char bytes[16];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+    throw std::runtime_error(std::string("getrandom failed: ") + std::strerror(errno));
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string token;
+  for (unsigned char byte : bytes) {
+    token += digits[byte >> 4];
+    token += digits[byte & 15];
+  }
+  return token;
+}
 
 }  // namespace
 
+bool Subscription::wantsExec(const ExecEvent& event) const {
+  return subscribed && (instances.empty() || instances.count(event.instance_id)) &&
+         (!failures_only || sdk::isFailure(event.action, event.interval_ms, event.result.status, event.result.rc));
+}
+
+bool Subscription::wantsInstance(const std::string& instance_id) const {
+  return subscribed && !failures_only && (instances.empty() || instances.count(instance_id));
+}
+
+struct Server::Waiting {
+  CarriedSession session;
+  std::string outbox;  // framed events, in order
+  TimerId expiry = 0;
+};
+
 struct Server::Connection {
-  ClientId id = 0;
+  ClientId id = 0;      // this connection
+  ClientId client = 0;  // who it is: its own id, or a resumed session's
+  std::string session;  // token for resuming after an upgrade
   Poco::Net::StreamSocket socket;
   int fd = -1;
   wire::FrameReader reader;
@@ -178,9 +211,8 @@ struct Server::Connection {
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
   std::optional<bool> privileged;  // may change anything? decided when first needed
-  bool subscribed = false;
-  bool failures_only = false;
-  std::set<std::string> instances;  // empty: all
+  Subscription subscription;
+  std::string carried_out;  // a resumed session's events, sent after the hello reply
 
   std::string who() const {
     return "client " + std::to_string(id) + " (" + (client_name.empty() ? "?" : client_name) + ", pid " +
@@ -298,6 +330,7 @@ void Server::onAccept() {
 void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
   auto connection = std::make_unique<Connection>();
   connection->id = next_client_++;
+  connection->client = connection->id;
   connection->socket = std::move(socket);
   connection->socket.setBlocking(false);
   connection->fd = fd;
@@ -410,6 +443,10 @@ void Server::dispatch(Connection& connection, const Message& request) {
     reply.set("id", id).set("ok", true);
     (this->*handler->second.first)(connection, request, reply);
     send(connection, reply);
+    if (!connection.carried_out.empty()) {  // a resumed session: what happened while it was away
+      connection.out += connection.carried_out;
+      connection.carried_out.clear();
+    }
   } catch (const RequestError& e) {
     log(sdk::LogLevel::Info, connection.who() + ": " + wire::sanitize(request.kind) + " refused: " + e.what());
     send(connection, errorReply(id, e.code(), e.what()));
@@ -539,29 +576,74 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
     gone->socket.close();
   } catch (const Poco::Exception&) {
   }
-  if (engine_) engine_->clientGone(id);
+  if (engine_) engine_->clientGone(gone->client);
 }
 
-void Server::publishExec(const ExecEvent& event, ClientId origin, bool originator_only) {
-  const Message message = eventMessage(event);
-  const bool failure =
-      sdk::isFailure(event.action, event.interval_ms, event.result.status, event.result.rc);
+void Server::fanOut(const Message& message, const std::function<bool(ClientId, const Subscription&)>& wanted) {
+  std::string framed;
   for (auto& [id, connection] : connections_) {
-    bool wanted = id == origin;
-    if (!wanted && !originator_only && connection->subscribed) {
-      wanted = (connection->instances.empty() || connection->instances.count(event.instance_id)) &&
-               (!connection->failures_only || failure);
-    }
-    if (wanted && !connection->closing) send(*connection, message);
+    if (connection->closing || !connection->greeted || !wanted(connection->client, connection->subscription)) continue;
+    send(*connection, message);
+  }
+  for (auto& [token, waiting] : waiting_) {
+    if (!wanted(waiting.session.client, waiting.session.subscription)) continue;
+    if (framed.empty()) framed = wire::frame(wire::encode(message));
+    waiting.outbox += framed;
   }
 }
 
+void Server::publishExec(const ExecEvent& event, ClientId origin, bool originator_only) {
+  fanOut(eventMessage(event), [&](ClientId client, const Subscription& subscription) {
+    return client == origin || (!originator_only && subscription.wantsExec(event));
+  });
+}
+
 void Server::publishInstance(const std::string& type, const InstanceView& instance) {
-  const Message message = instanceEvent(type, instance);
-  for (auto& [id, connection] : connections_) {
-    if (!connection->subscribed || connection->failures_only || connection->closing) continue;
-    if (!connection->instances.empty() && !connection->instances.count(instance.id)) continue;
-    send(*connection, message);
+  fanOut(instanceEvent(type, instance),
+         [&](ClientId, const Subscription& subscription) { return subscription.wantsInstance(instance.id); });
+}
+
+std::vector<CarriedSession> Server::carryOver() const {
+  std::vector<CarriedSession> sessions;
+  for (const auto& [id, connection] : connections_) {
+    if (!connection->greeted) continue;
+    sessions.push_back({connection->client, connection->session, connection->uid, connection->client_name,
+                        connection->subscription});
+  }
+  for (const auto& [token, waiting] : waiting_) sessions.push_back(waiting.session);  // not back yet
+  return sessions;
+}
+
+void Server::expect(const std::vector<CarriedSession>& sessions, ClientId next_client, Millis window) {
+  next_client_ = std::max(next_client_, next_client);
+  for (const auto& session : sessions) {
+    Waiting& waiting = waiting_[session.token];
+    waiting.session = session;
+    waiting.expiry = loop_.addTimer(window, [this, token = session.token, window] {
+      const auto it = waiting_.find(token);
+      if (it == waiting_.end()) return;
+      const ClientId client = it->second.session.client;
+      log(sdk::LogLevel::Notice, "client " + std::to_string(client) + " (" + it->second.session.name +
+                                     ") did not come back within " + std::to_string(window.count()) +
+                                     " ms of the upgrade; its session ends");
+      waiting_.erase(it);
+      if (engine_) engine_->clientGone(client);
+    });
+  }
+}
+
+void Server::drainOutput(Millis limit) {
+  const auto deadline = Clock::now() + limit;
+  flushAll();
+  while (Clock::now() < deadline) {
+    std::vector<pollfd> pending;
+    for (auto& [id, connection] : connections_) {
+      if (connection->out_offset < connection->out.size()) pending.push_back({connection->fd, POLLOUT, 0});
+    }
+    if (pending.empty()) return;
+    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+    if (::poll(pending.data(), pending.size(), static_cast<int>(std::max<std::int64_t>(left, 1))) <= 0) continue;
+    for (auto& [id, connection] : connections_) flush(*connection);
   }
 }
 
@@ -575,6 +657,25 @@ void Server::onHello(Connection& connection, const Message& request, Message& re
   connection.greeted = true;
   connection.client_name = wire::sanitize(request.get("client").substr(0, 64));
   reply.set("protocol", wire::kProtocolVersion).set("version", options_.version).set("boot_id", options_.boot_id);
+  // After an upgrade: the client takes its session back (same uid only).
+  const auto waiting = waiting_.find(request.get("resume"));
+  if (request.has("resume") && waiting != waiting_.end() && waiting->second.session.uid == connection.uid) {
+    connection.client = waiting->second.session.client;
+    connection.session = waiting->second.session.token;
+    connection.subscription = waiting->second.session.subscription;
+    connection.carried_out = std::move(waiting->second.outbox);
+    loop_.cancelTimer(waiting->second.expiry);
+    waiting_.erase(waiting);
+    reply.set("resumed", true);
+    log(sdk::LogLevel::Info, connection.who() + " resumed its session as client " +
+                                 std::to_string(connection.client) + " after the upgrade");
+  } else {
+    if (request.has("resume")) {
+      log(sdk::LogLevel::Info, connection.who() + ": no session to resume; a new one starts");
+    }
+    connection.session = newToken();
+  }
+  reply.set("session", connection.session);
   log(sdk::LogLevel::Debug, "hello from " + connection.who());
 }
 
@@ -758,7 +859,7 @@ void Server::onRegister(Connection& connection, const Message& request, Message&
   params.agent = requireAttr(request, "agent");
   params.params = paramsOf(request);
   params.drop_recurring = request.getBool("drop_recurring");
-  params.origin = connection.id;
+  params.origin = connection.client;
   reply.add(instanceEvent("register", engine_->registerInstance(params)));
 }
 
@@ -806,7 +907,7 @@ void Server::onExec(Connection& connection, const Message& request, Message& rep
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  params.origin = connection.id;
+  params.origin = connection.client;
   reply.set("call_id", engine_->exec(params));
 }
 
@@ -821,11 +922,12 @@ void Server::onFlush(Connection&, const Message& request, Message& reply) {
 }
 
 void Server::onSubscribe(Connection& connection, const Message& request, Message&) {
-  connection.subscribed = true;
-  connection.failures_only = request.getBool("failures_only");
-  connection.instances.clear();
+  Subscription& subscription = connection.subscription;
+  subscription.subscribed = true;
+  subscription.failures_only = request.getBool("failures_only");
+  subscription.instances.clear();
   for (const auto& child : request.children) {
-    if (child.kind == "instance") connection.instances.insert(child.get("id"));
+    if (child.kind == "instance") subscription.instances.insert(child.get("id"));
   }
 }
 

@@ -30,6 +30,29 @@ struct ServerOptions {
   std::size_t restored = 0;  ///< instances restored from the state dir at start
 };
 
+/** What a client asked to be told about. */
+struct Subscription {
+  bool subscribed = false;
+  bool failures_only = false;
+  std::set<std::string> instances;  ///< empty: all
+
+  bool wantsExec(const ExecEvent& event) const;
+  bool wantsInstance(const std::string& instance_id) const;
+};
+
+/**
+ * A client's session carried over an upgrade in place: the client library
+ * reconnects with its token (hello resume=) and gets its identity (results
+ * of its operations), its subscription and the events produced meanwhile.
+ */
+struct CarriedSession {
+  ClientId client = 0;
+  std::string token;
+  uid_t uid = static_cast<uid_t>(-1);
+  std::string name;
+  Subscription subscription;
+};
+
 class Server : public Notifier {
  public:
   Server(EventLoop& loop, ServerOptions options);
@@ -62,6 +85,19 @@ class Server : public Notifier {
   void setBeforeFlush(std::function<void()> hook) { before_flush_ = std::move(hook); }
   void setRestored(std::size_t count) { options_.restored = count; }
 
+  /** Upgrading: the sessions of connected clients, for the next image. */
+  std::vector<CarriedSession> carryOver() const;
+  /** The first client id the next image may hand out. */
+  ClientId nextClient() const { return next_client_; }
+  /**
+   * The next image: sessions waiting for their clients to reconnect, each
+   * for @p window; events for them are kept meanwhile. A session not
+   * resumed in time ends as a disconnection would.
+   */
+  void expect(const std::vector<CarriedSession>& sessions, ClientId next_client, Millis window);
+  /** Write queued output, waiting up to @p limit for slow readers (before an exec()). */
+  void drainOutput(Millis limit);
+
   void publishExec(const ExecEvent& event, ClientId origin, bool originator_only) override;
   void publishInstance(const std::string& type, const InstanceView& instance) override;
 
@@ -79,6 +115,9 @@ class Server : public Notifier {
   void send(Connection& connection, const wire::Message& message);
   void flush(Connection& connection);
   void drop(ClientId id, const std::string& reason, bool tell_client);
+  /** Queue @p message for every connection and waiting session that @p wanted accepts. */
+  void fanOut(const wire::Message& message, const std::function<bool(ClientId, const Subscription&)>& wanted);
+  struct Waiting;
 
   void onHello(Connection&, const wire::Message&, wire::Message&);
   void onPing(Connection&, const wire::Message&, wire::Message&);
@@ -106,6 +145,7 @@ class Server : public Notifier {
   Clock::time_point started_;
   ClientId next_client_ = 1;
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
+  std::map<std::string, Waiting> waiting_;  // carried sessions by token, until resumed
   std::vector<ClientId> unflushed_;
   std::function<void()> before_flush_;
   std::function<std::string(const std::string&)> upgrade_handler_;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
@@ -93,8 +94,8 @@ sdk::SpawnId Spawner::spawn(sdk::SpawnRequest request, Done done) {
 }
 
 sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) {
-  const sdk::SpawnId id = next_id_++;
   auto fail = [&](int error) {
+    const sdk::SpawnId id = next_id_++;
     sdk::SpawnResult result;
     result.outcome = sdk::SpawnOutcome::SpawnFailed;
     result.spawn_errno = error;
@@ -149,11 +150,20 @@ sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) 
     return fail(error);
   }
 
+  Child& child = track(pid, out_pipe[0], err_pipe[0], std::move(request), std::move(done), is_hook);
+  log(sdk::LogLevel::Debug, child.request.context,
+      "spawned " + child.request.argv[0] + " (pid " + std::to_string(pid) + ")");
+  return child.id;
+}
+
+Spawner::Child& Spawner::track(pid_t pid, int out_fd, int err_fd, sdk::SpawnRequest request, Done done,
+                               bool is_hook) {
+  const sdk::SpawnId id = next_id_++;
   Child& child = children_[id];
   child.id = id;
   child.pid = pid;
-  child.out_fd = out_pipe[0];
-  child.err_fd = err_pipe[0];
+  child.out_fd = out_fd;
+  child.err_fd = err_fd;
   child.started = Clock::now();
   child.is_hook = is_hook;
   child.out = OutputCapture(is_hook ? kHookOutputBytes : options_.max_output);
@@ -163,6 +173,7 @@ sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) 
   by_pid_[pid] = id;
 
   for (int* fd : {&child.out_fd, &child.err_fd}) {
+    if (*fd < 0) continue;
     ::fcntl(*fd, F_SETFL, ::fcntl(*fd, F_GETFL) | O_NONBLOCK);
     OutputCapture* capture = fd == &child.out_fd ? &child.out : &child.err;
     const bool is_out = fd == &child.out_fd;
@@ -175,9 +186,93 @@ sdk::SpawnId Spawner::start(sdk::SpawnRequest request, Done done, bool is_hook) 
   if (child.request.timeout_ms > 0) {
     child.timer = loop_.addTimer(Millis(child.request.timeout_ms), [this, id] { onTimeout(id); });
   }
-  log(sdk::LogLevel::Debug, child.request.context,
-      "spawned " + child.request.argv[0] + " (pid " + std::to_string(pid) + ")");
+  return child;
+}
+
+bool Spawner::has(const std::string& instance_id, sdk::CallId call_id) const {
+  for (const auto& [id, child] : children_) {
+    if (!child.is_hook && child.request.context.call_id == call_id && child.request.context.instance_id == instance_id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<HandedChild> Spawner::handOver() {
+  std::vector<HandedChild> handed;
+  for (auto it = children_.begin(); it != children_.end();) {
+    Child& child = it->second;
+    if (child.is_hook || child.request.context.call_id == 0) {
+      ++it;
+      continue;
+    }
+    drain(child.out_fd, child.out);
+    drain(child.err_fd, child.err);
+    HandedChild record;
+    record.context = child.request.context;
+    record.pid = child.pid;
+    record.out = child.out.text();
+    record.err = child.err.text();
+    record.elapsed_ms = elapsedMs(child.started);
+    record.timeout_ms = child.request.timeout_ms;
+    record.timed_out = child.timed_out;
+    record.killed = child.killed;
+    for (int* fd : {&child.out_fd, &child.err_fd}) {
+      if (*fd < 0) continue;
+      loop_.unwatch(*fd);
+      ::fcntl(*fd, F_SETFD, 0);  // survives exec()
+    }
+    record.out_fd = child.out_fd;
+    record.err_fd = child.err_fd;
+    loop_.cancelTimer(child.timer);
+    by_pid_.erase(child.pid);
+    handed.push_back(std::move(record));
+    it = children_.erase(it);
+  }
+  return handed;
+}
+
+sdk::SpawnId Spawner::adopt(const sdk::LogContext& context, Done done) {
+  const auto found = std::find_if(handed_.begin(), handed_.end(), [&](const HandedChild& handed) {
+    return handed.context.call_id == context.call_id && handed.context.instance_id == context.instance_id;
+  });
+  if (found == handed_.end()) return 0;
+  HandedChild handed = std::move(*found);
+  handed_.erase(found);
+  for (int fd : {handed.out_fd, handed.err_fd}) {
+    if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  sdk::SpawnRequest request;
+  request.context = context;
+  request.timeout_ms = 0;  // armed below with what is left of it
+  Child& child = track(handed.pid, handed.out_fd, handed.err_fd, std::move(request), std::move(done), false);
+  child.request.timeout_ms = handed.timeout_ms;
+  child.started = Clock::now() - Millis(handed.elapsed_ms);
+  child.out.append(handed.out.data(), handed.out.size());
+  child.err.append(handed.err.data(), handed.err.size());
+  child.timed_out = handed.timed_out;
+  child.killed = handed.killed;
+  const sdk::SpawnId id = child.id;
+  if (handed.timed_out || handed.killed) {
+    ::kill(-handed.pid, SIGKILL);  // the previous image had started killing it
+  } else if (handed.timeout_ms > 0) {
+    const std::uint64_t left = handed.timeout_ms > handed.elapsed_ms ? handed.timeout_ms - handed.elapsed_ms : 0;
+    child.timer = loop_.addTimer(Millis(left), [this, id] { onTimeout(id); });
+  }
+  log(sdk::LogLevel::Info, context,
+      "took over pid " + std::to_string(handed.pid) + " from the previous lrmd image, running for " +
+          std::to_string(handed.elapsed_ms) + " ms");
+  loop_.defer([this] { reap(); });  // it may have exited before it was adopted
   return id;
+}
+
+void Spawner::adoptUnclaimed() {
+  while (!handed_.empty()) {
+    const sdk::LogContext context = handed_.front().context;
+    adopt(context, [context](const sdk::SpawnResult&) {
+      log(sdk::LogLevel::Notice, context, "agent process carried over the upgrade has ended; its result is not reported");
+    });
+  }
 }
 
 void Spawner::drain(int& fd, OutputCapture& capture) {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "event_loop.hpp"
 #include "lrm/sdk/host.hpp"
@@ -48,6 +49,24 @@ class OutputCapture {
   std::size_t total_ = 0;
 };
 
+/**
+ * An agent process carried over an upgrade in place: the previous image
+ * hands it to the new one with its pipes left open across exec()
+ * (docs/operations.md). Same pid, so it is still our child.
+ */
+struct HandedChild {
+  sdk::LogContext context;  ///< instance id and call id identify it
+  pid_t pid = -1;
+  int out_fd = -1;  ///< -1: the stream had ended
+  int err_fd = -1;
+  std::string out;  ///< captured so far
+  std::string err;
+  std::uint64_t elapsed_ms = 0;
+  std::uint32_t timeout_ms = 0;
+  bool timed_out = false;  ///< being killed for its timeout
+  bool killed = false;     ///< being killed by a cancellation
+};
+
 struct SpawnerOptions {
   std::size_t max_output = OutputCapture::kDefaultLimit;  ///< per stream
   Millis kill_grace{0};       ///< > 0: SIGTERM first, SIGKILL after the grace
@@ -63,6 +82,21 @@ class Spawner {
 
   sdk::SpawnId spawn(sdk::SpawnRequest request, Done done);
   bool kill(sdk::SpawnId id);
+
+  /** Is an agent process of this operation running? */
+  bool has(const std::string& instance_id, sdk::CallId call_id) const;
+  /**
+   * Upgrading: release every operation's agent process (not timeout hooks,
+   * not metadata fetches) for the next image: its pipes lose close-on-exec
+   * and the Spawner forgets it.
+   */
+  std::vector<HandedChild> handOver();
+  /** The new image: children handed over, waiting for adopt(). */
+  void expect(std::vector<HandedChild> children) { handed_ = std::move(children); }
+  /** Take over a handed child of @p context; 0 when there is none. */
+  sdk::SpawnId adopt(const sdk::LogContext& context, Done done);
+  /** Handed children nobody adopted: watched and reaped, their results only logged. */
+  void adoptUnclaimed();
 
   /** With a grace > 0, a timeout sends SIGTERM first and SIGKILL after the grace. */
   void setKillGrace(Millis grace) { options_.kill_grace = grace; }
@@ -86,6 +120,7 @@ class Spawner {
   };
 
   sdk::SpawnId start(sdk::SpawnRequest request, Done done, bool is_hook);
+  Child& track(pid_t pid, int out_fd, int err_fd, sdk::SpawnRequest request, Done done, bool is_hook);
   void onTimeout(sdk::SpawnId id);
   void killGroup(sdk::SpawnId id);
   void logOutput(const Child& child) const;
@@ -98,6 +133,7 @@ class Spawner {
   sdk::SpawnId next_id_ = 1;
   std::unordered_map<sdk::SpawnId, Child> children_;
   std::unordered_map<pid_t, sdk::SpawnId> by_pid_;
+  std::vector<HandedChild> handed_;
 };
 
 }  // namespace lrm::kernel

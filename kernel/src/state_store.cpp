@@ -192,6 +192,8 @@ void StateStore::compact(const Engine& engine) {
     registered(instance, drop_recurring);
     for (const auto& event : instance.last) reported(event);
     for (const auto& op : instance.recurring) recurringAdded(instance.id, op);
+    // Still in flight (taken over at an upgrade): reported as interrupted if lrmd dies first.
+    if (const auto& op = instance.running) started(instance.id, op->action, op->interval_ms, op->call_id, op->t_run);
   }
   // Write-then-rename: a crash leaves either the old journal or the new one.
   const std::string temporary = path_ + ".tmp";

@@ -178,18 +178,35 @@ void ScriptClass::execute(const sdk::Operation& op, sdk::CompletionCallback done
     request.timeout_ms = op.timeout_ms;
     request.context = op.context();
     const std::string path = request.argv.front();
-    const sdk::SpawnId id = host_->spawn(
-        std::move(request), [this, op, path, done, map = exitCodes(), reasons = exitReasons()](
-                                const sdk::SpawnResult& spawned) {
-          running_.erase(op.call_id);
-          done(resultOf(spawned, path, op.action, op.timeout_ms, map, reasons));
-        });
+    const sdk::SpawnId id = host_->spawn(std::move(request), completion(op, path, std::move(done)));
     if (id != 0) running_[op.call_id] = id;
   } catch (const std::exception& e) {
     sdk::Result result;
     result.exit_reason = std::string("unable to run the agent: ") + e.what();
     host_->post([done, result] { done(result); });
   }
+}
+
+bool ScriptClass::resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept {
+  try {
+    const std::string path = locate(op.agent).value_or(op.agent.type);
+    const sdk::SpawnId id = host_->adopt(op.context(), completion(op, path, std::move(done)));
+    if (id == 0) return false;
+    running_[op.call_id] = id;
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::function<void(const sdk::SpawnResult&)> ScriptClass::completion(const sdk::Operation& op,
+                                                                     const std::string& path,
+                                                                     sdk::CompletionCallback done) {
+  return [this, call = op.call_id, action = op.action, timeout_ms = op.timeout_ms, path, done = std::move(done),
+          map = exitCodes(), reasons = exitReasons()](const sdk::SpawnResult& spawned) {
+    running_.erase(call);
+    done(resultOf(spawned, path, action, timeout_ms, map, reasons));
+  };
 }
 
 bool ScriptClass::cancel(sdk::CallId call_id) noexcept {

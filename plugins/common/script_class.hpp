@@ -81,6 +81,8 @@ class ScriptClass : public sdk::ResourceClass {
  public:
   void execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept final;
   bool cancel(sdk::CallId call_id) noexcept final;
+  /** Re-attach to an agent process handed over by an upgrade (Host::adopt()). */
+  bool resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept final;
   /** Path, inode, size and modification time of the agent's file. */
   std::string fingerprint(const sdk::AgentSpec& agent) noexcept final;
 
@@ -101,6 +103,10 @@ class ScriptClass : public sdk::ResourceClass {
   sdk::Host* host_ = nullptr;
 
  private:
+  /** What a finished agent of @p op (at @p path) means, delivered to @p done. */
+  std::function<void(const sdk::SpawnResult&)> completion(const sdk::Operation& op, const std::string& path,
+                                                          sdk::CompletionCallback done);
+
   std::map<sdk::CallId, sdk::SpawnId> running_;
 };
 

@@ -174,6 +174,19 @@ class NativeClass final : public sdk::ResourceClass {
     }
   }
 
+  // Only isolation=process actions run in a process that can be handed over
+  // an upgrade; in-process ones finish before the daemon re-executes.
+  bool resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override {
+    try {
+      const sdk::SpawnId id = host_->adopt(op.context(), isolatedCompletion(op, std::move(done)));
+      if (id == 0) return false;
+      isolated_[op.call_id] = id;
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
   bool cancel(sdk::CallId call_id) noexcept override {
     if (const auto spawned = isolated_.find(call_id); spawned != isolated_.end()) {
       return host_->kill(spawned->second);
@@ -254,12 +267,16 @@ class NativeClass final : public sdk::ResourceClass {
     for (const auto& [name, value] : op.params) request.env.push_back("LRM_PARAM_" + name + "=" + value);
     request.timeout_ms = op.timeout_ms;
     request.context = op.context();
-    const sdk::CallId call = op.call_id;
-    const std::uint32_t timeout_ms = op.timeout_ms;
-    isolated_[call] = host_->spawn(std::move(request), [this, call, timeout_ms, done](const sdk::SpawnResult& spawned) {
+    isolated_[op.call_id] = host_->spawn(std::move(request), isolatedCompletion(op, std::move(done)));
+  }
+
+  std::function<void(const sdk::SpawnResult&)> isolatedCompletion(const sdk::Operation& op,
+                                                                  sdk::CompletionCallback done) {
+    return [this, call = op.call_id, timeout_ms = op.timeout_ms, done = std::move(done)](
+               const sdk::SpawnResult& spawned) {
       isolated_.erase(call);
       done(isolatedResult(spawned, timeout_ms));
-    });
+    };
   }
 
   static sdk::Result isolatedResult(const sdk::SpawnResult& spawned, std::uint32_t timeout_ms) {

@@ -133,17 +133,22 @@ Poco::Net::StreamSocket openSocket(const std::string& path, Millis timeout) {
 
 // One socket, the frame reader, and the queue of events not yet handed out.
 // When lrmd says goodbye because it is upgrading, the pending request was
-// not processed: the connection is opened again (hello, subscription) and
-// the request sent again.
+// not processed: the connection is opened again (hello resuming the session,
+// which keeps the subscription and the events of the meantime) and the
+// request sent again.
 class Client::Impl {
  public:
   Impl(Poco::Net::StreamSocket socket, std::string path, std::string name)
       : socket_(std::move(socket)), path_(std::move(path)), name_(std::move(name)) {}
 
-  void hello(Millis timeout) {
+  // @return whether lrmd resumed the session (after an upgrade).
+  bool hello(Millis timeout) {
     Message hello("hello");
     hello.set("protocol", wire::kProtocolVersion).set("client", name_);
-    requestOnce(std::move(hello), Clock::now() + timeout);
+    if (!session_.empty()) hello.set("resume", session_);
+    const Message reply = requestOnce(std::move(hello), Clock::now() + timeout);
+    session_ = reply.get("session");
+    return reply.getBool("resumed");
   }
 
   // After an "upgrading" goodbye: wait for the new lrmd on the same socket.
@@ -152,8 +157,9 @@ class Client::Impl {
       try {
         socket_ = openSocket(path_, std::max(remaining(deadline), Millis(1)));
         reader_ = wire::FrameReader();
-        hello(std::max(remaining(deadline), Millis(1)));
-        if (subscription_) requestOnce(*subscription_, deadline);
+        // A resumed session keeps its subscription and gets the events of
+        // the meantime; otherwise subscribe again.
+        if (!hello(std::max(remaining(deadline), Millis(1))) && subscription_) requestOnce(*subscription_, deadline);
         return;
       } catch (const Error& e) {
         if (Clock::now() >= deadline) {
@@ -284,6 +290,7 @@ class Client::Impl {
   std::string path_;
   std::string name_;
   std::optional<Message> subscription_;
+  std::string session_;  // hello reply's token, to resume after an upgrade
   wire::FrameReader reader_;
   std::deque<Event> events_;
   Millis request_timeout_{30000};
@@ -311,6 +318,8 @@ PingInfo Client::ping() {
   info.uptime_s = unsignedAttr(reply, "uptime_s");
   info.boot_id = reply.get("boot_id");
   info.restored = unsignedAttr(reply, "restored");
+  info.instances = unsignedAttr(reply, "instances");
+  info.in_flight = unsignedAttr(reply, "in_flight");
   return info;
 }
 

@@ -2,9 +2,13 @@
 // its instances and last results, starting, stopping and probing nothing.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
+#include <set>
+#include <thread>
 
 #include "daemon.hpp"
 
@@ -102,11 +106,6 @@ TEST_F(State, UnregisteredInstancesStayGoneAndACorruptTailIsRepaired) {
   EXPECT_NE(third.log().find("is corrupt"), std::string::npos) << third.log();
 }
 
-}  // namespace
-}  // namespace lrm::test
-
-namespace lrm::test {
-namespace {
 
 TEST_F(State, RecurringOpsAreResumedOnlyWhenAsked) {
   const std::string count = scratch_.file("count");
@@ -150,11 +149,6 @@ TEST_F(State, RecurringOpsAreResumedOnlyWhenAsked) {
   EXPECT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= before + 3; })) << "it runs again";
 }
 
-}  // namespace
-}  // namespace lrm::test
-
-namespace lrm::test {
-namespace {
 
 TEST_F(State, SigtermDuringAnOpRecordsItsResult) {
   {
@@ -172,16 +166,7 @@ TEST_F(State, SigtermDuringAnOpRecordsItsResult) {
   EXPECT_EQ(info.last[0].rc, 0);
 }
 
-}  // namespace
-}  // namespace lrm::test
 
-#include <atomic>
-#include <random>
-#include <set>
-#include <thread>
-
-namespace lrm::test {
-namespace {
 
 // Kill -9 the daemon at random moments while a client registers instances
 // and runs operations; after each restart, every registration and result
@@ -228,112 +213,6 @@ TEST_F(State, CrashLoopLosesNothingAcknowledged) {
   // Registrations the daemon made durable but died before acknowledging may
   // be there too; none that was acknowledged may be missing.
   EXPECT_GE(last.connect()->ping().restored, registered.size());
-}
-
-}  // namespace
-}  // namespace lrm::test
-
-namespace lrm::test {
-namespace {
-
-TEST_F(State, UpgradeInPlaceKeepsPidSocketInstancesAndMonitors) {
-  TestDaemon daemon(options());
-  const pid_t pid = daemon.pid();
-  auto client = daemon.connect();
-  const std::string count = scratch_.file("count");
-  client->registerInstance(registration("m", "ocf:lrmtest:Counter", {{"count", count}}));
-  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
-  client::ExecRequest monitor = operation("m", "monitor");
-  monitor.interval_ms = 100;
-  client->waitForResult(client->exec(monitor), kPatience);
-  const auto start = client->exec(operation("s", "start"));
-  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
-  const std::string boot = client->ping().boot_id;
-  auto upgrader = daemon.connect("upgrader");
-  upgrader->upgrade();
-  // The start in flight completes and is reported before the re-exec.
-  const auto result = client->waitForResult(start, kPatience);
-  EXPECT_EQ(result.status, sdk::ExecStatus::Done);
-  EXPECT_EQ(result.rc, 0);
-  // Same process, same socket, new boot: reconnect until the new image serves.
-  std::unique_ptr<client::Client> after;
-  ASSERT_TRUE(waitUntil([&] {
-    try {
-      after = daemon.connect("after");
-      return after->ping().boot_id != boot;
-    } catch (const client::Error&) {
-      return false;
-    }
-  }));
-  EXPECT_EQ(daemon.pid(), pid);
-  EXPECT_TRUE(daemon.alive());
-  EXPECT_EQ(after->ping().restored, 2u);
-  EXPECT_EQ(after->info("s").last.back().rc, 0);
-  ASSERT_EQ(after->info("m").recurring.size(), 1u) << "the recurring monitor was resumed";
-  const int runs = std::atoi(readFile(count).c_str());
-  EXPECT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= runs + 3; }));
-  EXPECT_NE(daemon.log().find("upgrading: executing"), std::string::npos);
-  // The original client rides over the upgrade: it reconnects by itself.
-  EXPECT_EQ(client->info("s").last.back().rc, 0);
-}
-
-TEST_F(State, ARequestSentDuringAnUpgradeIsAnsweredByTheNewImage) {
-  TestDaemon daemon(options());
-  auto client = daemon.connect();
-  auto watcher = daemon.connect("watcher");
-  watcher->subscribe({});
-  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
-  const auto start = client->exec(operation("s", "start"));
-  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
-  const std::string boot = client->ping().boot_id;
-  daemon.connect("upgrader")->upgrade();
-  // Sent while lrmd drains: it is answered after the re-exec, exactly once.
-  client->registerInstance(registration("later", "ocf:lrmtest:Fail"));
-  EXPECT_NE(client->ping().boot_id, boot);
-  EXPECT_EQ(client->list().size(), 2u);
-  EXPECT_EQ(client->waitForResult(start, kPatience).rc, 0) << "reported once, before the re-exec";
-  // A subscriber reconnects when it next talks to lrmd, and is subscribed
-  // again: it sees events of the new image (those in between are missed: a
-  // CRM notices the new boot id and re-reads the state).
-  EXPECT_NE(watcher->ping().boot_id, boot);
-  const auto call = client->exec(operation("later", "start", {{"rc", "0"}}));
-  EXPECT_EQ(watcher->waitForResult(call, kPatience).rc, 0);
-}
-
-TEST_F(State, UpgradeWithoutAStateDirectoryIsRefused) {
-  DaemonOptions none;
-  none.state_dir = "none";
-  TestDaemon daemon(none);
-  try {
-    daemon.connect()->upgrade();
-    FAIL() << "upgrade without state accepted";
-  } catch (const client::Error& e) {
-    EXPECT_EQ(e.code(), "failed");
-    EXPECT_NE(std::string(e.what()).find("state directory"), std::string::npos);
-  }
-}
-
-}  // namespace
-}  // namespace lrm::test
-
-namespace lrm::test {
-namespace {
-
-TEST_F(State, AnUpgradeThatCannotExecFallsBackToPersistAndRestart) {
-  const std::string bogus = scratch_.file("not-a-binary");
-  { std::ofstream(bogus) << "garbage, not an executable format\n"; }
-  std::filesystem::permissions(bogus, std::filesystem::perms::owner_all);
-  {
-    TestDaemon daemon(options());
-    auto client = daemon.connect();
-    client->registerInstance(registration("kept", "ocf:lrmtest:Fail"));
-    client->upgrade(bogus);
-    EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << "it exits to be restarted";
-    EXPECT_NE(daemon.log().find("falling back to persist-and-restart"), std::string::npos) << daemon.log();
-    daemon.crash();  // already gone; forget it
-  }
-  TestDaemon again(options());
-  EXPECT_EQ(again.connect()->info("kept").id, "kept");
 }
 
 }  // namespace

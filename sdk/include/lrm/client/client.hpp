@@ -81,7 +81,9 @@ struct PingInfo {
   int protocol = 0;
   std::uint64_t uptime_s = 0;
   std::string boot_id;
-  std::uint64_t restored = 0;
+  std::uint64_t restored = 0;   ///< instances restored from the state directory at start
+  std::uint64_t instances = 0;  ///< registered now
+  std::uint64_t in_flight = 0;  ///< operations running now
 };
 
 struct RegisterRequest {

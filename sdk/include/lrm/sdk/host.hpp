@@ -98,6 +98,19 @@ class Host {
   virtual std::uint64_t startTimer(std::uint32_t delay_ms, std::function<void()> fire) noexcept = 0;
   /** @brief Cancel a timer of startTimer(); unknown or fired ids are ignored. */
   virtual void stopTimer(std::uint64_t id) noexcept = 0;
+
+  // ---- ABI 1.1 ----
+
+  /**
+   * @brief After an upgrade in place (ResourceClass::resume()): take over the
+   * child that the previous daemon image spawned for the operation @p context
+   * names (its instance id and call id). Its output so far, its timeout and
+   * its process are carried over; @p done is called once when it ends, as
+   * for spawn().
+   * @return its id for kill(), or 0 when no such child was handed over.
+   */
+  virtual SpawnId adopt(const LogContext& context,
+                        std::function<void(const SpawnResult&)> done) noexcept = 0;
 };
 
 }  // namespace lrm::sdk

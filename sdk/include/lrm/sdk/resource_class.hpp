@@ -75,6 +75,22 @@ class ResourceClass {
     (void)agent;
     return {};
   }
+
+  // ---- ABI 1.1 ----
+
+  /**
+   * @brief Upgrade in place: @p op was running in the previous daemon image,
+   * which handed its agent process over to this one. Re-attach to it (for a
+   * spawned agent: Host::adopt()) and complete through @p done exactly as
+   * execute() would have; cancel() must work for it afterwards.
+   * @return false when this class cannot (the default): the daemon then
+   * reports the operation as failed with its outcome unknown.
+   */
+  virtual bool resume(const Operation& op, CompletionCallback done) noexcept {
+    (void)op;
+    (void)done;
+    return false;
+  }
 };
 
 }  // namespace lrm::sdk

@@ -1,0 +1,246 @@
+// The handover file (see handover.hpp): {"v":1,"next_call","next_client",
+// "ops":[...],"sessions":[...],"children":[...]}.
+#include "handover.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace lrm::kernel {
+namespace {
+
+constexpr int kFormatVersion = 1;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+Object::Ptr paramsJson(const sdk::Params& params) {
+  Object::Ptr object = new Object();
+  for (const auto& [name, value] : params) object->set(name, value);
+  return object;
+}
+
+sdk::Params paramsOf(const Object::Ptr& object) {
+  sdk::Params params;
+  for (const auto& name : object->getNames()) params[name] = object->getValue<std::string>(name);
+  return params;
+}
+
+// Captured output is arbitrary bytes; JSON strings are not.
+std::string base64(const std::string& bytes) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out, Poco::BASE64_NO_PADDING);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << bytes;
+  encoder.close();
+  return out.str();
+}
+
+std::string unbase64(const std::string& text) {
+  std::istringstream in(text);
+  Poco::Base64Decoder decoder(in, Poco::BASE64_NO_PADDING);
+  std::ostringstream out;
+  out << decoder.rdbuf();
+  return out.str();
+}
+
+const char* stateName(CarriedOp::State state) {
+  switch (state) {
+    case CarriedOp::State::Delayed: return "delayed";
+    case CarriedOp::State::Queued: return "queued";
+    case CarriedOp::State::Running: return "running";
+    case CarriedOp::State::Idle: return "idle";
+  }
+  return "queued";
+}
+
+CarriedOp::State stateOf(const std::string& name) {
+  if (name == "delayed") return CarriedOp::State::Delayed;
+  if (name == "running") return CarriedOp::State::Running;
+  if (name == "idle") return CarriedOp::State::Idle;
+  if (name == "queued") return CarriedOp::State::Queued;
+  throw std::runtime_error("unknown op state '" + name + "'");
+}
+
+Object::Ptr opJson(const CarriedOp& c) {
+  Object::Ptr o = new Object();
+  o->set("instance", c.instance_id);
+  o->set("action", c.op.action);
+  o->set("interval", c.op.interval_ms);
+  o->set("call", c.op.call_id);
+  o->set("timeout", c.op.timeout_ms);
+  o->set("params", paramsJson(c.op.params));
+  o->set("changes", c.op.changes_only);
+  o->set("originator", c.op.originator_only);
+  o->set("t_run", c.op.t_run);
+  o->set("origin", c.origin);
+  o->set("state", std::string(stateName(c.state)));
+  o->set("start_delay", c.start_delay_ms);
+  o->set("remaining", c.remaining_ms);
+  o->set("waited", c.waited_ms);
+  o->set("queue", c.queue_ms);
+  o->set("last_rc", c.last_rc);
+  o->set("notified", c.notified);
+  o->set("notified_rc", c.notified_rc);
+  o->set("notified_status", std::string(sdk::toString(c.notified_status)));
+  o->set("rerun", c.rerun_now);
+  o->set("cancel", c.cancel_requested);
+  return o;
+}
+
+CarriedOp opOf(const Object::Ptr& o) {
+  CarriedOp c;
+  c.instance_id = o->getValue<std::string>("instance");
+  c.op.action = o->getValue<std::string>("action");
+  c.op.interval_ms = o->getValue<std::uint64_t>("interval");
+  c.op.call_id = o->getValue<std::uint64_t>("call");
+  c.op.timeout_ms = o->getValue<std::uint64_t>("timeout");
+  c.op.params = paramsOf(o->getObject("params"));
+  c.op.changes_only = o->getValue<bool>("changes");
+  c.op.originator_only = o->getValue<bool>("originator");
+  c.op.t_run = o->getValue<std::int64_t>("t_run");
+  c.origin = o->getValue<std::uint64_t>("origin");
+  c.state = stateOf(o->getValue<std::string>("state"));
+  c.start_delay_ms = o->getValue<std::uint64_t>("start_delay");
+  c.remaining_ms = o->getValue<std::uint64_t>("remaining");
+  c.waited_ms = o->getValue<std::uint64_t>("waited");
+  c.queue_ms = o->getValue<std::uint64_t>("queue");
+  c.last_rc = o->getValue<int>("last_rc");
+  c.notified = o->getValue<bool>("notified");
+  c.notified_rc = o->getValue<int>("notified_rc");
+  c.notified_status =
+      sdk::parseExecStatus(o->getValue<std::string>("notified_status")).value_or(sdk::ExecStatus::Error);
+  c.rerun_now = o->getValue<bool>("rerun");
+  c.cancel_requested = o->getValue<bool>("cancel");
+  return c;
+}
+
+Object::Ptr sessionJson(const CarriedSession& session) {
+  Object::Ptr o = new Object();
+  o->set("client", session.client);
+  o->set("token", session.token);
+  o->set("uid", static_cast<std::uint64_t>(session.uid));
+  o->set("name", session.name);
+  o->set("subscribed", session.subscription.subscribed);
+  o->set("failures_only", session.subscription.failures_only);
+  Array::Ptr instances = new Array();
+  for (const auto& id : session.subscription.instances) instances->add(id);
+  o->set("instances", instances);
+  return o;
+}
+
+CarriedSession sessionOf(const Object::Ptr& o) {
+  CarriedSession session;
+  session.client = o->getValue<std::uint64_t>("client");
+  session.token = o->getValue<std::string>("token");
+  session.uid = static_cast<uid_t>(o->getValue<std::uint64_t>("uid"));
+  session.name = o->getValue<std::string>("name");
+  session.subscription.subscribed = o->getValue<bool>("subscribed");
+  session.subscription.failures_only = o->getValue<bool>("failures_only");
+  const auto instances = o->getArray("instances");
+  for (std::size_t i = 0; i < instances->size(); ++i) {
+    session.subscription.instances.insert(instances->getElement<std::string>(static_cast<unsigned>(i)));
+  }
+  return session;
+}
+
+Object::Ptr childJson(const HandedChild& child) {
+  Object::Ptr o = new Object();
+  o->set("instance", child.context.instance_id);
+  o->set("name", child.context.instance_name);
+  o->set("action", child.context.action);
+  o->set("call", child.context.call_id);
+  o->set("pid", static_cast<std::int64_t>(child.pid));
+  o->set("out_fd", child.out_fd);
+  o->set("err_fd", child.err_fd);
+  o->set("out", base64(child.out));
+  o->set("err", base64(child.err));
+  o->set("elapsed", child.elapsed_ms);
+  o->set("timeout", static_cast<std::uint64_t>(child.timeout_ms));
+  o->set("timed_out", child.timed_out);
+  o->set("killed", child.killed);
+  return o;
+}
+
+HandedChild childOf(const Object::Ptr& o) {
+  HandedChild child;
+  child.context.instance_id = o->getValue<std::string>("instance");
+  child.context.instance_name = o->getValue<std::string>("name");
+  child.context.action = o->getValue<std::string>("action");
+  child.context.call_id = o->getValue<std::uint64_t>("call");
+  child.pid = static_cast<pid_t>(o->getValue<std::int64_t>("pid"));
+  child.out_fd = o->getValue<int>("out_fd");
+  child.err_fd = o->getValue<int>("err_fd");
+  child.out = unbase64(o->getValue<std::string>("out"));
+  child.err = unbase64(o->getValue<std::string>("err"));
+  child.elapsed_ms = o->getValue<std::uint64_t>("elapsed");
+  child.timeout_ms = static_cast<std::uint32_t>(o->getValue<std::uint64_t>("timeout"));
+  child.timed_out = o->getValue<bool>("timed_out");
+  child.killed = o->getValue<bool>("killed");
+  return child;
+}
+
+}  // namespace
+
+void writeHandover(const std::string& path, const Handover& handover) {
+  Object root;
+  root.set("v", kFormatVersion);
+  root.set("next_call", handover.ops.next_call_id);
+  root.set("next_client", handover.next_client);
+  Object::Ptr registered_by = new Object();
+  for (const auto& [id, client] : handover.ops.registered_by) registered_by->set(id, client);
+  root.set("registered_by", registered_by);
+  Array::Ptr ops = new Array();
+  for (const auto& op : handover.ops.ops) ops->add(opJson(op));
+  root.set("ops", ops);
+  Array::Ptr sessions = new Array();
+  for (const auto& session : handover.sessions) sessions->add(sessionJson(session));
+  root.set("sessions", sessions);
+  Array::Ptr children = new Array();
+  for (const auto& child : handover.children) children->add(childJson(child));
+  root.set("children", children);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  Poco::JSON::Stringifier::condense(root, out);
+  out.close();
+  if (!out) throw std::runtime_error("unable to write " + path);
+}
+
+Handover readHandover(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("unable to read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    Poco::JSON::Parser parser;
+    const auto root = parser.parse(text.str()).extract<Object::Ptr>();
+    if (root->getValue<int>("v") != kFormatVersion) {
+      throw std::runtime_error("format " + root->getValue<std::string>("v") + ", expected " +
+                               std::to_string(kFormatVersion));
+    }
+    Handover handover;
+    handover.ops.next_call_id = root->getValue<std::uint64_t>("next_call");
+    handover.next_client = root->getValue<std::uint64_t>("next_client");
+    const auto registered_by = root->getObject("registered_by");
+    for (const auto& id : registered_by->getNames()) {
+      handover.ops.registered_by[id] = registered_by->getValue<std::uint64_t>(id);
+    }
+    auto each = [&](const char* key, auto&& take) {
+      const auto array = root->getArray(key);
+      for (std::size_t i = 0; i < array->size(); ++i) take(array->getObject(static_cast<unsigned>(i)));
+    };
+    each("ops", [&](const Object::Ptr& o) { handover.ops.ops.push_back(opOf(o)); });
+    each("sessions", [&](const Object::Ptr& o) { handover.sessions.push_back(sessionOf(o)); });
+    each("children", [&](const Object::Ptr& o) { handover.children.push_back(childOf(o)); });
+    return handover;
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error(path + ": " + e.displayText());
+  }
+}
+
+}  // namespace lrm::kernel

@@ -1,0 +1,288 @@
+// Upgrade in place (docs/operations.md, issue 7): lrmd re-executes itself
+// with the same pid and hands over the listening socket, the agents in
+// flight with their pipes, every queued and recurring operation and the
+// clients' sessions. Every operation is reported exactly once, to the client
+// that asked and to subscribers, as if nothing had happened.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "daemon.hpp"
+
+namespace lrm::test {
+namespace {
+
+using sdk::ExecStatus;
+
+class Upgrade : public ::testing::Test {
+ protected:
+  DaemonOptions options() const {
+    DaemonOptions result;
+    result.state_dir = state_.path();
+    return result;
+  }
+  // Upgrade through @p via and wait until the new image answers.
+  static void upgradeAndWait(const TestDaemon& daemon) {
+    auto upgrader = daemon.connect("upgrader");
+    const std::string boot = upgrader->ping().boot_id;
+    upgrader->upgrade();
+    ASSERT_TRUE(waitUntil([&] {
+      try {
+        return daemon.connect("probe")->ping().boot_id != boot;
+      } catch (const client::Error&) {
+        return false;
+      }
+    }));
+  }
+  // Lines of the Sleeper fixture's log that record @p what ("begin start", ...).
+  static std::size_t count(const std::string& log, const std::string& what) {
+    std::size_t found = 0;
+    for (std::size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++found;
+    return found;
+  }
+  TempDir state_;
+  TempDir scratch_;
+};
+
+TEST_F(Upgrade, UpgradeInPlaceKeepsPidSocketInstancesAndMonitors) {
+  TestDaemon daemon(options());
+  const pid_t pid = daemon.pid();
+  auto client = daemon.connect();
+  const std::string count = scratch_.file("count");
+  client->registerInstance(registration("m", "ocf:lrmtest:Counter", {{"count", count}}));
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
+  client::ExecRequest monitor = operation("m", "monitor");
+  monitor.interval_ms = 100;
+  client->waitForResult(client->exec(monitor), kPatience);
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  const std::string boot = client->ping().boot_id;
+  auto upgrader = daemon.connect("upgrader");
+  upgrader->upgrade();
+  // The start in flight is handed over and reported by the new image.
+  const auto result = client->waitForResult(start, kPatience);
+  EXPECT_EQ(result.status, sdk::ExecStatus::Done);
+  EXPECT_EQ(result.rc, 0);
+  // Same process, same socket, new boot: reconnect until the new image serves.
+  std::unique_ptr<client::Client> after;
+  ASSERT_TRUE(waitUntil([&] {
+    try {
+      after = daemon.connect("after");
+      return after->ping().boot_id != boot;
+    } catch (const client::Error&) {
+      return false;
+    }
+  }));
+  EXPECT_EQ(daemon.pid(), pid);
+  EXPECT_TRUE(daemon.alive());
+  EXPECT_EQ(after->ping().restored, 2u);
+  EXPECT_EQ(after->info("s").last.back().rc, 0);
+  ASSERT_EQ(after->info("m").recurring.size(), 1u) << "the recurring monitor was resumed";
+  const int runs = std::atoi(readFile(count).c_str());
+  EXPECT_TRUE(waitUntil([&] { return std::atoi(readFile(count).c_str()) >= runs + 3; }));
+  EXPECT_NE(daemon.log().find("upgrading: executing"), std::string::npos);
+  // The original client rides over the upgrade: it reconnects by itself.
+  EXPECT_EQ(client->info("s").last.back().rc, 0);
+}
+
+TEST_F(Upgrade, ARequestSentDuringAnUpgradeIsAnsweredByTheNewImage) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  auto watcher = daemon.connect("watcher");
+  watcher->subscribe({});
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  const std::string boot = client->ping().boot_id;
+  daemon.connect("upgrader")->upgrade();
+  // Sent while lrmd drains: it is answered after the re-exec, exactly once.
+  client->registerInstance(registration("later", "ocf:lrmtest:Fail"));
+  EXPECT_NE(client->ping().boot_id, boot);
+  EXPECT_EQ(client->list().size(), 2u);
+  EXPECT_EQ(client->waitForResult(start, kPatience).rc, 0);
+  // A subscriber resumes its session when it next talks to lrmd: still
+  // subscribed, and the events of the meantime were kept for it.
+  EXPECT_EQ(watcher->waitForResult(start, kPatience).rc, 0);
+  EXPECT_NE(watcher->ping().boot_id, boot);
+  const auto call = client->exec(operation("later", "start", {{"rc", "0"}}));
+  EXPECT_EQ(watcher->waitForResult(call, kPatience).rc, 0);
+}
+
+TEST_F(Upgrade, UpgradeWithoutAStateDirectoryIsRefused) {
+  DaemonOptions none;
+  none.state_dir = "none";
+  TestDaemon daemon(none);
+  try {
+    daemon.connect()->upgrade();
+    FAIL() << "upgrade without state accepted";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "failed");
+    EXPECT_NE(std::string(e.what()).find("state directory"), std::string::npos);
+  }
+}
+
+
+TEST_F(Upgrade, AnUpgradeThatCannotExecFallsBackToPersistAndRestart) {
+  const std::string bogus = scratch_.file("not-a-binary");
+  { std::ofstream(bogus) << "garbage, not an executable format\n"; }
+  std::filesystem::permissions(bogus, std::filesystem::perms::owner_all);
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client->registerInstance(registration("kept", "ocf:lrmtest:Fail"));
+    client->upgrade(bogus);
+    EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << "it exits to be restarted";
+    EXPECT_NE(daemon.log().find("falling back to persist-and-restart"), std::string::npos) << daemon.log();
+    daemon.crash();  // already gone; forget it
+  }
+  TestDaemon again(options());
+  EXPECT_EQ(again.connect()->info("kept").id, "kept");
+}
+
+// The heart of it: an agent in flight is not waited for. The new image is
+// serving while the agent still runs, takes its pipes over, and reports its
+// result once to the client that asked and once to a subscriber that did
+// not say a word during the upgrade.
+TEST_F(Upgrade, AnAgentInFlightIsHandedOverNotWaitedFor) {
+  TestDaemon daemon(options());
+  const pid_t pid = daemon.pid();
+  auto client = daemon.connect();
+  auto watcher = daemon.connect("watcher");
+  watcher->subscribe({});
+  const std::string log = scratch_.file("log");
+  client->registerInstance(registration(
+      "s", "ocf:lrmtest:Sleeper", {{"sleep", "3"}, {"state", scratch_.file("s")}, {"log", log}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin s start") == 1; }));
+  upgradeAndWait(daemon);
+  auto after = daemon.connect("after");
+  EXPECT_EQ(after->ping().in_flight, 1u) << "the new image serves while the agent runs";
+  EXPECT_TRUE(after->info("s").busy);
+  EXPECT_EQ(count(readFile(log), "end s start"), 0u);
+
+  const auto result = client->waitForResult(start, kPatience);
+  EXPECT_EQ(result.status, ExecStatus::Done);
+  EXPECT_EQ(result.rc, 0);
+  EXPECT_GE(result.exec_ms, 2500u) << "exec time counts from the real start";
+  EXPECT_EQ(watcher->waitForResult(start, kPatience).rc, 0);
+  EXPECT_EQ(daemon.pid(), pid);
+  const std::string agent_log = readFile(log);
+  EXPECT_EQ(count(agent_log, "begin s start"), 1u) << "the agent was not run again";
+  EXPECT_EQ(count(agent_log, "end s start"), 1u);
+  EXPECT_TRUE(std::filesystem::exists(scratch_.file("s")));
+  EXPECT_EQ(after->info("s").last.back().call_id, start);
+  EXPECT_NE(daemon.log().find("took over pid"), std::string::npos) << daemon.log();
+  // Exactly once: no second copy of the result for either client.
+  for (auto* c : {client.get(), watcher.get()}) {
+    while (auto event = c->nextEvent(Millis(300))) EXPECT_NE(event->call_id, start) << "reported twice";
+  }
+}
+
+// Several instances busy, ops queued behind them, a delayed op and recurring
+// monitors: after the upgrade every one-shot op is reported exactly once,
+// queued ones run after the op ahead of them, and the monitors keep going
+// with their call ids.
+TEST_F(Upgrade, EveryOperationIsReportedExactlyOnce) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  auto watcher = daemon.connect("watcher");
+  watcher->subscribe({});
+  const std::string log = scratch_.file("log");
+  std::set<sdk::CallId> one_shot;
+  for (const std::string id : {"a", "b", "c"}) {
+    client->registerInstance(registration(
+        id, "ocf:lrmtest:Sleeper", {{"sleep", "1.5"}, {"state", scratch_.file(id)}, {"log", log}}));
+    one_shot.insert(client->exec(operation(id, "start")));
+    one_shot.insert(client->exec(operation(id, "monitor")));  // queued behind the start
+  }
+  client::ExecRequest delayed = operation("a", "stop");
+  delayed.start_delay_ms = 500;
+  one_shot.insert(client->exec(delayed));
+  client->registerInstance(registration("m", "ocf:lrmtest:Counter", {{"count", scratch_.file("count")}}));
+  client::ExecRequest monitor = operation("m", "monitor");
+  monitor.interval_ms = 200;
+  const auto recurring = client->exec(monitor);
+  ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin") == 3; }));
+  upgradeAndWait(daemon);
+
+  std::map<sdk::CallId, int> seen_by_client;
+  std::map<sdk::CallId, int> seen_by_watcher;
+  int recurring_after = 0;
+  auto drain = [&](client::Client& c, std::map<sdk::CallId, int>& seen) {
+    while (auto event = c.nextEvent(Millis(100))) {
+      if (event->type != "exec") continue;
+      ++seen[event->call_id];
+      if (&c == client.get() && event->call_id == recurring) ++recurring_after;
+    }
+  };
+  ASSERT_TRUE(waitUntil([&] {
+    drain(*client, seen_by_client);
+    drain(*watcher, seen_by_watcher);
+    return std::all_of(one_shot.begin(), one_shot.end(), [&](sdk::CallId call) {
+             return seen_by_client.count(call) && seen_by_watcher.count(call);
+           }) && recurring_after >= 3;
+  }));
+  drain(*client, seen_by_client);
+  drain(*watcher, seen_by_watcher);
+  for (const auto call : one_shot) {
+    EXPECT_EQ(seen_by_client[call], 1) << "call " << call;
+    EXPECT_EQ(seen_by_watcher[call], 1) << "call " << call;
+  }
+  // Never two actions of one instance at once, across the upgrade too.
+  const std::string agent_log = readFile(log);
+  EXPECT_EQ(count(agent_log, "begin"), count(agent_log, "end"));
+  for (const std::string id : {"a", "b", "c"}) {
+    EXPECT_EQ(count(agent_log, "begin " + id + " start"), 1u) << id;
+    EXPECT_EQ(count(agent_log, "begin " + id + " monitor"), 1u) << id;
+  }
+  const auto m = client->info("m");
+  ASSERT_EQ(m.recurring.size(), 1u);
+  EXPECT_EQ(m.recurring.front().call_id, recurring);
+}
+
+// A timeout keeps counting across the upgrade: the new image kills the
+// handed-over agent when its time is up, not later.
+TEST_F(Upgrade, AHandedOverAgentStillTimesOut) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string log = scratch_.file("log");
+  client->registerInstance(registration(
+      "s", "ocf:lrmtest:Sleeper", {{"sleep", "60"}, {"state", scratch_.file("s")}, {"log", log}}));
+  client::ExecRequest start = operation("s", "start");
+  start.timeout_ms = 3000;
+  const auto call = client->exec(start);
+  ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin s start") == 1; }));
+  upgradeAndWait(daemon);
+  const auto result = client->waitForResult(call, kPatience);
+  EXPECT_EQ(result.status, ExecStatus::Timeout);
+  EXPECT_LT(result.exec_ms, 20000u);
+  EXPECT_EQ(count(readFile(log), "end s start"), 0u) << "killed, not completed";
+}
+
+// A client that does not come back within the resume window loses its
+// session as a disconnection would: its drop_recurring monitors end.
+TEST_F(Upgrade, ARecurringMonitorOfAClientThatLeftDuringTheUpgradeEndsWithItsSession) {
+  DaemonOptions short_window = options();
+  short_window.extra_args = {"--resume-window", "2s"};
+  TestDaemon daemon(short_window);
+  auto owner = daemon.connect("owner");
+  auto request = registration("m", "ocf:lrmtest:Counter", {{"count", scratch_.file("count")}});
+  request.drop_recurring = true;
+  owner->registerInstance(request);
+  client::ExecRequest monitor = operation("m", "monitor");
+  monitor.interval_ms = 200;
+  owner->waitForResult(owner->exec(monitor), kPatience);
+  upgradeAndWait(daemon);
+  auto other = daemon.connect("other");
+  EXPECT_EQ(other->info("m").recurring.size(), 1u) << "kept while its client may still come back";
+  owner.reset();  // never resumes: its session ends after the window
+  EXPECT_TRUE(waitUntil([&] { return other->info("m").recurring.empty(); }));
+  EXPECT_NE(daemon.log().find("did not come back"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lrm::test
