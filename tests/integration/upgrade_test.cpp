@@ -284,5 +284,80 @@ TEST_F(Upgrade, ARecurringMonitorOfAClientThatLeftDuringTheUpgradeEndsWithItsSes
   EXPECT_NE(daemon.log().find("did not come back"), std::string::npos);
 }
 
+// The new image dies (kill -9) while a handed-over agent runs: the next
+// lrmd knows the op was in flight and records it as interrupted.
+TEST_F(Upgrade, AHandedOverOpInterruptedByACrashIsRecordedAsAnError) {
+  const std::string log = scratch_.file("log");
+  sdk::CallId call = 0;
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client->registerInstance(registration(
+        "s", "ocf:lrmtest:Sleeper", {{"sleep", "2"}, {"state", scratch_.file("s")}, {"log", log}}));
+    call = client->exec(operation("s", "start"));
+    ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin s start") == 1; }));
+    upgradeAndWait(daemon);
+    daemon.crash();
+  }
+  TestDaemon again(options());
+  const auto last = again.connect()->info("s").last;
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last.front().call_id, call);
+  EXPECT_EQ(last.front().status, ExecStatus::Error);
+  EXPECT_NE(last.front().exit_reason.find("restarted"), std::string::npos) << last.front().exit_reason;
+  EXPECT_TRUE(waitUntil([&] { return count(readFile(log), "end s start") == 1; })) << "the agent was left to finish";
+}
+
+// Cancelling works on an op the new image took over: the recurring
+// monitor running at the upgrade is killed and reported cancelled.
+TEST_F(Upgrade, AHandedOverRecurringOpCanBeCancelled) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string log = scratch_.file("log");
+  client->registerInstance(registration(
+      "s", "ocf:lrmtest:Sleeper", {{"sleep", "30"}, {"state", scratch_.file("s")}, {"log", log}}));
+  client::ExecRequest monitor = operation("s", "monitor");
+  monitor.interval_ms = 1000;
+  const auto call = client->exec(monitor);
+  ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin s monitor") == 1; }));
+  upgradeAndWait(daemon);
+  client->cancel("s", "monitor", 1000);
+  const auto result = client->waitForResult(call, kPatience);
+  EXPECT_EQ(result.status, ExecStatus::Cancelled);
+  EXPECT_LT(result.exec_ms, 25000u) << "killed, not waited for";
+  EXPECT_TRUE(client->info("s").recurring.empty());
+}
+
+// Native agents: one isolated in its own process is handed over like a
+// script; one running in lrmd's process cannot be, so the upgrade waits for it.
+TEST_F(Upgrade, NativeAgentsAreHandedOverWhenIsolatedAndWaitedForOtherwise) {
+  TempDir agents;
+  std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents.file("Misbehave.so"));
+  DaemonOptions native = options();
+  native.extra_args = {"--agent-dir", agents.path()};
+  TestDaemon daemon(native);
+  auto client = daemon.connect();
+  client->registerInstance(registration("iso", "native:lrmtest:Misbehave", {{"isolation", "process"}}));
+  client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
+  client::ExecRequest obey = operation("iso", "obey");  // waits until its deadline
+  obey.timeout_ms = 4000;
+  const auto isolated = client->exec(obey);
+  const auto in_process = client->exec(operation("in", "overrun"));  // 1.5 s
+  ASSERT_TRUE(waitUntil([&] { return client->info("iso").busy && client->info("in").busy; }));
+  upgradeAndWait(daemon);
+  const auto waited = client->waitForResult(in_process, kPatience);
+  EXPECT_EQ(waited.status, ExecStatus::Done) << waited.exit_reason;
+  EXPECT_EQ(waited.rc, 0);
+  const auto handed = client->waitForResult(isolated, kPatience);
+  // lrm-agent-host cancels the agent at its deadline (rc 1) unless the new
+  // image's timeout kills it first: either way it ran its full 4 s.
+  EXPECT_TRUE(handed.status == ExecStatus::Timeout || (handed.status == ExecStatus::Done && handed.rc == 1))
+      << sdk::toString(handed.status) << " rc " << handed.rc << ": " << handed.exit_reason;
+  EXPECT_GE(handed.exec_ms, 3500u);
+  const std::string text = daemon.log();
+  EXPECT_NE(text.find("2 operation(s) in flight, 1 of them to wait for"), std::string::npos) << text;
+  EXPECT_NE(text.find("took over pid"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace lrm::test
