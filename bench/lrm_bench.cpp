@@ -44,6 +44,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -177,24 +178,30 @@ struct Agent {
 // A scratch directory and a real lrmd in it, stopped and removed at the end.
 class Daemon {
  public:
-  Daemon() {
+  // pacemaker-execd persists nothing: compare like with like unless
+  // LRM_BENCH_STATE=1 (or @p with_state) asks for lrm's journal too.
+  explicit Daemon(bool with_state = std::getenv("LRM_BENCH_STATE") != nullptr) : with_state_(with_state) {
     char pattern[] = "/tmp/lrm-bench-XXXXXX";
     dir_ = ::mkdtemp(pattern);
-    const std::string socket = dir_ + "/lrmd.sock";
-    pid_ = spawn({std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket, "--plugin-dir",
-                  LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target", dir_ + "/lrmd.log",
-                  // pacemaker-execd persists nothing: compare like with like
-                  // unless LRM_BENCH_STATE=1 asks for lrm's journal too.
-                  "--state-dir", std::getenv("LRM_BENCH_STATE") ? dir_ + "/state" : "none"},
-                 {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"});
-    for (int i = 0; i < 1000 && !client_; ++i) {
+    start();
+  }
+  // kill -9 and start again on the same state directory.
+  void crashAndRestart() {
+    client_.reset();
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    start();
+  }
+  // A new client, once lrmd answers on its socket (retrying for 10 s).
+  std::unique_ptr<lrm::client::Client> connect() const {
+    for (int i = 0; i < 1000; ++i) {
       try {
-        client_ = lrm::client::Client::connect(socket, "bench");
+        return lrm::client::Client::connect(socket(), "bench");
       } catch (const lrm::client::Error&) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
     }
-    if (!client_) throw std::runtime_error("lrmd did not start");
+    throw std::runtime_error("lrmd does not answer on " + socket());
   }
   ~Daemon() {
     client_.reset();
@@ -204,6 +211,7 @@ class Daemon {
   }
   lrm::client::Client& client() { return *client_; }
   pid_t pid() const { return pid_; }
+  std::string socket() const { return dir_ + "/lrmd.sock"; }
   std::string file(const std::string& name) const { return dir_ + "/" + name; }
 
   void add(const std::string& id, const std::string& spec) {
@@ -227,6 +235,15 @@ class Daemon {
   }
 
  private:
+  void start() {
+    pid_ = spawn({std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket(), "--plugin-dir",
+                  LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target", dir_ + "/lrmd.log",
+                  "--state-dir", with_state_ ? dir_ + "/state" : "none"},
+                 {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"});
+    client_ = connect();
+  }
+
+  bool with_state_;
   std::string dir_;
   pid_t pid_ = -1;
   std::unique_ptr<lrm::client::Client> client_;
@@ -555,6 +572,87 @@ void memory(const Agent& agent) {
   emit(line);
 }
 
+// Upgrade in place under load: instances with recurring monitors and agents
+// in flight. The time until the new image answers, against the fastest
+// alternative on the same state: kill -9 and restart (which loses the ops in
+// flight and the recurring schedules).
+void upgradeBench(const Agent& agent) {
+  std::printf("\n== upgrade in place: %s instances with a recurring monitor, agents in flight\n", agent.spec.c_str());
+  const int instances = quick ? 100 : 1000;
+  const int in_flight = quick ? 5 : 20;
+  Daemon daemon(true);
+  for (int i = 0; i < instances; ++i) {
+    const std::string id = "u" + std::to_string(i);
+    daemon.add(id, agent.spec);
+    daemon.wait(daemon.exec(id, "start"));
+    daemon.exec(id, "monitor", 60000);
+  }
+  // Delay keeps its state under /run/resource-agents by instance id: ids
+  // unique to this run, and stopped at the end.
+  std::vector<std::string> delays;
+  std::vector<lrm::sdk::CallId> running;
+  for (int i = 0; i < in_flight; ++i) {
+    lrm::client::RegisterRequest request;
+    request.id = "bench-delay-" + std::to_string(::getpid()) + "-" + std::to_string(i);
+    request.agent = "ocf:heartbeat:Delay";
+    request.params = {{"startdelay", "3"}, {"stopdelay", "0"}, {"mondelay", "0"}};
+    daemon.client().registerInstance(request);
+    delays.push_back(request.id);
+    running.push_back(daemon.exec(request.id, "start"));
+  }
+  const auto give_up = Clock::now() + std::chrono::seconds(10);
+  while (daemon.connect()->ping().in_flight < static_cast<std::uint64_t>(in_flight)) {
+    if (Clock::now() > give_up) throw std::runtime_error("the Delay agents did not all start");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto ready = [&](const std::string& old_boot) {
+    while (true) {
+      try {
+        if (daemon.connect()->ping().boot_id != old_boot) return;
+      } catch (const lrm::client::Error&) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  const std::string boot = daemon.client().ping().boot_id;
+  auto start = Clock::now();
+  daemon.connect()->upgrade();
+  ready(boot);
+  const double upgrade_ms = msSince(start);
+  const auto after = daemon.connect()->ping();
+  int reported = 0;
+  for (const auto call : running) {
+    if (daemon.wait(call).call_id == call) ++reported;
+  }
+  const std::set<lrm::sdk::CallId> calls(running.begin(), running.end());
+  while (auto event = daemon.client().nextEvent(std::chrono::milliseconds(500))) {
+    if (calls.count(event->call_id)) --reported;  // a second report
+  }
+  const auto carried = daemon.client().info("u0").recurring.size();
+
+  const std::string boot2 = daemon.client().ping().boot_id;
+  start = Clock::now();
+  daemon.crashAndRestart();
+  ready(boot2);
+  const double restart_ms = msSince(start);
+  for (const auto& id : delays) daemon.wait(daemon.exec(id, "stop"));
+
+  std::printf("%-34s %10.1f ms  (%llu agents in flight carried, %d/%d reported once, monitors kept: %s)\n",
+              "upgrade in place", upgrade_ms, static_cast<unsigned long long>(after.in_flight), reported, in_flight,
+              carried == 1 ? "yes" : "no");
+  std::printf("%-34s %10.1f ms\n", "baseline: kill -9 and restart", restart_ms);
+  std::printf("upgrade/restart %.2f\n", upgrade_ms / restart_ms);
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "upgrade");
+  line.set("instances", instances);
+  line.set("in_flight", in_flight);
+  line.set("upgrade_ms", upgrade_ms);
+  line.set("restart_ms", restart_ms);
+  line.set("reported", reported);
+  emit(line);
+  if (reported != in_flight || after.in_flight != static_cast<std::uint64_t>(in_flight) || carried != 1) ++failures;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -567,10 +665,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--agent" && i + 1 < argc) {
       spec = argv[++i];
     } else if (arg == "burst" || arg == "latency" || arg == "recurring" || arg == "memory" || arg == "native" ||
-               arg == "metadata" || arg == "all") {
+               arg == "metadata" || arg == "upgrade" || arg == "all") {
       mode = arg;
     } else {
-      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|metadata|all]\n";
+      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|metadata|upgrade|all]\n";
       return 2;
     }
   }
@@ -586,6 +684,7 @@ int main(int argc, char** argv) {
     if (mode == "memory" || mode == "all") memory(agent);
     if (mode == "native" || mode == "all") native();
     if (mode == "metadata" || mode == "all") metadataBench();
+    if (mode == "upgrade" || mode == "all") upgradeBench(agent);
   } catch (const std::exception& e) {
     std::cerr << "lrm_bench: " << e.what() << "\n";
     return 1;
