@@ -90,6 +90,25 @@ class LrmdApplication : public Application {
     return config().getString(key, fallback);
   }
 
+  // Every other `section.name` key of the config file reaches the plugins
+  // (Host::setting), e.g. `exec.path` for a third-party class; Poco's own
+  // `system.*` and `application.*` do not. Keys set above are kept.
+  void pluginSettings(const std::string& prefix, std::map<std::string, std::string>& settings) {
+    Poco::Util::AbstractConfiguration::Keys keys;
+    config().keys(prefix, keys);
+    for (const auto& key : keys) {
+      if (prefix.empty() && (key == "system" || key == "application" || key == "logging")) continue;
+      const std::string full = prefix.empty() ? key : prefix + "." + key;
+      Poco::Util::AbstractConfiguration::Keys children;
+      config().keys(full, children);
+      if (!children.empty()) {
+        pluginSettings(full, settings);
+      } else if (!prefix.empty()) {
+        settings.emplace(full, config().getString(full));
+      }
+    }
+  }
+
   std::uint64_t duration(const std::string& key, const std::string& fallback) {
     const std::string text = setting(key, nullptr, fallback);
     const auto ms = lrm::sdk::parseDurationMs(text);
@@ -158,6 +177,7 @@ class LrmdApplication : public Application {
       daemon.settings["native.agent-dirs"] = agent_dirs;
       daemon.settings["native.agent-host"] = setting(
           "native.agent-host", nullptr, (std::filesystem::path(selfDir()) / "lrm-agent-host").string());
+      pluginSettings("", daemon.settings);
       // Default /var/lib/lrm for root; "none" (or no default for other users): nothing persisted.
       daemon.state_dir = setting("state-dir", nullptr, ::geteuid() == 0 ? "/var/lib/lrm" : "none");
       if (daemon.state_dir == "none") daemon.state_dir.clear();

@@ -40,7 +40,10 @@ exit 0
 SCRIPT
 chmod +x "$tmp/exec/hello"
 
-LRM_EXEC_PATH="$tmp/exec" "$tmp/prefix/bin/lrmd" --foreground --socket "$tmp/lrmd.sock" \
+# The exec class finds its directory through a key of lrmd's config file
+# (every section.name key reaches the plugins as a setting).
+printf 'exec.path = %s\n' "$tmp/exec" > "$tmp/lrmd.properties"
+"$tmp/prefix/bin/lrmd" --config "$tmp/lrmd.properties" --foreground --socket "$tmp/lrmd.sock" \
   --plugin-dir "$tmp/prefix/lib/lrm/plugins" --plugin-dir "$tmp/samples/exec_plugin" \
   --agent-dir "$tmp/prefix/lib/lrm/agents" --agent-dir "$tmp/samples/native_agent" \
   --log-target "$tmp/lrmd.log" --log-level info --state-dir "$tmp/state" &
