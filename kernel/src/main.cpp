@@ -187,7 +187,9 @@ class LrmdApplication : public Application {
       std::cerr << "lrmd: " << e.what() << "\n";
       return kExitUsage;
     }
-    if (foreground) return lrm::kernel::runDaemon(daemon, [] {});
+    // After an upgrade in place the process is already detached and must keep
+    // its pid (its agents are its children): never fork again.
+    if (foreground || daemon.inherited_listen_fd >= 0) return lrm::kernel::runDaemon(daemon, [] {});
     return runDetached(daemon);
   }
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <set>
@@ -306,6 +307,62 @@ TEST_F(Upgrade, AHandedOverOpInterruptedByACrashIsRecordedAsAnError) {
   EXPECT_EQ(last.front().status, ExecStatus::Error);
   EXPECT_NE(last.front().exit_reason.find("restarted"), std::string::npos) << last.front().exit_reason;
   EXPECT_TRUE(waitUntil([&] { return count(readFile(log), "end s start") == 1; })) << "the agent was left to finish";
+}
+
+// A daemon that detached itself (no --foreground) re-executes without
+// detaching again: same pid, so the agent in flight is still its child.
+TEST_F(Upgrade, ADetachedDaemonKeepsItsPidAcrossAnUpgrade) {
+  TempDir dir;
+  const std::string socket = dir.file("lrmd.sock");
+  const auto started = runCommand({binary("lrmd"), "--socket", socket, "--state-dir", state_.path(), "--log-target",
+                                   dir.file("lrmd.log"), "--log-level", "debug"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  auto daemons = [&] {  // processes serving this socket
+    std::vector<pid_t> found;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (readFile(entry.path().string() + "/cmdline").find(socket) != std::string::npos) {
+        found.push_back(std::stoi(name));
+      }
+    }
+    return found;
+  };
+  // Whatever happens below, no daemon outlives the test.
+  struct Reaper {
+    std::function<std::vector<pid_t>()> find;
+    ~Reaper() {
+      for (const pid_t pid : find()) ::kill(pid, SIGKILL);
+    }
+  } reaper{daemons};
+  const auto before = daemons();
+  ASSERT_EQ(before.size(), 1u);
+  const pid_t pid = before.front();
+  auto connect = [&] { return client::Client::connect(socket, "test"); };
+  auto client = connect();
+  // Delay keeps state under /run/resource-agents by instance id: unique, stopped below.
+  const std::string id = "upgrade-detached-" + std::to_string(::getpid());
+  auto request = registration(id, "ocf:heartbeat:Delay", {{"startdelay", "2"}, {"stopdelay", "0"}, {"mondelay", "0"}});
+  client->registerInstance(request);
+  const auto start = client->exec(operation(id, "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info(id).busy; }));
+  const std::string boot = client->ping().boot_id;
+  connect()->upgrade();
+  ASSERT_TRUE(waitUntil([&] {
+    try {
+      return connect()->ping().boot_id != boot;
+    } catch (const client::Error&) {
+      return false;
+    }
+  }));
+  EXPECT_EQ(daemons(), std::vector<pid_t>{pid});
+  const auto result = client->waitForResult(start, kPatience);
+  EXPECT_EQ(result.status, ExecStatus::Done) << result.exit_reason;
+  EXPECT_EQ(result.rc, 0);
+  EXPECT_EQ(client->waitForResult(client->exec(operation(id, "stop")), kPatience).rc, 0);
+  client.reset();
+  ::kill(pid, SIGTERM);
+  EXPECT_TRUE(waitUntil([&] { return daemons().empty(); }));
 }
 
 // Cancelling works on an op the new image took over: the recurring
