@@ -585,10 +585,26 @@ void Server::fanOut(const Message& message, const std::function<bool(ClientId, c
     if (connection->closing || !connection->greeted || !wanted(connection->client, connection->subscription)) continue;
     send(*connection, message);
   }
-  for (auto& [token, waiting] : waiting_) {
-    if (!wanted(waiting.session.client, waiting.session.subscription)) continue;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    Waiting& waiting = it->second;
+    if (!wanted(waiting.session.client, waiting.session.subscription)) {
+      ++it;
+      continue;
+    }
     if (framed.empty()) framed = wire::frame(wire::encode(message));
     waiting.outbox += framed;
+    if (waiting.outbox.size() <= kMaxPendingOutputBytes) {
+      ++it;
+      continue;
+    }
+    // As for a connected client that does not read: the session ends.
+    const ClientId client = waiting.session.client;
+    log(sdk::LogLevel::Warning, "client " + std::to_string(client) + " (" + waiting.session.name +
+                                    "): more than " + std::to_string(kMaxPendingOutputBytes) +
+                                    " bytes of events kept for it since the upgrade; its session ends");
+    loop_.cancelTimer(waiting.expiry);
+    it = waiting_.erase(it);
+    if (engine_) loop_.defer([this, client] { engine_->clientGone(client); });
   }
 }
 
