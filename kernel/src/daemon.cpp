@@ -172,7 +172,15 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       }
       store->compact(engine);
       server.setRestored(restored);
-      server.setBeforeFlush([&store] { store->sync(); });
+      server.setBeforeFlush([&store, &engine] {
+        store->sync();
+        if (!store->wantsCompaction()) return;
+        const auto start = Clock::now();
+        store->compact(engine);
+        log(sdk::LogLevel::Info, "journal compacted in " +
+                                     std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
+                                     " ms");
+      });
       log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config.state_dir +
                                      " in " +
                                      std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +

@@ -480,7 +480,9 @@ void Server::send(Connection& connection, const Message& message) {
 void Server::flushAll() {
   // Group commit: what the journal recorded this iteration is durable
   // before any client reads about it (DESIGN §5).
-  if (before_flush_ && !unflushed_.empty()) before_flush_();
+  // Also when nobody is told anything (a recurring op with notify=changes):
+  // the journal is synced every iteration that appended to it.
+  if (before_flush_) before_flush_();
   std::vector<ClientId> ids;
   ids.swap(unflushed_);
   for (const ClientId id : ids) {

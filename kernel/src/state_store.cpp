@@ -211,7 +211,13 @@ void StateStore::compact(const Engine& engine) {
     ::close(dir);
   }
   pending_.clear();
+  snapshot_records_ = records_;
   openForAppend();
+}
+
+bool StateStore::wantsCompaction() const {
+  constexpr std::size_t kMinRecords = 10000;
+  return records_ - snapshot_records_ > std::max(kMinRecords, 2 * snapshot_records_);
 }
 
 void StateStore::append(const std::string& text) {

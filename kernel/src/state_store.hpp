@@ -38,6 +38,12 @@ class StateStore : public Journal {
   std::vector<RestoredInstance> load();
   /** Rewrite the journal as a snapshot of @p engine's state. */
   void compact(const Engine& engine);
+  /**
+   * Has the journal grown enough since the last snapshot to be compacted
+   * again? (More records appended than max(10,000, 2 × the snapshot's): the
+   * rewrite costs O(snapshot), so its cost per record stays constant.)
+   */
+  bool wantsCompaction() const;
   /** Make everything appended so far durable. */
   void sync();
 
@@ -57,7 +63,8 @@ class StateStore : public Journal {
   std::string path_;
   int fd_ = -1;
   std::string pending_;
-  std::size_t records_ = 0;
+  std::size_t records_ = 0;           // in the journal file (snapshot included)
+  std::size_t snapshot_records_ = 0;  // of those, written by the last compaction
 };
 
 }  // namespace lrm::kernel

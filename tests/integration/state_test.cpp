@@ -168,6 +168,35 @@ TEST_F(State, SigtermDuringAnOpRecordsItsResult) {
 
 
 
+// The journal is compacted while lrmd runs, not only at start: a monitor
+// every millisecond appends thousands of records, without a word to any
+// client (notify=changes), and the file stays bounded; a restart after a
+// kill -9 still has the instance and its last results.
+TEST_F(State, TheJournalIsCompactedWhileRunning) {
+  const std::string journal = state_.file("journal");
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client->registerInstance(registration("fast", "native:lrm:Dummy", {{"state", scratch_.file("fast")}}));
+    client->waitForResult(client->exec(operation("fast", "start")), kPatience);
+    client::ExecRequest monitor = operation("fast", "monitor");
+    monitor.interval_ms = 1;
+    monitor.changes_only = true;
+    client->waitForResult(client->exec(monitor), kPatience);
+    ASSERT_TRUE(waitUntil([&] { return daemon.log().find("journal compacted") != std::string::npos; },
+                          Millis(120000)));
+    // 10,000 records of about 200 bytes at most between two snapshots.
+    EXPECT_LT(std::filesystem::file_size(journal), 4u * 1024 * 1024);
+    daemon.crash();
+  }
+  TestDaemon again(options());
+  const auto info = again.connect()->info("fast");
+  ASSERT_EQ(info.last.size(), 2u);
+  EXPECT_EQ(info.last.front().action, "start");
+  EXPECT_EQ(info.last.back().action, "monitor");
+  EXPECT_EQ(info.last.back().rc, 0);
+}
+
 // Kill -9 the daemon at random moments while a client registers instances
 // and runs operations; after each restart, every registration and result
 // the client was told about must be there.
