@@ -128,7 +128,9 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   std::unique_ptr<StateStore> store;
   if (!config.state_dir.empty()) {
     try {
-      store = std::make_unique<StateStore>(config.state_dir);
+      store = std::make_unique<StateStore>(config.state_dir, [&loop, &server] {
+        loop.postFromAnyThread([&server] { server.journalDurable(); });
+      });
       const auto start = Clock::now();
       std::size_t restored = 0;
       engine.setJournal(store.get());
@@ -172,15 +174,19 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       }
       store->compact(engine);
       server.setRestored(restored);
-      server.setBeforeFlush([&store, &engine] {
-        store->sync();
-        if (!store->wantsCompaction()) return;
-        const auto start = Clock::now();
-        store->compact(engine);
-        log(sdk::LogLevel::Info, "journal compacted in " +
-                                     std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
-                                     " ms");
-      });
+      server.setJournal(
+          [&store, &engine] {
+            if (store->wantsCompaction()) {
+              const auto start = Clock::now();
+              store->compact(engine);  // waits for the syncer, then rewrites
+              log(sdk::LogLevel::Info, "journal compacted in " +
+                                           std::to_string(
+                                               std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
+                                           " ms");
+            }
+            return store->commit();
+          },
+          [&store] { return store->durable(); });
       log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config.state_dir +
                                      " in " +
                                      std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
@@ -357,8 +363,8 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
                                  (classes.empty() ? "none" : classes) + ")");
   ready();
   loop.run();
-  server.flushAll();  // results of the last iteration, e.g. ops abandoned at the shutdown bound
   if (store) store->sync();
+  server.flushAll();  // results of the last iteration, e.g. ops abandoned at the shutdown bound
   server.stopAccepting();
   log(sdk::LogLevel::Notice, "lrmd exiting");
   return upgrade_failed ? 1 : 0;

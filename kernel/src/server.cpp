@@ -203,6 +203,7 @@ struct Server::Connection {
   wire::FrameReader reader;
   std::string out;
   std::size_t out_offset = 0;
+  std::size_t released = 0;  // out[0, released) may be written: its journal records are on disk
   bool greeted = false;
   bool closing = false;  // flush what is queued, then close
   bool flush_scheduled = false;  // in Server::unflushed_
@@ -458,47 +459,72 @@ void Server::dispatch(Connection& connection, const Message& request) {
 }
 
 void Server::send(Connection& connection, const Message& message) {
-  const bool idle = connection.out_offset == connection.out.size();
   connection.out += wire::frame(wire::encode(message));
   if (connection.out.size() - connection.out_offset > kMaxPendingOutputBytes) {
     // A client that does not read must not make the daemon hoard memory.
     connection.out.clear();
     connection.out_offset = 0;
+    connection.released = 0;
     loop_.defer([this, id = connection.id] {
       drop(id, "more than " + std::to_string(kMaxPendingOutputBytes) + " bytes unread", false);
     });
     return;
   }
   // Coalesce: everything queued during this loop iteration goes out in one
-  // send(2) per connection, just before the loop sleeps again.
-  if (idle && !connection.flush_scheduled) {
+  // send(2) per connection, just before the loop sleeps again (once the
+  // journal has it).
+  if (!connection.flush_scheduled) {
     connection.flush_scheduled = true;
     unflushed_.push_back(connection.id);
   }
 }
 
 void Server::flushAll() {
-  // Group commit: what the journal recorded this iteration is durable
-  // before any client reads about it (DESIGN §5).
-  // Also when nobody is told anything (a recurring op with notify=changes):
-  // the journal is synced every iteration that appended to it.
-  if (before_flush_) before_flush_();
+  // Group commit (DESIGN §5): what the journal recorded up to now is handed
+  // to its syncer (also when nobody is told anything, e.g. a recurring op
+  // with notify=changes), and what clients are told about it this iteration
+  // is held until it is on disk. The loop does not wait for the disk.
+  const std::uint64_t batch = commit_ ? commit_() : 0;
+  const std::uint64_t durable = durable_ ? durable_() : 0;
   std::vector<ClientId> ids;
   ids.swap(unflushed_);
   for (const ClientId id : ids) {
     const auto it = connections_.find(id);
     if (it == connections_.end()) continue;
-    it->second->flush_scheduled = false;
-    flush(*it->second);
+    Connection& connection = *it->second;
+    connection.flush_scheduled = false;
+    if (batch <= durable) {
+      connection.released = connection.out.size();
+    } else if (connection.out.size() > connection.released) {
+      gates_.push_back({batch, id, connection.out.size()});
+    }
+    flush(connection);
+  }
+  release(durable);
+}
+
+void Server::journalDurable() {
+  if (durable_) release(durable_());
+}
+
+void Server::release(std::uint64_t durable) {
+  while (!gates_.empty() && gates_.front().batch <= durable) {
+    const Gate gate = gates_.front();
+    gates_.pop_front();
+    const auto it = connections_.find(gate.id);
+    if (it == connections_.end()) continue;
+    Connection& connection = *it->second;
+    connection.released = std::max(connection.released, std::min(gate.upto, connection.out.size()));
+    flush(connection);
   }
 }
 
 void Server::flush(Connection& connection) {
   // Plain send(2): Poco's sendBytes() throws on EAGAIN even for a
   // non-blocking socket, and a full socket buffer is normal here.
-  while (connection.out_offset < connection.out.size()) {
+  while (connection.out_offset < connection.released) {
     const ssize_t n = ::send(connection.fd, connection.out.data() + connection.out_offset,
-                             connection.out.size() - connection.out_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
+                             connection.released - connection.out_offset, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0) {
@@ -509,10 +535,11 @@ void Server::flush(Connection& connection) {
     }
     connection.out_offset += static_cast<std::size_t>(n);
   }
-  const bool pending = connection.out_offset < connection.out.size();
-  if (!pending) {
+  const bool pending = connection.out_offset < connection.released;  // the socket is full
+  if (connection.out_offset == connection.out.size()) {
     connection.out.clear();
     connection.out_offset = 0;
+    connection.released = 0;
     if (connection.closing) {
       loop_.defer([this, id = connection.id] { drop(id, {}, false); });
       return;
@@ -526,7 +553,7 @@ void Server::pauseInput() {
   paused_ = true;
   if (listen_fd_ >= 0) loop_.unwatch(listen_fd_);
   for (auto& [id, connection] : connections_) {
-    const bool pending = connection->out_offset < connection->out.size();
+    const bool pending = connection->out_offset < connection->released;
     loop_.modify(connection->fd, pending ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
   }
 }
@@ -656,7 +683,7 @@ void Server::drainOutput(Millis limit) {
   while (Clock::now() < deadline) {
     std::vector<pollfd> pending;
     for (auto& [id, connection] : connections_) {
-      if (connection->out_offset < connection->out.size()) pending.push_back({connection->fd, POLLOUT, 0});
+      if (connection->out_offset < connection->released) pending.push_back({connection->fd, POLLOUT, 0});
     }
     if (pending.empty()) return;
     const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();

@@ -8,6 +8,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <functional>
@@ -81,8 +82,18 @@ class Server : public Notifier {
   std::size_t connectionCount() const { return connections_.size(); }
   /** Write what is queued for every connection now (the loop does it before it sleeps). */
   void flushAll();
-  /** Called before queued output is written (the state store's sync). */
-  void setBeforeFlush(std::function<void()> hook) { before_flush_ = std::move(hook); }
+  /**
+   * Group commit with the journal (DESIGN §5): at the end of each loop
+   * iteration @p commit starts making what was journaled durable and returns
+   * its batch; output queued in that iteration is held until @p durable (the
+   * last batch on disk) reaches it. Call journalDurable() when a batch lands.
+   */
+  void setJournal(std::function<std::uint64_t()> commit, std::function<std::uint64_t()> durable) {
+    commit_ = std::move(commit);
+    durable_ = std::move(durable);
+  }
+  /** A journal batch is on disk: send what waited for it. */
+  void journalDurable();
   void setRestored(std::size_t count) { options_.restored = count; }
 
   /** Upgrading: the sessions of connected clients, for the next image. */
@@ -147,7 +158,15 @@ class Server : public Notifier {
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
   std::map<std::string, Waiting> waiting_;  // carried sessions by token, until resumed
   std::vector<ClientId> unflushed_;
-  std::function<void()> before_flush_;
+  std::function<std::uint64_t()> commit_;
+  std::function<std::uint64_t()> durable_;
+  struct Gate {
+    std::uint64_t batch;  // journal batch that must be on disk first
+    ClientId id;
+    std::size_t upto;     // bytes of the connection's output it holds back
+  };
+  std::deque<Gate> gates_;  // in batch order
+  void release(std::uint64_t durable);
   std::function<std::string(const std::string&)> upgrade_handler_;
   bool paused_ = false;  // connections with output queued this iteration
   static const std::map<std::string, std::pair<Handler, bool>> kHandlers;

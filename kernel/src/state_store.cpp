@@ -73,11 +73,13 @@ ExecEvent eventOf(const Object& record) {
 
 }  // namespace
 
-StateStore::StateStore(std::string dir) : dir_(std::move(dir)), path_(dir_ + "/journal") {
+StateStore::StateStore(std::string dir, std::function<void()> durable)
+    : dir_(std::move(dir)), path_(dir_ + "/journal"), on_durable_(std::move(durable)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw std::runtime_error("unable to create state directory " + dir_ + ": " + ec.message());
   ::chmod(dir_.c_str(), 0700);
+  syncer_ = std::thread([this] { syncerLoop(); });
 }
 
 StateStore::~StateStore() {
@@ -85,7 +87,55 @@ StateStore::~StateStore() {
     sync();
   } catch (...) {
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  syncer_.join();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void StateStore::syncerLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    changed_.wait(lock, [this] { return stopping_ || !handed_.empty(); });
+    if (handed_.empty()) return;  // stopping, nothing left
+    std::string bytes;
+    bytes.swap(handed_);
+    const std::uint64_t batch = submitted_;
+    const int fd = fd_;
+    lock.unlock();
+    std::string error;
+    try {
+      writeAll(fd, bytes, path_);
+      if (::fdatasync(fd) != 0) throw std::runtime_error("unable to sync " + path_ + ": " + std::strerror(errno));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    lock.lock();
+    if (!error.empty() && failure_.empty()) failure_ = error;
+    written_ = batch;
+    changed_.notify_all();
+    if (on_durable_) on_durable_();
+  }
+}
+
+std::uint64_t StateStore::commit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pending_.empty()) return submitted_;
+  if (fd_ < 0) openForAppend();
+  handed_ += pending_;
+  pending_.clear();
+  ++submitted_;
+  changed_.notify_all();
+  return submitted_;
+}
+
+std::uint64_t StateStore::durable() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!failure_.empty()) throw std::runtime_error(failure_);
+  return written_;
 }
 
 void StateStore::openForAppend() {
@@ -226,11 +276,10 @@ void StateStore::append(const std::string& text) {
 }
 
 void StateStore::sync() {
-  if (pending_.empty()) return;
-  if (fd_ < 0) openForAppend();
-  writeAll(fd_, pending_, path_);
-  if (::fdatasync(fd_) != 0) throw std::runtime_error("unable to sync " + path_ + ": " + std::strerror(errno));
-  pending_.clear();
+  const std::uint64_t batch = commit();
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return written_ >= batch; });
+  if (!failure_.empty()) throw std::runtime_error(failure_);
 }
 
 void StateStore::registered(const InstanceView& instance, bool drop_recurring) {

@@ -1,13 +1,19 @@
 // Persistent state (DESIGN §5): an append-only journal of JSON lines in the
-// state directory. Records are appended as things happen and made durable
-// (write + fdatasync) once per loop iteration, before any client is told
-// (group commit: Server::flushAll() calls sync() first). At start the
-// journal is replayed; a torn or corrupt tail is cut off and logged, and the
-// journal is rewritten as a compact snapshot (write-then-rename).
+// state directory. Records are appended as things happen; at the end of each
+// loop iteration commit() hands them to a syncer thread (write + fdatasync)
+// and the server holds that iteration's replies and events until the batch
+// is durable (group commit, pipelined: the loop goes on spawning and reaping
+// meanwhile). At start the journal is replayed; a torn or corrupt tail is cut
+// off and logged, and the journal is rewritten as a compact snapshot
+// (write-then-rename), again whenever it has grown enough.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +36,12 @@ struct RestoredInstance {
 
 class StateStore : public Journal {
  public:
-  /** @throws std::runtime_error when the directory cannot be used. */
-  explicit StateStore(std::string dir);
+  /**
+   * @param durable called on the syncer thread after each batch is durable
+   * (the daemon posts it to the loop). @throws std::runtime_error when the
+   * directory cannot be used.
+   */
+  explicit StateStore(std::string dir, std::function<void()> durable = {});
   ~StateStore() override;
 
   /** Replay the journal (repairing a bad tail). */
@@ -44,8 +54,15 @@ class StateStore : public Journal {
    * rewrite costs O(snapshot), so its cost per record stays constant.)
    */
   bool wantsCompaction() const;
-  /** Make everything appended so far durable. */
+  /** Make everything appended so far durable, now (waits for the syncer). */
   void sync();
+  /**
+   * Start making everything appended so far durable, on the syncer thread.
+   * @return the batch that covers it; durable() reaches it when it is on disk.
+   */
+  std::uint64_t commit();
+  /** The last batch on disk. @throws std::runtime_error if the syncer failed. */
+  std::uint64_t durable() const;
 
   void registered(const InstanceView& instance, bool drop_recurring) override;
   void unregistered(const std::string& id) override;
@@ -58,11 +75,22 @@ class StateStore : public Journal {
  private:
   void append(const std::string& line);
   void openForAppend();
+  void syncerLoop();
 
   std::string dir_;
   std::string path_;
   int fd_ = -1;
   std::string pending_;
+  std::function<void()> on_durable_;
+  // Shared with the syncer thread, under mutex_.
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string handed_;            // bytes for the syncer to write
+  std::uint64_t submitted_ = 0;   // last batch handed over
+  std::uint64_t written_ = 0;     // last batch on disk
+  std::string failure_;           // the syncer's error, if any
+  bool stopping_ = false;
+  std::thread syncer_;
   std::size_t records_ = 0;           // in the journal file (snapshot included)
   std::size_t snapshot_records_ = 0;  // of those, written by the last compaction
 };
