@@ -26,18 +26,22 @@ class Upgrade : public ::testing::Test {
     result.state_dir = state_.path();
     return result;
   }
-  // Upgrade through @p via and wait until the new image answers.
-  static void upgradeAndWait(const TestDaemon& daemon) {
-    auto upgrader = daemon.connect("upgrader");
+  using Connect = std::function<std::unique_ptr<client::Client>(const std::string& name)>;
+  // Ask for an upgrade and wait until the new image answers.
+  static void upgradeAndWait(const Connect& connect) {
+    auto upgrader = connect("upgrader");
     const std::string boot = upgrader->ping().boot_id;
     upgrader->upgrade();
     ASSERT_TRUE(waitUntil([&] {
       try {
-        return daemon.connect("probe")->ping().boot_id != boot;
+        return connect("probe")->ping().boot_id != boot;
       } catch (const client::Error&) {
         return false;
       }
     }));
+  }
+  static void upgradeAndWait(const TestDaemon& daemon) {
+    upgradeAndWait([&](const std::string& name) { return daemon.connect(name); });
   }
   // Lines of the Sleeper fixture's log that record @p what ("begin start", ...).
   static std::size_t count(const std::string& log, const std::string& what) {
@@ -338,23 +342,15 @@ TEST_F(Upgrade, ADetachedDaemonKeepsItsPidAcrossAnUpgrade) {
   const auto before = daemons();
   ASSERT_EQ(before.size(), 1u);
   const pid_t pid = before.front();
-  auto connect = [&] { return client::Client::connect(socket, "test"); };
-  auto client = connect();
+  auto connect = [&](const std::string& name) { return client::Client::connect(socket, name); };
+  auto client = connect("test");
   // Delay keeps state under /run/resource-agents by instance id: unique, stopped below.
   const std::string id = "upgrade-detached-" + std::to_string(::getpid());
   auto request = registration(id, "ocf:heartbeat:Delay", {{"startdelay", "2"}, {"stopdelay", "0"}, {"mondelay", "0"}});
   client->registerInstance(request);
   const auto start = client->exec(operation(id, "start"));
   ASSERT_TRUE(waitUntil([&] { return client->info(id).busy; }));
-  const std::string boot = client->ping().boot_id;
-  connect()->upgrade();
-  ASSERT_TRUE(waitUntil([&] {
-    try {
-      return connect()->ping().boot_id != boot;
-    } catch (const client::Error&) {
-      return false;
-    }
-  }));
+  upgradeAndWait(connect);
   EXPECT_EQ(daemons(), std::vector<pid_t>{pid});
   const auto result = client->waitForResult(start, kPatience);
   EXPECT_EQ(result.status, ExecStatus::Done) << result.exit_reason;
