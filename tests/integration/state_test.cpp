@@ -193,8 +193,12 @@ TEST_F(State, TheJournalIsCompactedWhileRunning) {
   const auto info = again.connect()->info("fast");
   ASSERT_EQ(info.last.size(), 2u);
   EXPECT_EQ(info.last.front().action, "start");
-  EXPECT_EQ(info.last.back().action, "monitor");
-  EXPECT_EQ(info.last.back().rc, 0);
+  const auto& monitor = info.last.back();
+  EXPECT_EQ(monitor.action, "monitor");
+  // The monitor runs every millisecond: the kill usually finds one in flight.
+  EXPECT_TRUE((monitor.status == ExecStatus::Done && monitor.rc == 0) ||
+              (monitor.status == ExecStatus::Error && monitor.exit_reason.find("restarted") != std::string::npos))
+      << sdk::toString(monitor.status) << " rc " << monitor.rc << ": " << monitor.exit_reason;
 }
 
 // Kill -9 the daemon at random moments while a client registers instances
