@@ -87,6 +87,20 @@ TEST_F(Lrmctl, ListAndInfoAsTextAndJson) {
   EXPECT_EQ(info->getArray("last")->getObject(0)->getValue<std::string>("action"), "start");
 }
 
+TEST_F(Lrmctl, PingCountsInstancesAndOperationsInFlight) {
+  ASSERT_EQ(ctl({"register", "p", "--agent", "ocf:lrmtest:Sleeper", "-p", "sleep=2", "-p",
+                 "state=" + scratch_.file("p")}).exit_code, 0);
+  auto client = daemon_.connect();
+  client->exec(operation("p", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("p").busy; }));
+  const auto text = ctl({"ping"});
+  EXPECT_NE(text.out.find(" instances 1 in_flight 1"), std::string::npos) << text.out;
+  Poco::JSON::Parser parser;
+  const auto json = parser.parse(ctl({"--json", "ping"}).out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(json->getValue<int>("instances"), 1);
+  EXPECT_EQ(json->getValue<int>("in_flight"), 1);
+}
+
 TEST_F(Lrmctl, ExitCodes) {
   EXPECT_EQ(ctl({"ping"}).exit_code, 0);
   EXPECT_EQ(ctl({"frobnicate"}).exit_code, 2);

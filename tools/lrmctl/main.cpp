@@ -184,7 +184,8 @@ class Ctl {
       lrm::ctl::printJson(lrm::ctl::pingJson(info));
     } else {
       std::cout << "lrmd " << info.version << " protocol " << info.protocol << " uptime " << info.uptime_s
-                << "s boot " << info.boot_id << " restored " << info.restored << "\n";
+                << "s boot " << info.boot_id << " restored " << info.restored << " instances " << info.instances
+                << " in_flight " << info.in_flight << "\n";
     }
     return kExitOk;
   }

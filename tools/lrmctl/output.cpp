@@ -147,6 +147,8 @@ Object::Ptr pingJson(const client::PingInfo& info) {
   object->set("uptime_s", static_cast<Poco::Int64>(info.uptime_s));
   object->set("boot_id", info.boot_id);
   object->set("restored", static_cast<Poco::Int64>(info.restored));
+  object->set("instances", static_cast<Poco::Int64>(info.instances));
+  object->set("in_flight", static_cast<Poco::Int64>(info.in_flight));
   return object;
 }
 
