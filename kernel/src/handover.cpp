@@ -13,24 +13,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "json_params.hpp"
+
 namespace lrm::kernel {
 namespace {
 
 constexpr int kFormatVersion = 1;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-Object::Ptr paramsJson(const sdk::Params& params) {
-  Object::Ptr object = new Object();
-  for (const auto& [name, value] : params) object->set(name, value);
-  return object;
-}
-
-sdk::Params paramsOf(const Object::Ptr& object) {
-  sdk::Params params;
-  for (const auto& name : object->getNames()) params[name] = object->getValue<std::string>(name);
-  return params;
-}
 
 // Captured output is arbitrary bytes; JSON strings are not.
 std::string base64(const std::string& bytes) {
@@ -101,7 +91,7 @@ CarriedOp opOf(const Object::Ptr& o) {
   c.op.interval_ms = o->getValue<std::uint64_t>("interval");
   c.op.call_id = o->getValue<std::uint64_t>("call");
   c.op.timeout_ms = o->getValue<std::uint64_t>("timeout");
-  c.op.params = paramsOf(o->getObject("params"));
+  c.op.params = paramsFromJson(o->getObject("params"));
   c.op.changes_only = o->getValue<bool>("changes");
   c.op.originator_only = o->getValue<bool>("originator");
   c.op.t_run = o->getValue<std::int64_t>("t_run");

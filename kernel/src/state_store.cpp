@@ -23,6 +23,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "json_params.hpp"
 #include "log.hpp"
 
 namespace lrm::kernel {
@@ -35,12 +36,6 @@ std::string line(const Object& object) {
   std::ostringstream out;
   Poco::JSON::Stringifier::condense(object, out);
   return out.str() + "\n";
-}
-
-Object::Ptr paramsJson(const sdk::Params& params) {
-  Object::Ptr object = new Object();
-  for (const auto& [name, value] : params) object->set(name, value);
-  return object;
 }
 
 void writeAll(int fd, const std::string& data, const std::string& path) {
@@ -174,9 +169,7 @@ std::vector<RestoredInstance> StateStore::load() {
           instance.name = record->getValue<std::string>("name");
           instance.agent = record->getValue<std::string>("agent");
           instance.drop_recurring = record->getValue<bool>("drop");
-          instance.params.clear();
-          const auto params = record->getObject("params");
-          for (const auto& name : params->getNames()) instance.params[name] = params->getValue<std::string>(name);
+          instance.params = paramsFromJson(record->getObject("params"));
         } else if (kind == "unreg") {
           instances.erase(id);
           last.erase(id);
@@ -192,8 +185,7 @@ std::vector<RestoredInstance> StateStore::load() {
           op.call_id = record->getValue<std::uint64_t>("call");
           op.timeout_ms = record->getValue<std::uint64_t>("timeout");
           op.changes_only = record->getValue<bool>("changes");
-          const auto params = record->getObject("params");
-          for (const auto& name : params->getNames()) op.params[name] = params->getValue<std::string>(name);
+          op.params = paramsFromJson(record->getObject("params"));
           recurring[id][{op.action, op.interval_ms}] = op;
         } else if (kind == "rec-") {
           recurring[id].erase({record->getValue<std::string>("action"), record->getValue<std::uint64_t>("interval")});
