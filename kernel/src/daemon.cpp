@@ -249,9 +249,11 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   // Ops in flight that cannot be handed over: no agent process, or an
   // unregistered instance (nobody in the next image would report them).
   auto notCarriable = [&] {
+    const auto agents = spawner.agentsInFlight();
     std::set<std::pair<std::string, sdk::CallId>> result;
     for (const auto& op : engine.running()) {
-      if (op.deleted || !spawner.has(op.instance_id, op.call_id)) result.emplace(op.instance_id, op.call_id);
+      const std::pair<std::string, sdk::CallId> key{op.instance_id, op.call_id};
+      if (op.deleted || !agents.count(key)) result.insert(key);
     }
     return result;
   };

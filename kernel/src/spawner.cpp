@@ -189,20 +189,19 @@ Spawner::Child& Spawner::track(pid_t pid, int out_fd, int err_fd, sdk::SpawnRequ
   return child;
 }
 
-bool Spawner::has(const std::string& instance_id, sdk::CallId call_id) const {
+std::set<std::pair<std::string, sdk::CallId>> Spawner::agentsInFlight() const {
+  std::set<std::pair<std::string, sdk::CallId>> result;
   for (const auto& [id, child] : children_) {
-    if (!child.is_hook && child.request.context.call_id == call_id && child.request.context.instance_id == instance_id) {
-      return true;
-    }
+    if (isAgent(child)) result.emplace(child.request.context.instance_id, child.request.context.call_id);
   }
-  return false;
+  return result;
 }
 
 std::vector<HandedChild> Spawner::handOver() {
   std::vector<HandedChild> handed;
   for (auto it = children_.begin(); it != children_.end();) {
     Child& child = it->second;
-    if (child.is_hook || child.request.context.call_id == 0) {
+    if (!isAgent(child)) {
       ++it;
       continue;
     }

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <set>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "event_loop.hpp"
@@ -83,8 +85,8 @@ class Spawner {
   sdk::SpawnId spawn(sdk::SpawnRequest request, Done done);
   bool kill(sdk::SpawnId id);
 
-  /** Is an agent process of this operation running? */
-  bool has(const std::string& instance_id, sdk::CallId call_id) const;
+  /** (instance id, call id) of every operation whose agent process runs: what handOver() would release. */
+  std::set<std::pair<std::string, sdk::CallId>> agentsInFlight() const;
   /**
    * Upgrading: release every operation's agent process (not timeout hooks,
    * not metadata fetches) for the next image: its pipes lose close-on-exec
@@ -120,6 +122,8 @@ class Spawner {
   };
 
   sdk::SpawnId start(sdk::SpawnRequest request, Done done, bool is_hook);
+  /** An operation's agent process (not a timeout hook, not a metadata fetch)? */
+  static bool isAgent(const Child& child) { return !child.is_hook && child.request.context.call_id != 0; }
   Child& track(pid_t pid, int out_fd, int err_fd, sdk::SpawnRequest request, Done done, bool is_hook);
   void onTimeout(sdk::SpawnId id);
   void killGroup(sdk::SpawnId id);
