@@ -31,8 +31,9 @@ Poco::Logger& logger() { return Poco::Logger::get("lrmd"); }
 
 // One log line per message: control characters (newlines of agent output or
 // of a hostile instance id, terminal escapes) are shown as \xNN.
-std::string printable(const std::string& text) {
+std::string printable(const std::string& message) {
   static const char kHex[] = "0123456789abcdef";
+  const std::string text = clip(message, kMaxLogLineBytes);
   std::string out;
   out.reserve(text.size());
   for (const char c : text) {
@@ -49,6 +50,11 @@ std::string printable(const std::string& text) {
 }
 
 }  // namespace
+
+std::string clip(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return std::string(text.substr(0, max)) + "...[" + std::to_string(text.size() - max) + " more bytes]";
+}
 
 std::optional<sdk::LogLevel> parseLogLevel(const std::string& name) {
   static const std::pair<const char*, sdk::LogLevel> kLevels[] = {

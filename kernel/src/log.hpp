@@ -2,8 +2,10 @@
 // an instance starts with "[<human name> <id>]" so it can be grepped by either.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "lrm/sdk/types.hpp"
 
@@ -17,6 +19,16 @@ std::optional<sdk::LogLevel> parseLogLevel(const std::string& name);
  * @throws std::runtime_error on a bad target.
  */
 void setupLogging(const std::string& target, sdk::LogLevel level);
+
+/**
+ * Longest log line, in bytes, before printable() escaping: a longer message
+ * keeps its head and says how much was cut (a client's 1 MB element name or
+ * an agent's 10 MB stderr line must not become a 1 MB log line).
+ */
+inline constexpr std::size_t kMaxLogLineBytes = 4096;
+
+/** @p text if it fits in @p max bytes, else its first @p max bytes + "...[N more bytes]". */
+std::string clip(std::string_view text, std::size_t max);
 
 /** "[web r1]" or "[web r1] start (call 5)" for the given context. */
 std::string contextPrefix(const sdk::LogContext& context);

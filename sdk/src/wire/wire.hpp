@@ -73,6 +73,8 @@ class FrameReader {
   explicit FrameReader(std::size_t max_frame = kMaxFrameBytes) : max_frame_(max_frame) {}
 
   void feed(const char* data, std::size_t size) { buffer_.append(data, size); }
+  /** Change the largest accepted payload, e.g. once a peer has proven who it is. */
+  void setMaxFrame(std::size_t max_frame) { max_frame_ = max_frame; }
   /** Extract the next complete frame into @p payload. On Error, error() says why. */
   Status next(std::string& payload);
   const std::string& error() const { return error_; }
