@@ -23,6 +23,7 @@
 #include "server.hpp"
 #include "spawner.hpp"
 #include "handover.hpp"
+#include "state_dir_lock.hpp"
 #include "state_store.hpp"
 #include "worker_pool.hpp"
 
@@ -82,6 +83,18 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // One lrmd per state directory, decided before anything in it is read: a
+  // second one must not replay, rewrite or append to the running one's journal.
+  std::optional<StateDirLock> state_lock;
+  if (!config.state_dir.empty()) {
+    try {
+      state_lock.emplace(config.state_dir);
+    } catch (const std::exception& e) {
+      log(sdk::LogLevel::Error, std::string("unable to start: ") + e.what());
+      return 1;
+    }
+  }
+
   EventLoop loop;
   SpawnerOptions spawner_options;
   spawner_options.max_output = config.max_output_bytes;
@@ -115,6 +128,14 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     }
     std::error_code ec;
     std::filesystem::remove(path, ec);
+  } else if (!config.state_dir.empty()) {
+    // Left by an upgrade killed between writing it and the new image's start:
+    // nobody will take it over, and a later upgrade must not read it.
+    const std::string stale = config.state_dir + "/handover.json";
+    std::error_code ec;
+    if (std::filesystem::remove(stale, ec)) {
+      log(sdk::LogLevel::Notice, "removed a stale handover file " + stale + " (an upgrade in place did not complete)");
+    }
   }
   std::set<std::pair<std::string, sdk::CallId>> carried_running;
   if (handover) {
@@ -315,11 +336,13 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
                                    std::to_string(handed.ops.ops.size()) + " operation(s) and " +
                                    std::to_string(handed.children.size()) + " agent process(es)");
     ::setenv(kHandoverEnv, handover_path.c_str(), 1);
+    state_lock->keepAcrossExec(true);
     // The signal mask stays blocked across exec(): a SIGCHLD of a handed-over
     // agent stays pending for the new image's signalfd.
     ::execv(upgrade_binary.c_str(), argv.data());
     const std::string why = std::strerror(errno);
     ::unsetenv(kHandoverEnv);
+    state_lock->keepAcrossExec(false);
     std::error_code ec;
     std::filesystem::remove(handover_path, ec);
     ::close(fd);

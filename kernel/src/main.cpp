@@ -8,6 +8,7 @@
 #include <Poco/Util/OptionSet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -230,9 +231,14 @@ class LrmdApplication : public Application {
     if (pid > 0) {
       ::close(ready_pipe[1]);
       char byte = 0;
-      const bool ok = ::read(ready_pipe[0], &byte, 1) == 1;
-      if (!ok) std::cerr << "lrmd: the daemon failed to start (see the log)\n";
-      return ok ? EXIT_OK : EXIT_SOFTWARE;
+      if (::read(ready_pipe[0], &byte, 1) == 1) return EXIT_OK;
+      // It exited before serving: its status (1: see the log) is ours.
+      std::cerr << "lrmd: the daemon failed to start (see the log)\n";
+      int status = 0;
+      if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        return WEXITSTATUS(status);
+      }
+      return EXIT_SOFTWARE;
     }
     ::close(ready_pipe[0]);
     ::setsid();

@@ -24,6 +24,19 @@ class State : public ::testing::Test {
     result.state_dir = state_.path();
     return result;
   }
+  // Another lrmd on this state directory, run to its exit (bounded: without
+  // the lock it would serve on @p socket for ever).
+  CommandResult startAnother(const std::string& socket, const std::string& log_file,
+                             bool foreground = true) const {
+    std::vector<std::string> argv = {"/usr/bin/timeout", "60", binary("lrmd"), "--socket", socket,
+                                     "--plugin-dir", LRM_TEST_PLUGIN_DIR, "--state-dir", state_.path(),
+                                     "--log-target", log_file};
+    if (foreground) argv.push_back("--foreground");
+    return runCommand(argv, {{"LRM_OCF_PATH", fixtureOcfPath()}});
+  }
+  std::string inUseBy(pid_t pid) const {
+    return "state directory " + state_.path() + " is in use by lrmd pid " + std::to_string(pid);
+  }
   TempDir state_;
   TempDir scratch_;
 };
@@ -246,6 +259,74 @@ TEST_F(State, CrashLoopLosesNothingAcknowledged) {
   // Registrations the daemon made durable but died before acknowledging may
   // be there too; none that was acknowledged may be missing.
   EXPECT_GE(last.connect()->ping().restored, registered.size());
+}
+
+// A second lrmd on the same socket and state directory is refused before it
+// reads anything: the running one's journal stays the file it appends to, so
+// what it acknowledges afterwards survives a kill -9.
+TEST_F(State, ASecondDaemonOnTheSameStateDirectoryIsRefusedAndChangesNothing) {
+  TestDaemon first(options());
+  auto client = first.connect();
+  client->registerInstance(registration("before", "ocf:lrmtest:Fail"));
+  const auto second = startAnother(first.socket(), scratch_.file("second.log"));
+  EXPECT_EQ(second.exit_code, 1);
+  const std::string log = readFile(scratch_.file("second.log"));
+  EXPECT_NE(log.find(inUseBy(first.pid())), std::string::npos) << log << second.err;
+  client->registerInstance(registration("after", "ocf:lrmtest:Fail", {{"rc", "0"}}));
+  EXPECT_EQ(client->waitForResult(client->exec(operation("after", "monitor")), kPatience).rc, 0);
+  first.crash();
+  TestDaemon again(options());
+  auto check = again.connect();
+  EXPECT_EQ(check->list().size(), 2u);
+  const auto info = check->info("after");
+  ASSERT_EQ(info.last.size(), 1u) << "the result acknowledged after the second start was lost";
+  EXPECT_EQ(info.last[0].action, "monitor");
+}
+
+// On another socket a second lrmd would share the journal: refused too, also
+// detached (the refusal is in --log-target and the exit status is 1).
+TEST_F(State, ASecondDaemonOnAnotherSocketIsRefusedEvenDetached) {
+  TestDaemon first(options());
+  for (const bool foreground : {true, false}) {
+    const auto log_file = scratch_.file(foreground ? "fg.log" : "bg.log");
+    const auto second = startAnother(scratch_.file("other.sock"), log_file, foreground);
+    EXPECT_EQ(second.exit_code, 1) << (foreground ? "foreground" : "detached");
+    EXPECT_NE(readFile(log_file).find(inUseBy(first.pid())), std::string::npos) << readFile(log_file);
+    EXPECT_FALSE(std::filesystem::exists(scratch_.file("other.sock")));
+  }
+  first.crash();  // kill -9 releases the lock
+  TestDaemon again(options());
+}
+
+// The lock survives an upgrade in place (same pid, new image): the new image
+// holds it, a third lrmd is still refused.
+TEST_F(State, TheLockIsHeldAcrossAnUpgradeInPlace) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string boot = client->ping().boot_id;
+  client->upgrade();
+  ASSERT_TRUE(waitUntil([&] {
+    try {
+      return daemon.connect("probe")->ping().boot_id != boot;
+    } catch (const client::Error&) {
+      return false;
+    }
+  }));
+  EXPECT_EQ(daemon.log().find("unable to start"), std::string::npos) << daemon.log();
+  const auto third = startAnother(scratch_.file("other.sock"), scratch_.file("third.log"));
+  EXPECT_EQ(third.exit_code, 1);
+  EXPECT_NE(readFile(scratch_.file("third.log")).find(inUseBy(daemon.pid())), std::string::npos)
+      << readFile(scratch_.file("third.log"));
+}
+
+// A handover file left by an upgrade killed before the new image started is
+// removed at the next plain start, and says so.
+TEST_F(State, AStaleHandoverFileIsRemovedAtStart) {
+  { std::ofstream(state_.file("handover.json")) << "{\"format\":1}"; }
+  TestDaemon daemon(options());
+  EXPECT_FALSE(std::filesystem::exists(state_.file("handover.json")));
+  EXPECT_NE(daemon.log().find("removed a stale handover file " + state_.file("handover.json")), std::string::npos)
+      << daemon.log();
 }
 
 }  // namespace
