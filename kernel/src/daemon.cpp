@@ -73,6 +73,54 @@ void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
   }
 }
 
+// A journal that cannot be written (a full or failing disk) does not stop
+// lrmd: changes are refused with `unavailable`, reads are served, operations
+// go on and their results are held until they are on disk. Every
+// kJournalRetry a snapshot is tried; the first that lands ends the outage
+// and releases everything held.
+class JournalOutage {
+ public:
+  JournalOutage(EventLoop& loop, StateStore& store, const Engine& engine)
+      : loop_(loop), store_(store), engine_(engine) {}
+
+  // Once per loop iteration: has the journal just failed?
+  void check() {
+    if (since_ || store_.failure().empty()) return;
+    since_ = Clock::now();
+    log(sdk::LogLevel::Error, store_.failure() + "; refusing changes until the journal can be written (reads are "
+                                                 "served, results are held), trying again every " +
+                                  std::to_string(kJournalRetry.count()) + " ms");
+    loop_.addTimer(kJournalRetry, [this] { retry(); });
+  }
+
+  // Why changes are refused now ("" when they are not).
+  std::string refusal() const {
+    const std::string why = store_.failure();
+    return why.empty() ? why : "the state directory cannot be written (" + why + "); changes are refused until it can";
+  }
+
+ private:
+  void retry() {
+    try {
+      store_.compact(engine_);
+    } catch (const std::exception&) {
+      loop_.addTimer(kJournalRetry, [this] { retry(); });
+      return;
+    }
+    log(sdk::LogLevel::Notice,
+        "journal " + store_.path() + " written again after " +
+            std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - *since_).count()) +
+            " ms; changes are accepted, held results released");
+    since_.reset();
+  }
+
+  static constexpr Millis kJournalRetry{1000};
+  EventLoop& loop_;
+  StateStore& store_;
+  const Engine& engine_;
+  std::optional<Clock::time_point> since_;  // of the outage, while it lasts
+};
+
 }  // namespace
 
 int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
@@ -82,6 +130,9 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, signo);
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (ulimit -f) makes a journal write fail with EFBIG, an
+  // error lrmd handles, instead of killing it (agents get SIG_DFL back).
+  ::signal(SIGXFSZ, SIG_IGN);
 
   // One lrmd per state directory, decided before anything in it is read: a
   // second one must not replay, rewrite or append to the running one's journal.
@@ -147,6 +198,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   // Restore before serving: instances and last results come back, nothing is
   // started, stopped or probed (DESIGN §5).
   std::unique_ptr<StateStore> store;
+  std::unique_ptr<JournalOutage> outage;
   if (!config.state_dir.empty()) {
     try {
       store = std::make_unique<StateStore>(config.state_dir, [&loop, &server] {
@@ -195,19 +247,29 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       }
       store->compact(engine);
       server.setRestored(restored);
+      outage = std::make_unique<JournalOutage>(loop, *store, engine);
       server.setJournal(
-          [&store, &engine] {
+          [&store, &engine, &outage] {
+            outage->check();
             if (store->wantsCompaction()) {
               const auto start = Clock::now();
-              store->compact(engine);  // waits for the syncer, then rewrites
-              log(sdk::LogLevel::Info, "journal compacted in " +
-                                           std::to_string(
-                                               std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
-                                           " ms");
+              try {
+                store->compact(engine);  // waits for a write in progress, then rewrites
+                log(sdk::LogLevel::Info, "journal compacted in " +
+                                             std::to_string(
+                                                 std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
+                                             " ms");
+              } catch (const std::exception& e) {
+                log(sdk::LogLevel::Warning, std::string("unable to compact the journal: ") + e.what() +
+                                                "; the old journal is kept, trying again in a second");
+              }
             }
-            return store->commit();
+            const std::uint64_t batch = store->commit();
+            outage->check();
+            return batch;
           },
           [&store] { return store->durable(); });
+      server.setChangesRefusal([&outage] { return outage->refusal(); });
       log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config.state_dir +
                                      " in " +
                                      std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
@@ -287,7 +349,11 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     loop.stop();
   };
   auto execUpgrade = [&] {
-    if (store) store->sync();
+    try {
+      store->sync();
+    } catch (const std::exception& e) {
+      return fallBack(e.what());
+    }
     Handover handed;
     handed.ops = engine.carryOver();
     handed.sessions = server.carryOver();
@@ -361,6 +427,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   auto startUpgrade = [&](const std::string& binary) -> std::string {
     if (!store) return "an upgrade needs a state directory (--state-dir) to carry the state over";
     if (upgrading || shutting_down) return "already upgrading or shutting down";
+    if (std::string why = outage->refusal(); !why.empty()) return why;
     std::error_code ec;
     upgrade_binary = binary.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : binary;
     if (upgrade_binary.empty() || ::access(upgrade_binary.c_str(), X_OK) != 0) {
@@ -388,11 +455,25 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
                                  (classes.empty() ? "none" : classes) + ")");
   ready();
   loop.run();
-  if (store) store->sync();
+  int status = upgrade_failed ? 1 : 0;
+  if (store) {
+    try {
+      store->sync();
+    } catch (const std::exception&) {
+      try {
+        store->compact(engine);  // a last try after an outage
+      } catch (const std::exception& e) {
+        log(sdk::LogLevel::Error, std::string("unable to write the journal at exit: ") + e.what() +
+                                      "; operations whose results were not on disk (never told to a client) "
+                                      "will be restored as interrupted");
+        status = 1;
+      }
+    }
+  }
   server.flushAll();  // results of the last iteration, e.g. ops abandoned at the shutdown bound
   server.stopAccepting();
   log(sdk::LogLevel::Notice, "lrmd exiting");
-  return upgrade_failed ? 1 : 0;
+  return status;
 }
 
 }  // namespace lrm::kernel

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <utility>
 
 #include "log.hpp"
 #include "metadata_parser.hpp"
@@ -207,6 +208,7 @@ struct Server::Connection {
   bool greeted = false;
   bool closing = false;  // flush what is queued, then close
   bool flush_scheduled = false;  // in Server::unflushed_
+  bool needs_journal = false;  // this iteration's output has more than replies to reads (or refusals)
   std::string client_name;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
@@ -428,6 +430,9 @@ void Server::dispatch(Connection& connection, const Message& request) {
                                                   request.kind +
                                                   "': only root, the daemon's user and the allowed group may change anything");
     }
+    if (handler->second.second && changes_refusal_) {
+      if (const std::string why = changes_refusal_(); !why.empty()) throw RequestError("unavailable", why);
+    }
     if (request.kind == "metadata") {
       startMetadata(connection, request);
       return;
@@ -443,14 +448,18 @@ void Server::dispatch(Connection& connection, const Message& request) {
     Message reply("reply");
     reply.set("id", id).set("ok", true);
     (this->*handler->second.first)(connection, request, reply);
+    replying_to_read_ = !handler->second.second;
     send(connection, reply);
+    replying_to_read_ = false;
     if (!connection.carried_out.empty()) {  // a resumed session: what happened while it was away
       connection.out += connection.carried_out;
       connection.carried_out.clear();
     }
   } catch (const RequestError& e) {
     log(sdk::LogLevel::Info, connection.who() + ": " + wire::sanitize(request.kind) + " refused: " + e.what());
+    replying_to_read_ = true;  // a refusal changed nothing
     send(connection, errorReply(id, e.code(), e.what()));
+    replying_to_read_ = false;
     if (!connection.greeted) drop(connection.id, std::string("hello refused: ") + e.what(), true);
   } catch (const std::exception& e) {
     log(sdk::LogLevel::Error, connection.who() + ": " + request.kind + " failed: " + e.what());
@@ -460,6 +469,7 @@ void Server::dispatch(Connection& connection, const Message& request) {
 
 void Server::send(Connection& connection, const Message& message) {
   connection.out += wire::frame(wire::encode(message));
+  if (!replying_to_read_) connection.needs_journal = true;
   if (connection.out.size() - connection.out_offset > kMaxPendingOutputBytes) {
     // A client that does not read must not make the daemon hoard memory.
     connection.out.clear();
@@ -486,6 +496,9 @@ void Server::flushAll() {
   // is held until it is on disk. The loop does not wait for the disk.
   const std::uint64_t batch = commit_ ? commit_() : 0;
   const std::uint64_t durable = durable_ ? durable_() : 0;
+  // While the journal cannot be written, replies to reads (and refusals) need
+  // nothing from it and go out at once (behind what a connection has held).
+  const bool unavailable = changes_refusal_ && !changes_refusal_().empty();
   std::vector<ClientId> ids;
   ids.swap(unflushed_);
   for (const ClientId id : ids) {
@@ -493,7 +506,9 @@ void Server::flushAll() {
     if (it == connections_.end()) continue;
     Connection& connection = *it->second;
     connection.flush_scheduled = false;
-    if (batch <= durable) {
+    const bool held = std::any_of(gates_.begin(), gates_.end(), [id](const Gate& gate) { return gate.id == id; });
+    const bool needs_journal = std::exchange(connection.needs_journal, false);
+    if ((batch <= durable || (unavailable && !needs_journal)) && !held) {
       connection.released = connection.out.size();
     } else if (connection.out.size() > connection.released) {
       gates_.push_back({batch, id, connection.out.size()});

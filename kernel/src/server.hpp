@@ -94,6 +94,12 @@ class Server : public Notifier {
   }
   /** A journal batch is on disk: send what waited for it. */
   void journalDurable();
+  /**
+   * @p why says why changes (register, unregister, exec, cancel, flush,
+   * upgrade) are refused now, with code `unavailable`; "" when they are not
+   * (the journal cannot be written: reads are still served).
+   */
+  void setChangesRefusal(std::function<std::string()> why) { changes_refusal_ = std::move(why); }
   void setRestored(std::size_t count) { options_.restored = count; }
 
   /** Upgrading: the sessions of connected clients, for the next image. */
@@ -160,6 +166,8 @@ class Server : public Notifier {
   std::vector<ClientId> unflushed_;
   std::function<std::uint64_t()> commit_;
   std::function<std::uint64_t()> durable_;
+  std::function<std::string()> changes_refusal_;
+  bool replying_to_read_ = false;  // send() is queueing a reply that changed nothing
   struct Gate {
     std::uint64_t batch;  // journal batch that must be on disk first
     ClientId id;

@@ -1,22 +1,29 @@
-// The journal (see state_store.hpp). One JSON object per line:
-//   {"v":1}                                   first line: format version
+// The journal (see state_store.hpp). One record per line; in format 2 each
+// line is the CRC-32 of its JSON text (8 hex digits), a space, the JSON text:
+//   {"v":2}                                   first line: format version
 //   {"r":"reg","id","name","agent","params":{},"drop":bool}
 //   {"r":"unreg","id"}
 //   {"r":"run","id","action","interval","call","t_run"}   an op was launched
 //   {"r":"res","id","action","interval","call","rc","status","reason","exec","queue","t_run"}
 //   {"r":"rec+","id","action","interval","call","timeout","params":{},"changes"}  recurring op active
 //   {"r":"rec-","id","action","interval"}                                      recurring op ended
+// Format 1 (still read) is the same lines without the checksum.
 #include "state_store.hpp"
 
+#include <Poco/Checksum.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
+#include <Poco/Timestamp.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -29,13 +36,25 @@
 namespace lrm::kernel {
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
+constexpr std::size_t kChecksumDigits = 8;
+constexpr std::size_t kMaxDamageLogged = 20;  // lines; then one summary
+constexpr std::chrono::seconds kCompactionRetry{1};
 using Poco::JSON::Object;
+
+std::string checksumOf(std::string_view json) {
+  Poco::Checksum crc(Poco::Checksum::TYPE_CRC32);
+  crc.update(json.data(), static_cast<unsigned>(json.size()));
+  char digits[kChecksumDigits + 1];
+  std::snprintf(digits, sizeof digits, "%08x", static_cast<unsigned>(crc.checksum()));
+  return std::string(digits, kChecksumDigits);
+}
 
 std::string line(const Object& object) {
   std::ostringstream out;
   Poco::JSON::Stringifier::condense(object, out);
-  return out.str() + "\n";
+  const std::string json = out.str();
+  return checksumOf(json) + " " + json + "\n";
 }
 
 void writeAll(int fd, const std::string& data, const std::string& path) {
@@ -66,7 +85,156 @@ ExecEvent eventOf(const Object& record) {
   return event;
 }
 
+// The value of "key":"..." in a damaged line, if it is still there.
+std::string fieldOf(std::string_view text, const std::string& key) {
+  const std::string marker = "\"" + key + "\":\"";
+  const auto at = text.find(marker);
+  if (at == std::string_view::npos) return {};
+  const auto begin = at + marker.size();
+  const auto end = text.find('"', begin);
+  return clip(text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin), 200);
+}
+
+std::string describeLost(std::string_view text) {
+  const std::string kind = fieldOf(text, "r");
+  const std::string id = fieldOf(text, "id");
+  if (kind.empty() && id.empty()) return "an unreadable record";
+  return (kind.empty() ? std::string("a record") : "a '" + kind + "' record") +
+         (id.empty() ? std::string() : " of instance '" + id + "'");
+}
+
+// The JSON text of one line of a journal of @p version; throws if the line
+// is not one (format 2: the checksum does not match).
+std::string_view jsonOf(std::string_view text, int version) {
+  if (version == 1) return text;
+  if (text.size() <= kChecksumDigits + 1 || text[kChecksumDigits] != ' ') {
+    throw std::runtime_error("no checksum");
+  }
+  const auto json = text.substr(kChecksumDigits + 1);
+  if (text.substr(0, kChecksumDigits) != checksumOf(json)) throw std::runtime_error("checksum mismatch");
+  return json;
+}
+
+// Replay state, then turned into RestoredInstances.
+class Replayer {
+ public:
+  void apply(const Object& record) {
+    const std::string kind = record.getValue<std::string>("r");
+    const std::string id = record.getValue<std::string>("id");
+    if (kind == "reg") {
+      RestoredInstance instance;
+      instance.id = id;
+      instance.name = record.getValue<std::string>("name");
+      instance.agent = record.getValue<std::string>("agent");
+      instance.drop_recurring = record.getValue<bool>("drop");
+      instance.params = paramsFromJson(record.getObject("params"));
+      instances_[id] = std::move(instance);
+    } else if (kind == "unreg") {
+      instances_.erase(id);
+      last_.erase(id);
+      running_.erase(id);
+      recurring_.erase(id);
+    } else if (kind == "run") {
+      const ExecEvent event = eventOf(record);
+      running_[id][event.call_id] = event;
+    } else if (kind == "rec+") {
+      OpView op;
+      op.action = record.getValue<std::string>("action");
+      op.interval_ms = record.getValue<std::uint64_t>("interval");
+      op.call_id = record.getValue<std::uint64_t>("call");
+      op.timeout_ms = record.getValue<std::uint64_t>("timeout");
+      op.changes_only = record.getValue<bool>("changes");
+      op.params = paramsFromJson(record.getObject("params"));
+      recurring_[id][{op.action, op.interval_ms}] = op;
+    } else if (kind == "rec-") {
+      recurring_[id].erase({record.getValue<std::string>("action"), record.getValue<std::uint64_t>("interval")});
+    } else if (kind == "res") {
+      const ExecEvent event = eventOf(record);
+      running_[id].erase(event.call_id);
+      last_[id][{event.action, event.interval_ms}] = event;
+    } else {
+      throw std::runtime_error("unknown record type '" + clip(kind, 100) + "'");
+    }
+  }
+
+  std::vector<RestoredInstance> result() {
+    std::vector<RestoredInstance> result;
+    for (auto& [id, instance] : instances_) {
+      for (auto& [key, event] : last_[id]) instance.last.push_back(event);
+      std::sort(instance.last.begin(), instance.last.end(),
+                [](const ExecEvent& a, const ExecEvent& b) { return a.call_id < b.call_id; });
+      for (auto& [call, event] : running_[id]) instance.interrupted.push_back(event);
+      for (auto& [key, op] : recurring_[id]) instance.recurring.push_back(op);
+      result.push_back(std::move(instance));
+    }
+    return result;
+  }
+
+ private:
+  std::map<std::string, RestoredInstance> instances_;
+  std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, ExecEvent>> last_;
+  std::map<std::string, std::map<sdk::CallId, ExecEvent>> running_;
+  std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, OpView>> recurring_;
+};
+
+// The format version of a journal whose first line is @p text.
+int versionOf(std::string_view text) {
+  const bool checksummed = !text.empty() && text.front() != '{';
+  Poco::JSON::Parser parser;
+  int version = 0;
+  try {
+    const std::string json(checksummed ? jsonOf(text, 2) : text);
+    version = parser.parse(json).extract<Object::Ptr>()->getValue<int>("v");
+  } catch (const Poco::Exception& e) {
+    throw std::runtime_error("its header (line 1) is unreadable (" + clip(e.displayText(), 200) + ")");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("its header (line 1) is unreadable (" + clip(e.what(), 200) + ")");
+  }
+  if (version > kFormatVersion) {
+    throw std::runtime_error("its format " + std::to_string(version) + " is newer than this lrmd's (" +
+                             std::to_string(kFormatVersion) + ")");
+  }
+  if (version < 1 || (version == 1) == checksummed) {
+    throw std::runtime_error("its header (line 1) names format " + std::to_string(version) +
+                             (checksummed ? " with a checksum" : " without a checksum"));
+  }
+  return version;
+}
+
 }  // namespace
+
+JournalReplay replayJournal(std::string_view data) {
+  JournalReplay replay;
+  if (data.empty()) return replay;
+  const auto first_end = data.find('\n');
+  if (first_end == std::string_view::npos) throw std::runtime_error("its header (line 1) is incomplete");
+  replay.version = versionOf(data.substr(0, first_end));
+  Replayer replayer;
+  Poco::JSON::Parser parser;
+  std::size_t number = 1;
+  for (std::size_t at = first_end + 1; at < data.size();) {
+    const auto end = data.find('\n', at);
+    if (end == std::string_view::npos) {  // torn: the crash came while it was appended
+      replay.torn_bytes = data.size() - at;
+      break;
+    }
+    const auto text = data.substr(at, end - at);
+    at = end + 1;
+    ++number;
+    try {
+      parser.reset();
+      const std::string json(jsonOf(text, replay.version));
+      replayer.apply(*parser.parse(json).extract<Object::Ptr>());
+      ++replay.records;
+    } catch (const Poco::Exception& e) {
+      replay.damaged.push_back({number, clip(e.displayText(), 200), describeLost(text)});
+    } catch (const std::exception& e) {
+      replay.damaged.push_back({number, clip(e.what(), 200), describeLost(text)});
+    }
+  }
+  replay.instances = replayer.result();
+  return replay;
+}
 
 StateStore::StateStore(std::string dir, std::function<void()> durable)
     : dir_(std::move(dir)), path_(dir_ + "/journal"), on_durable_(std::move(durable)) {
@@ -94,12 +262,14 @@ StateStore::~StateStore() {
 void StateStore::syncerLoop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    changed_.wait(lock, [this] { return stopping_ || !handed_.empty(); });
+    changed_.wait(lock, [this] { return stopping_ || (!paused_ && !handed_.empty()); });
     if (handed_.empty()) return;  // stopping, nothing left
     std::string bytes;
     bytes.swap(handed_);
+    if (!failure_.empty()) continue;  // not written: the snapshot that ends the failure covers it
     const std::uint64_t batch = submitted_;
     const int fd = fd_;
+    busy_ = true;
     lock.unlock();
     std::string error;
     try {
@@ -109,8 +279,13 @@ void StateStore::syncerLoop() {
       error = e.what();
     }
     lock.lock();
-    if (!error.empty() && failure_.empty()) failure_ = error;
-    written_ = batch;
+    busy_ = false;
+    if (error.empty()) {
+      written_ = batch;
+    } else {
+      // A batch may be half written now: nothing more goes to this file.
+      failure_ = error;
+    }
     changed_.notify_all();
     if (on_durable_) on_durable_();
   }
@@ -119,113 +294,95 @@ void StateStore::syncerLoop() {
 std::uint64_t StateStore::commit() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (pending_.empty()) return submitted_;
-  if (fd_ < 0) openForAppend();
-  handed_ += pending_;
-  pending_.clear();
-  ++submitted_;
-  changed_.notify_all();
-  return submitted_;
+  if (fd_ < 0 && failure_.empty()) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) failure_ = "unable to open " + path_ + ": " + std::strerror(errno);
+  }
+  if (failure_.empty()) {
+    handed_ += pending_;
+    changed_.notify_all();
+  }
+  pending_.clear();  // during a failure: covered by the snapshot that ends it
+  return ++submitted_;
 }
 
 std::uint64_t StateStore::durable() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!failure_.empty()) throw std::runtime_error(failure_);
   return written_;
 }
 
-void StateStore::openForAppend() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw std::runtime_error("unable to open " + path_ + ": " + std::strerror(errno));
+std::string StateStore::failure() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failure_;
 }
 
 std::vector<RestoredInstance> StateStore::load() {
-  std::map<std::string, RestoredInstance> instances;
-  std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, ExecEvent>> last;
-  std::map<std::string, std::map<sdk::CallId, ExecEvent>> running;
-  std::map<std::string, std::map<std::pair<std::string, std::uint64_t>, OpView>> recurring;
   std::ifstream in(path_, std::ios::binary);
-  std::string text;
-  std::size_t good = 0;  // bytes of complete, valid records
-  std::size_t number = 0;
-  Poco::JSON::Parser parser;
-  while (std::getline(in, text)) {
-    ++number;
-    if (in.eof()) break;  // a last line without its newline is torn
-    try {
-      parser.reset();
-      const auto record = parser.parse(text).extract<Object::Ptr>();
-      if (number == 1) {
-        if (record->getValue<int>("v") > kFormatVersion) {
-          throw std::runtime_error("journal format " + record->getValue<std::string>("v") + " is newer than " +
-                                   std::to_string(kFormatVersion));
-        }
-      } else {
-        const std::string kind = record->getValue<std::string>("r");
-        const std::string id = record->getValue<std::string>("id");
-        if (kind == "reg") {
-          RestoredInstance& instance = instances[id];
-          instance.id = id;
-          instance.name = record->getValue<std::string>("name");
-          instance.agent = record->getValue<std::string>("agent");
-          instance.drop_recurring = record->getValue<bool>("drop");
-          instance.params = paramsFromJson(record->getObject("params"));
-        } else if (kind == "unreg") {
-          instances.erase(id);
-          last.erase(id);
-          running.erase(id);
-          recurring.erase(id);
-        } else if (kind == "run") {
-          const ExecEvent event = eventOf(*record);
-          running[id][event.call_id] = event;
-        } else if (kind == "rec+") {
-          OpView op;
-          op.action = record->getValue<std::string>("action");
-          op.interval_ms = record->getValue<std::uint64_t>("interval");
-          op.call_id = record->getValue<std::uint64_t>("call");
-          op.timeout_ms = record->getValue<std::uint64_t>("timeout");
-          op.changes_only = record->getValue<bool>("changes");
-          op.params = paramsFromJson(record->getObject("params"));
-          recurring[id][{op.action, op.interval_ms}] = op;
-        } else if (kind == "rec-") {
-          recurring[id].erase({record->getValue<std::string>("action"), record->getValue<std::uint64_t>("interval")});
-        } else if (kind == "res") {
-          const ExecEvent event = eventOf(*record);
-          running[id].erase(event.call_id);
-          last[id][{event.action, event.interval_ms}] = event;
-        }
-      }
-    } catch (const std::exception& e) {
-      if (number == 1 && std::string(e.what()).find("newer") != std::string::npos) throw;
-      log(sdk::LogLevel::Warning, "journal " + path_ + ": record " + std::to_string(number) + " is corrupt (" +
-                                      e.what() + "); truncating the journal to the " + std::to_string(number - 1) +
-                                      " records before it");
-      break;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  const std::string data = bytes.str();
+  JournalReplay replay;
+  try {
+    replay = replayJournal(data);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("unable to replay " + path_ + ": " + e.what() +
+                             "; it is left as it is (move it aside to start with an empty state)");
+  }
+  if (!replay.damaged.empty()) {
+    const std::string copy = keepDamagedCopy();
+    std::size_t logged = 0;
+    for (const auto& record : replay.damaged) {
+      if (++logged > kMaxDamageLogged) break;
+      log(sdk::LogLevel::Error, "unable to replay " + path_ + " line " + std::to_string(record.line) + " (" +
+                                    record.why + "): skipped it; lost " + record.lost);
     }
-    good += text.size() + 1;
+    log(sdk::LogLevel::Error, "journal " + path_ + ": skipped " + std::to_string(replay.damaged.size()) +
+                                  " damaged record(s), replayed " + std::to_string(replay.records) +
+                                  "; the damaged journal is kept at " + copy);
   }
-  in.close();
+  if (replay.torn_bytes > 0) {
+    log(sdk::LogLevel::Notice, "journal " + path_ + ": dropped a torn last record (" +
+                                   std::to_string(replay.torn_bytes) + " bytes, never acknowledged)");
+  }
+  if (replay.version == 1) log(sdk::LogLevel::Notice, "journal " + path_ + ": converting format 1 to 2");
+  return std::move(replay.instances);
+}
+
+// journal.damaged.<UTC time>: names sort by age, the oldest beyond
+// kKeptDamagedCopies are removed.
+std::string StateStore::keepDamagedCopy() const {
+  namespace fs = std::filesystem;
+  const std::string prefix = "journal.damaged.";
+  const std::string copy =
+      path_ + ".damaged." + Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y%m%dT%H%M%S.%iZ");
   std::error_code ec;
-  const auto size = std::filesystem::file_size(path_, ec);
-  if (!ec && size > good) {
-    if (good == 0 || ::truncate(path_.c_str(), static_cast<off_t>(good)) != 0) std::filesystem::remove(path_, ec);
-    log(sdk::LogLevel::Warning, "journal " + path_ + ": cut " + std::to_string(size - good) +
-                                    " bytes of a torn or corrupt tail");
+  fs::copy_file(path_, copy, fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    fs::remove(copy, ec);
+    throw std::runtime_error("unable to keep a copy of the damaged journal " + path_ + " at " + copy + ": " +
+                             ec.message() + "; it is left as it is");
   }
-  std::vector<RestoredInstance> result;
-  for (auto& [id, instance] : instances) {
-    for (auto& [key, event] : last[id]) instance.last.push_back(event);
-    std::sort(instance.last.begin(), instance.last.end(),
-              [](const ExecEvent& a, const ExecEvent& b) { return a.call_id < b.call_id; });
-    for (auto& [call, event] : running[id]) instance.interrupted.push_back(event);
-    for (auto& [key, op] : recurring[id]) instance.recurring.push_back(op);
-    result.push_back(std::move(instance));
+  std::vector<std::string> copies;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) == 0) copies.push_back(entry.path().string());
   }
-  return result;
+  std::sort(copies.begin(), copies.end());
+  for (std::size_t k = 0; k + kKeptDamagedCopies < copies.size(); ++k) fs::remove(copies[k], ec);
+  return copy;
 }
 
 void StateStore::compact(const Engine& engine) {
-  sync();
+  // The syncer keeps off the file while it is replaced; what it was given
+  // and has not written is in the snapshot.
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return !busy_; });
+    paused_ = true;
+  }
+  std::string appended;
+  appended.swap(pending_);
+  const std::size_t appended_records = records_;
   Object header;
   header.set("v", kFormatVersion);
   pending_ = line(header);
@@ -237,28 +394,58 @@ void StateStore::compact(const Engine& engine) {
     // Still in flight (taken over at an upgrade): reported as interrupted if lrmd dies first.
     if (const auto& op = instance.running) started(instance.id, op->action, op->interval_ms, op->call_id, op->t_run);
   }
+  std::string snapshot;
+  snapshot.swap(pending_);
   // Write-then-rename: a crash leaves either the old journal or the new one.
   const std::string temporary = path_ + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("unable to write " + temporary + ": " + std::strerror(errno));
-  writeAll(fd, pending_, temporary);
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(temporary.c_str(), path_.c_str()) != 0) {
-    throw std::runtime_error("unable to replace " + path_ + ": " + std::strerror(errno));
+  try {
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("unable to write " + temporary + ": " + std::strerror(errno));
+    try {
+      writeAll(fd, snapshot, temporary);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!synced) throw std::runtime_error("unable to sync " + temporary + ": " + std::strerror(errno));
+    if (::rename(temporary.c_str(), path_.c_str()) != 0) {
+      throw std::runtime_error("unable to replace " + path_ + ": " + std::strerror(errno));
+    }
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(temporary, ec);
+    pending_.swap(appended);
+    records_ = appended_records;
+    compact_after_ = std::chrono::steady_clock::now() + kCompactionRetry;
+    std::lock_guard<std::mutex> lock(mutex_);
+    paused_ = false;
+    changed_.notify_all();
+    throw;
   }
   const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);
   }
-  pending_.clear();
   snapshot_records_ = records_;
-  openForAppend();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    handed_.clear();
+    failure_.clear();
+    written_ = submitted_;
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;  // the next commit() opens the new file
+    paused_ = false;
+    changed_.notify_all();
+  }
+  if (on_durable_) on_durable_();
 }
 
 bool StateStore::wantsCompaction() const {
   constexpr std::size_t kMinRecords = 10000;
+  if (std::chrono::steady_clock::now() < compact_after_ || !failure().empty()) return false;
   return records_ - snapshot_records_ > std::max(kMinRecords, 2 * snapshot_records_);
 }
 
@@ -270,7 +457,7 @@ void StateStore::append(const std::string& text) {
 void StateStore::sync() {
   const std::uint64_t batch = commit();
   std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [&] { return written_ >= batch; });
+  changed_.wait(lock, [&] { return written_ >= batch || !failure_.empty(); });
   if (!failure_.empty()) throw std::runtime_error(failure_);
 }
 

@@ -1,13 +1,17 @@
-// Persistent state (DESIGN §5): an append-only journal of JSON lines in the
+// Persistent state: an append-only journal of checksummed JSON lines in the
 // state directory. Records are appended as things happen; at the end of each
 // loop iteration commit() hands them to a syncer thread (write + fdatasync)
 // and the server holds that iteration's replies and events until the batch
 // is durable (group commit, pipelined: the loop goes on spawning and reaping
-// meanwhile). At start the journal is replayed; a torn or corrupt tail is cut
-// off and logged, and the journal is rewritten as a compact snapshot
-// (write-then-rename), again whenever it has grown enough.
+// meanwhile). At start the journal is replayed: a torn last record is
+// dropped, a damaged record elsewhere is skipped (the damaged file is copied
+// aside first), and the journal is rewritten as a compact snapshot
+// (write-then-rename), again whenever it has grown enough. When the journal
+// cannot be written (a full disk) the store says so (failure()) and writes
+// nothing until a snapshot succeeds again (compact()).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -16,6 +20,7 @@
 #include <thread>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine.hpp"
@@ -34,6 +39,30 @@ struct RestoredInstance {
   std::vector<OpView> recurring;               ///< recurring ops active when it died
 };
 
+/** A journal record that replay could not use. */
+struct DamagedRecord {
+  std::size_t line = 0;  ///< 1-based
+  std::string why;       ///< e.g. "checksum mismatch"
+  std::string lost;      ///< what it held as far as readable, e.g. "a 'reg' record of instance 'web-5'"
+};
+
+/** What replaying a journal's bytes found. */
+struct JournalReplay {
+  int version = 0;  ///< of the file's format (0: empty file)
+  std::vector<RestoredInstance> instances;
+  std::size_t records = 0;             ///< records applied (header not counted)
+  std::vector<DamagedRecord> damaged;  ///< skipped complete lines
+  std::size_t torn_bytes = 0;          ///< a last line without its newline (a crash while appending)
+};
+
+/**
+ * Replay a journal (format 1 or 2) from its bytes. Pure: no I/O, no logging,
+ * so that a fuzzer can drive it. A damaged record is skipped and replay goes
+ * on. @throws std::runtime_error when nothing in it can be trusted: the first
+ * line is not a readable header of a known format.
+ */
+JournalReplay replayJournal(std::string_view data);
+
 class StateStore : public Journal {
  public:
   /**
@@ -44,25 +73,46 @@ class StateStore : public Journal {
   explicit StateStore(std::string dir, std::function<void()> durable = {});
   ~StateStore() override;
 
-  /** Replay the journal (repairing a bad tail). */
+  /**
+   * Replay the journal, logging what was damaged or torn; a damaged journal
+   * is first copied aside (journal.damaged.<UTC time>, the newest
+   * kKeptDamagedCopies kept). @throws std::runtime_error when it cannot be
+   * trusted at all (see replayJournal()) or the copy cannot be made.
+   */
   std::vector<RestoredInstance> load();
-  /** Rewrite the journal as a snapshot of @p engine's state. */
+  /**
+   * Rewrite the journal as a snapshot of @p engine's state (write-then-rename).
+   * Everything committed so far is durable once it returns, and a failure()
+   * is over. @throws std::runtime_error when the snapshot cannot be written:
+   * the old journal stays, the temporary file is removed.
+   */
   void compact(const Engine& engine);
   /**
    * Has the journal grown enough since the last snapshot to be compacted
    * again? (More records appended than max(10,000, 2 × the snapshot's): the
-   * rewrite costs O(snapshot), so its cost per record stays constant.)
+   * rewrite costs O(snapshot), so its cost per record stays constant.) Not
+   * within a second of a failed compaction, nor while failure() holds.
    */
   bool wantsCompaction() const;
-  /** Make everything appended so far durable, now (waits for the syncer). */
+  /** Make everything appended so far durable, now (waits for the syncer). @throws std::runtime_error on failure(). */
   void sync();
   /**
    * Start making everything appended so far durable, on the syncer thread.
    * @return the batch that covers it; durable() reaches it when it is on disk.
    */
   std::uint64_t commit();
-  /** The last batch on disk. @throws std::runtime_error if the syncer failed. */
+  /** The last batch on disk. */
   std::uint64_t durable() const;
+  /**
+   * Why the journal cannot be written ("" while it can): set when a write or
+   * sync fails; until a compact() succeeds nothing more is written and no
+   * batch becomes durable.
+   */
+  std::string failure() const;
+  const std::string& path() const { return path_; }
+
+  /** How many copies of damaged journals are kept. */
+  static constexpr std::size_t kKeptDamagedCopies = 5;
 
   void registered(const InstanceView& instance, bool drop_recurring) override;
   void unregistered(const std::string& id) override;
@@ -74,8 +124,8 @@ class StateStore : public Journal {
 
  private:
   void append(const std::string& line);
-  void openForAppend();
   void syncerLoop();
+  std::string keepDamagedCopy() const;
 
   std::string dir_;
   std::string path_;
@@ -88,11 +138,14 @@ class StateStore : public Journal {
   std::string handed_;            // bytes for the syncer to write
   std::uint64_t submitted_ = 0;   // last batch handed over
   std::uint64_t written_ = 0;     // last batch on disk
-  std::string failure_;           // the syncer's error, if any
+  std::string failure_;           // why the journal cannot be written, if it cannot
+  bool busy_ = false;             // the syncer is writing
+  bool paused_ = false;           // a compaction is replacing the file
   bool stopping_ = false;
   std::thread syncer_;
   std::size_t records_ = 0;           // in the journal file (snapshot included)
   std::size_t snapshot_records_ = 0;  // of those, written by the last compaction
+  std::chrono::steady_clock::time_point compact_after_;  // not before: the last compaction failed
 };
 
 }  // namespace lrm::kernel

@@ -96,7 +96,7 @@ TEST_F(State, AnOpInFlightWhenTheDaemonDiedIsRecordedAsAnError) {
   EXPECT_NE(info.last[0].exit_reason.find("lrmd restarted"), std::string::npos) << info.last[0].exit_reason;
 }
 
-TEST_F(State, UnregisteredInstancesStayGoneAndACorruptTailIsRepaired) {
+TEST_F(State, UnregisteredInstancesStayGoneAndATornTailIsDropped) {
   {
     TestDaemon daemon(options());
     auto client = daemon.connect();
@@ -111,14 +111,53 @@ TEST_F(State, UnregisteredInstancesStayGoneAndACorruptTailIsRepaired) {
   const auto instances = client->list();
   ASSERT_EQ(instances.size(), 1u);
   EXPECT_EQ(instances[0].id, "keep");
-  EXPECT_NE(again.log().find("torn or corrupt tail"), std::string::npos) << again.log();
+  EXPECT_NE(again.log().find("dropped a torn last record"), std::string::npos) << again.log();
+  EXPECT_EQ(again.log().find("damaged"), std::string::npos) << "a torn tail is no damage: " << again.log();
+  // Lines without a valid checksum are not trusted.
   { std::ofstream(state_.file("journal"), std::ios::app) << "not json at all\n{\"r\":\"unreg\",\"id\":\"keep\"}\n"; }
   EXPECT_EQ(again.stop(), 0);
   TestDaemon third(options());
-  EXPECT_EQ(third.connect()->list().size(), 1u) << "records after a corrupt one are not trusted";
-  EXPECT_NE(third.log().find("is corrupt"), std::string::npos) << third.log();
+  EXPECT_EQ(third.connect()->list().size(), 1u);
+  EXPECT_NE(third.log().find("skipped 2 damaged record(s)"), std::string::npos) << third.log();
 }
 
+// One flipped byte in the middle of a 100-instance journal costs that one
+// record: the other 99 come back, the damaged file is kept aside, and the
+// log names the line and the instance lost.
+TEST_F(State, ADamagedRecordCostsOnlyItselfAndTheDamagedJournalIsKept) {
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    for (int k = 0; k < 100; ++k) client->registerInstance(registration("i" + std::to_string(k), "ocf:lrmtest:Fail"));
+    EXPECT_EQ(daemon.stop(), 0);
+  }
+  std::string text = readFile(state_.file("journal"));
+  std::size_t line_start = 0;
+  for (int line = 1; line < 51; ++line) line_start = text.find('\n', line_start) + 1;
+  const auto id_at = text.find("\"id\":\"", line_start);
+  ASSERT_NE(id_at, std::string::npos);
+  const std::string lost = text.substr(id_at + 6, text.find('"', id_at + 6) - id_at - 6);
+  const auto agent_at = text.find("lrmtest", line_start);
+  ASSERT_LT(agent_at, text.find('\n', line_start));
+  text[agent_at] ^= 0x20;  // 'l' -> 'L'
+  { std::ofstream(state_.file("journal"), std::ios::binary | std::ios::trunc) << text; }
+  TestDaemon again(options());
+  auto client = again.connect();
+  EXPECT_EQ(client->list().size(), 99u);
+  EXPECT_THROW(client->info(lost), client::Error);
+  const std::string log = again.log();
+  EXPECT_NE(log.find("line 51 (checksum mismatch): skipped it; lost a 'reg' record of instance '" + lost + "'"),
+            std::string::npos)
+      << log;
+  std::vector<std::string> copies;
+  for (const auto& entry : std::filesystem::directory_iterator(state_.path())) {
+    if (entry.path().filename().string().rfind("journal.damaged.", 0) == 0) copies.push_back(entry.path().string());
+  }
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(readFile(copies[0]), text) << "the copy is the damaged journal as it was";
+  EXPECT_NE(log.find("the damaged journal is kept at " + copies[0]), std::string::npos) << log;
+  EXPECT_EQ(readFile(state_.file("journal")).find("LRMtest"), std::string::npos) << "rewritten without it";
+}
 
 TEST_F(State, RecurringOpsAreResumedOnlyWhenAsked) {
   const std::string count = scratch_.file("count");
@@ -259,6 +298,117 @@ TEST_F(State, CrashLoopLosesNothingAcknowledged) {
   // Registrations the daemon made durable but died before acknowledging may
   // be there too; none that was acknowledged may be missing.
   EXPECT_GE(last.connect()->ping().restored, registered.size());
+}
+
+// A full disk, for real: the state directory is a small tmpfs mounted in a
+// private mount namespace of the daemon (the host's mounts are untouched);
+// the test reaches it through /proc/PID/root.
+class FullDisk : public State {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs in a private mount namespace";
+  }
+  // sh -c SCRIPT: $0 is the state directory, lrmd's argv follows.
+  DaemonOptions onTmpfs(const std::string& script) const {
+    DaemonOptions result = options();
+    result.launcher = {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                       "mount -t tmpfs -o size=256k tmpfs \"$0\" && " + script, state_.path()};
+    return result;
+  }
+  static void fill(const std::string& path) {
+    std::ofstream out(path, std::ios::binary);
+    const std::string block(4096, 'x');
+    while (out.write(block.data(), block.size()) && out.flush()) {
+    }
+  }
+};
+
+// While the journal cannot be written: changes are refused with
+// `unavailable`, reads are served, the result of an op that was running is
+// held; when space returns it is journaled and delivered, and nothing
+// acknowledged is lost across a kill -9.
+TEST_F(FullDisk, ChangesAreRefusedReadsServedAndResultsHeldUntilSpaceReturns) {
+  TestDaemon daemon(onTmpfs("exec \"$@\""));
+  const std::string inside = "/proc/" + std::to_string(daemon.pid()) + "/root" + state_.path();
+  auto client = daemon.connect();
+  client->registerInstance(registration("slow", "ocf:lrmtest:Sleeper", {{"sleep", "4"}, {"state", scratch_.file("s")}}));
+  client->registerInstance(registration("busy", "native:lrm:Dummy", {{"state", scratch_.file("busy")}}));
+  const auto call = client->exec(operation("slow", "start"));
+  // A silent monitor every 20 ms appends to the journal: once the tmpfs is
+  // full and the journal's last page too, a write fails.
+  client::ExecRequest monitor = operation("busy", "monitor");
+  monitor.interval_ms = 20;
+  monitor.changes_only = true;
+  client->waitForResult(client->exec(monitor), kPatience);
+  fill(inside + "/filler");
+  ASSERT_TRUE(waitUntil([&] { return daemon.log().find("refusing changes") != std::string::npos; })) << daemon.log();
+  EXPECT_NE(daemon.log().find("unable to write " + state_.path() + "/journal: No space left on device"),
+            std::string::npos)
+      << daemon.log();
+  auto other = daemon.connect("other");
+  try {
+    other->registerInstance(registration("new", "ocf:lrmtest:Fail"));
+    ADD_FAILURE() << "a change was accepted on a full disk";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "unavailable");
+    EXPECT_NE(std::string(e.what()).find(state_.path()), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(other->exec(operation("slow", "monitor")), client::Error);
+  EXPECT_EQ(other->list().size(), 2u);  // reads are served
+  EXPECT_EQ(other->ping().instances, 2u);
+  // The start ends during the outage: its result is not told before it is on disk.
+  ASSERT_TRUE(waitUntil([&] { return !other->info("slow").busy; }));
+  EXPECT_THROW(client->waitForResult(call, Millis(500)), client::Error) << "told before it was on disk";
+  std::filesystem::remove(inside + "/filler");
+  EXPECT_EQ(client->waitForResult(call, kPatience).rc, 0);
+  EXPECT_NE(daemon.log().find("written again after"), std::string::npos) << daemon.log();
+  other->registerInstance(registration("new", "ocf:lrmtest:Fail"));
+  EXPECT_FALSE(std::filesystem::exists(inside + "/journal.tmp"));
+  // What was acknowledged is on the tmpfs, which dies with the daemon's
+  // namespace: keep it where the next daemon will look.
+  std::filesystem::copy_file(inside + "/journal", scratch_.file("journal"));
+  daemon.crash();
+  std::filesystem::copy_file(scratch_.file("journal"), state_.file("journal"));
+  TestDaemon again(options());
+  auto check = again.connect();
+  EXPECT_EQ(check->list().size(), 3u);
+  const auto info = check->info("slow");
+  ASSERT_EQ(info.last.size(), 1u);
+  EXPECT_EQ(info.last[0].call_id, call);
+  EXPECT_EQ(info.last[0].status, ExecStatus::Done);
+}
+
+// Starting on a full disk: a clear error where the log goes, exit 1, the
+// journal as it was and no journal.tmp.
+TEST_F(FullDisk, StartingOnAFullDiskFailsClearlyAndLeavesNoTemporaryFile) {
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    for (int k = 0; k < 50; ++k) client->registerInstance(registration("i" + std::to_string(k), "ocf:lrmtest:Fail"));
+    EXPECT_EQ(daemon.stop(), 0);
+  }
+  const std::string journal = readFile(state_.file("journal"));
+  std::filesystem::copy_file(state_.file("journal"), scratch_.file("journal"));
+  const std::string log_file = scratch_.file("full.log");
+  // $0: state dir, $1: the journal to start from, then lrmd's argv; $LISTING: where to list the directory afterwards.
+  const std::string script =
+      "mount -t tmpfs -o size=256k tmpfs \"$0\" && cp \"$1\" \"$0/journal\" && "
+      "{ head -c 1M /dev/zero > \"$0/filler\"; shift 1; \"$@\"; status=$?; }; "
+      "ls -A \"$0\" > \"$LISTING\"; cp \"$0/journal\" \"$LISTING.journal\"; exit $status";
+  const auto result = runCommand(
+      {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, state_.path(),
+       scratch_.file("journal"), binary("lrmd"), "--foreground", "--socket", scratch_.file("full.sock"),
+       "--plugin-dir", LRM_TEST_PLUGIN_DIR, "--state-dir", state_.path(), "--log-target", log_file},
+      {{"LRM_OCF_PATH", fixtureOcfPath()}, {"LISTING", scratch_.file("listing")}});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const std::string log = readFile(log_file);
+  EXPECT_NE(log.find("unable to use the state directory: unable to write " + state_.path() +
+                     "/journal.tmp: No space left on device"),
+            std::string::npos)
+      << log;
+  const std::string listing = readFile(scratch_.file("listing"));
+  EXPECT_EQ(listing.find("journal.tmp"), std::string::npos) << listing;
+  EXPECT_EQ(readFile(scratch_.file("listing.journal")), journal) << "the journal was changed";
 }
 
 // A second lrmd on the same socket and state directory is refused before it

@@ -120,6 +120,7 @@ TestDaemon::TestDaemon(DaemonOptions options)
                                    "--state-dir", options.state_dir.empty() ? dir_.file("state") : options.state_dir,
                                    "--log-target", dir_.file("lrmd.log")};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  argv.insert(argv.begin(), options.launcher.begin(), options.launcher.end());
   std::map<std::string, std::string> env = {{"LRM_OCF_PATH", fixtureOcfPath()}};
   for (const auto& [name, value] : options.env) env[name] = value;
   // Its stdout/stderr go to a file: a daemon must never hold the test's pipes.

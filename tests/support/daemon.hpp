@@ -40,6 +40,8 @@ struct DaemonOptions {
   std::string state_dir;   ///< default: state/ in the daemon's temporary directory
   std::vector<std::string> extra_args;
   std::map<std::string, std::string> env;  ///< added to the daemon's environment
+  /** Run lrmd through this command, which must exec it (same pid), e.g. to give it a private mount namespace. */
+  std::vector<std::string> launcher;
 };
 
 /** The real lrmd on a temporary socket, using the fixture agents. */
