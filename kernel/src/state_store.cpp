@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -317,10 +316,22 @@ std::string StateStore::failure() const {
 }
 
 std::vector<RestoredInstance> StateStore::load() {
-  std::ifstream in(path_, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  const std::string data = bytes.str();
+  // Unreadable is not empty: the compaction at start would replace it.
+  std::string data;
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno != ENOENT) throw std::runtime_error("unable to read " + path_ + ": " + std::strerror(errno));
+  for (char buffer[65536]; fd >= 0;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      throw std::runtime_error("unable to read " + path_ + ": " + why);
+    }
+    if (n == 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (fd >= 0) ::close(fd);
   JournalReplay replay;
   try {
     replay = replayJournal(data);

@@ -77,7 +77,7 @@ class StateStore : public Journal {
    * Replay the journal, logging what was damaged or torn; a damaged journal
    * is first copied aside (journal.damaged.<UTC time>, the newest
    * kKeptDamagedCopies kept). @throws std::runtime_error when it cannot be
-   * trusted at all (see replayJournal()) or the copy cannot be made.
+   * read or trusted at all (see replayJournal()) or the copy cannot be made.
    */
   std::vector<RestoredInstance> load();
   /**

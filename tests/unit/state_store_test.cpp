@@ -9,7 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
+
+#include "temp_dir.hpp"
 
 namespace lrm::kernel {
 namespace {
@@ -124,6 +127,20 @@ TEST(ReplayJournal, AnUnknownRecordTypeOrMissingFieldIsDamage) {
   ASSERT_EQ(replay.damaged.size(), 2u);
   EXPECT_THAT(replay.damaged[0].why, HasSubstr("unknown record type"));
   EXPECT_EQ(replay.damaged[1].lost, "a 'reg' record of instance 'y'");
+}
+
+// A journal that cannot be read is not an empty one: the compaction at
+// start would replace it with an empty snapshot.
+TEST(StateStore, AnUnreadableJournalIsRefusedNotTakenAsEmpty) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir.path() / "journal");  // read() fails with EISDIR
+  StateStore store(dir.str());
+  try {
+    store.load();
+    ADD_FAILURE() << "an unreadable journal was replayed as empty";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unable to read " + dir.str() + "/journal: Is a directory"));
+  }
 }
 
 }  // namespace
