@@ -31,6 +31,13 @@ namespace {
 constexpr std::size_t kMaxParams = 256;
 constexpr std::size_t kMaxParamValueBytes = 64 * 1024;
 constexpr std::size_t kMaxPendingOutputBytes = 2 * wire::kMaxFrameBytes;
+// Peers that cannot change anything (and everyone before hello) never need
+// large frames: their requests are a few hundred bytes.
+constexpr std::size_t kMaxSmallFrameBytes = 64 * 1024;
+// Unprivileged peers get no events, only replies: a little unread output is plenty.
+constexpr std::size_t kMaxUnprivilegedPendingOutputBytes = 1024 * 1024;
+// Longest request element name repeated in an error reply or a log line.
+constexpr std::size_t kMaxQuotedKindBytes = 64;
 constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
 
 std::string requireAttr(const Message& request, const char* name) {
@@ -71,7 +78,9 @@ sdk::Params paramsOf(const Message& request) {
   return params;
 }
 
-Message eventMessage(const ExecEvent& event) {
+// @p full: with the agent's output and exit reason, which only privileged
+// peers may read (they can hold anything the agent prints, e.g. secrets).
+Message eventMessage(const ExecEvent& event, bool full = true) {
   Message message("event");
   message.set("type", "exec")
       .set("id", event.instance_id)
@@ -82,18 +91,21 @@ Message eventMessage(const ExecEvent& event) {
       .set("call_id", event.call_id)
       .set("rc", event.result.rc)
       .set("status", sdk::toString(event.result.status))
-      .set("exit_reason", event.result.exit_reason)
       .set("exec_ms", event.exec_ms)
       .set("queue_ms", event.queue_ms)
       .set("t_run", std::to_string(event.t_run))
       .set("deleted", event.deleted);
+  if (!full) return message;
+  message.set("exit_reason", event.result.exit_reason);
   Message output("output");
   output.text = event.result.output;
   message.add(std::move(output));
   return message;
 }
 
-Message instanceMessage(const InstanceView& instance) {
+// @p full: with the parameters (they may be passwords) and the last results'
+// output and exit reason; unprivileged peers get neither.
+Message instanceMessage(const InstanceView& instance, bool full) {
   Message message("instance");
   message.set("id", instance.id)
       .set("name", instance.name)
@@ -102,7 +114,7 @@ Message instanceMessage(const InstanceView& instance) {
       .set("provider", instance.agent.provider)
       .set("type", instance.agent.type)
       .set("busy", instance.busy);
-  for (const auto& [name, value] : instance.params) {
+  for (const auto& [name, value] : full ? instance.params : sdk::Params{}) {
     message.add(Message("param")).set("name", name).set("value", value);
   }
   auto addOps = [&](const char* kind, const std::vector<OpView>& ops) {
@@ -116,7 +128,7 @@ Message instanceMessage(const InstanceView& instance) {
   };
   addOps("pending", instance.pending);
   addOps("recurring", instance.recurring);
-  for (const auto& event : instance.last) message.add(eventMessage(event));
+  for (const auto& event : instance.last) message.add(eventMessage(event, full));
   return message;
 }
 
@@ -206,12 +218,15 @@ struct Server::Connection {
   std::size_t released = 0;  // out[0, released) may be written: its journal records are on disk
   bool greeted = false;
   bool closing = false;  // flush what is queued, then close
+  bool evicted = false;  // held too much: closing, and its output was thrown away
   bool flush_scheduled = false;  // in Server::unflushed_
   std::string client_name;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
-  std::optional<bool> privileged;  // may change anything? decided when first needed
+  bool privileged = false;  // may change anything and read everything? decided at accept
+  std::size_t accounted = 0;  // bytes it buffers, as counted in Server::buffered_
+  TimerId hello_deadline = 0;
   Subscription subscription;
   std::string carried_out;  // a resumed session's events, sent after the hello reply
 
@@ -228,7 +243,7 @@ const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers 
     {"providers", {&Server::onProviders, false}},
     {"agents", {&Server::onAgents, false}},
     {"metadata", {nullptr, false}},  // answered asynchronously by startMetadata()
-    {"validate", {nullptr, false}},  // answered asynchronously by startValidate()
+    {"validate", {nullptr, true}},  // answered asynchronously by startValidate(); quotes values
     {"register", {&Server::onRegister, true}},
     {"unregister", {&Server::onUnregister, true}},
     {"list", {&Server::onList, false}},
@@ -236,7 +251,7 @@ const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers 
     {"exec", {&Server::onExec, true}},
     {"cancel", {&Server::onCancel, true}},
     {"flush", {&Server::onFlush, true}},
-    {"subscribe", {&Server::onSubscribe, false}},
+    {"subscribe", {&Server::onSubscribe, true}},  // events carry agents' output
     {"upgrade", {&Server::onUpgrade, true}},
 };
 
@@ -289,13 +304,25 @@ void Server::listen(int inherited_fd) {
   } catch (const Poco::Exception& e) {
     throw std::runtime_error("unable to listen on " + options_.socket_path + ": " + e.displayText());
   }
-  // Anyone may connect and ask questions; changes are checked per request
-  // against the peer's credentials (DESIGN §6).
-  ::chmod(options_.socket_path.c_str(), 0666);
   listen_fd_ = listener_->impl()->sockfd();
   ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);  // Poco does not set it; agents must not inherit it
   listener_->setBlocking(false);
   loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
+  // Without an allowed group anyone may connect and ask what is not secret
+  // (docs/protocol.md §3); with one, only its members (and root, and the
+  // daemon's user) may connect at all. Privileges are checked per request
+  // against the peer's credentials in both cases.
+  if (options_.allowed_gid != static_cast<gid_t>(-1)) {
+    if (::chown(options_.socket_path.c_str(), static_cast<uid_t>(-1), options_.allowed_gid) != 0) {
+      const std::string why = std::strerror(errno);
+      stopAccepting();
+      throw std::runtime_error("unable to give " + options_.socket_path + " to group " +
+                               std::to_string(options_.allowed_gid) + " (allowed-group): " + why);
+    }
+    ::chmod(options_.socket_path.c_str(), 0660);
+  } else {
+    ::chmod(options_.socket_path.c_str(), 0666);
+  }
 }
 
 void Server::stopAccepting() {
@@ -343,11 +370,48 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
     connection->pid = credentials.pid;
   }
   const ClientId id = connection->id;
-  if (connections_.size() >= options_.max_connections) {
-    log(sdk::LogLevel::Warning, "refusing " + connection->who() + ": already " +
-                                    std::to_string(connections_.size()) + " connections");
-    return;  // the socket closes with the connection object
+  // Decided once, here: the limits below depend on it. Root and the daemon's
+  // own user cost nothing to check; membership of the allowed group through
+  // a supplementary group needs getgrouplist(), which may ask NSS (a file
+  // read, or a directory service that can be slow). That is accepted: only
+  // peers not already privileged by uid or primary group pay for it.
+  connection->privileged = connection->uid == 0 || connection->uid == ::geteuid() ||
+                           (options_.allowed_gid != static_cast<gid_t>(-1) &&
+                            memberOf(connection->uid, connection->gid, options_.allowed_gid));
+  if (!connection->privileged) {
+    // Unprivileged peers share max_connections and each uid gets at most
+    // max_connections_per_uid of them; privileged peers are always served.
+    UidUsage& usage = unprivileged_[connection->uid];
+    std::string refusal;
+    if (usage.connections >= options_.max_connections_per_uid) {
+      refusal = "uid " + std::to_string(connection->uid) + " already has " + std::to_string(usage.connections) +
+                " connections (max-connections-per-uid)";
+    } else if (unprivileged_count_ >= options_.max_connections) {
+      refusal = "unprivileged peers already hold " + std::to_string(unprivileged_count_) +
+                " connections (max-connections)";
+    }
+    if (!refusal.empty()) {
+      if (!usage.refusal_logged) {
+        log(sdk::LogLevel::Notice, "refusing " + connection->who() + ": " + refusal +
+                                       "; further refusals of this uid are not logged until one of its connections closes");
+        usage.refusal_logged = true;
+      }
+      if (usage.connections == 0) unprivileged_.erase(connection->uid);
+      // Say why if the socket takes it at once (a fresh socket has room); then close.
+      Message goodbye("goodbye");
+      goodbye.set("reason", "too many connections: " + refusal);
+      const std::string framed = wire::frame(wire::encode(goodbye));
+      (void)!::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      return;  // the socket closes with the connection object
+    }
+    ++usage.connections;
+    ++unprivileged_count_;
   }
+  connection->reader.setMaxFrame(kMaxSmallFrameBytes);
+  connection->hello_deadline = loop_.addTimer(options_.hello_timeout, [this, id] {
+    drop(id, "no hello within " + std::to_string(options_.hello_timeout.count()) + " ms", true,
+         sdk::LogLevel::Notice);
+  });
   log(sdk::LogLevel::Debug, "accepted " + connection->who());
   connections_.emplace(id, std::move(connection));
   loop_.watch(fd, EPOLLIN, [this, id](std::uint32_t events) {
@@ -357,14 +421,51 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
 }
 
 bool Server::privileged(Connection& connection) const {
-  // Decided at the first request that needs it: the group lookup can block
-  // (NSS), so read-only clients never pay for it.
-  if (!connection.privileged) {
-    connection.privileged = connection.uid == 0 || connection.uid == ::geteuid() ||
-                            (options_.allowed_gid != static_cast<gid_t>(-1) &&
-                             memberOf(connection.uid, connection.gid, options_.allowed_gid));
+  return connection.privileged;
+}
+
+void Server::account(Connection& connection) {
+  const std::size_t holding = connection.reader.buffered() + (connection.out.size() - connection.out_offset) +
+                              connection.carried_out.size();
+  buffered_ = buffered_ - connection.accounted + holding;
+  connection.accounted = holding;
+  if (buffered_ > options_.max_buffered_bytes) shed(connection);
+}
+
+void Server::shed(const Connection& offender) {
+  // Over the budget: drop whoever holds the most, unprivileged peers first.
+  // A privileged peer is dropped only when privileged peers alone fill the
+  // budget and one of them asked for more.
+  while (buffered_ > options_.max_buffered_bytes) {
+    Connection* victim = nullptr;
+    for (const bool privileged_peers : {false, true}) {
+      if (privileged_peers && !offender.privileged) break;
+      for (auto& [id, connection] : connections_) {
+        if (connection->privileged != privileged_peers || connection->accounted == 0) continue;
+        if (!victim || connection->accounted > victim->accounted) victim = connection.get();
+      }
+      if (victim) break;
+    }
+    if (!victim) return;
+    evict(*victim, "holds " + std::to_string(victim->accounted) + " bytes while all connections together hold " +
+                       std::to_string(buffered_) + ", more than max-buffered (" +
+                       std::to_string(options_.max_buffered_bytes) + ")");
   }
-  return *connection.privileged;
+}
+
+void Server::evict(Connection& connection, const std::string& reason) {
+  log(sdk::LogLevel::Notice, "dropping " + connection.who() + ": " + reason);
+  // Freed now (the budget must count it gone), closed once the current event is handled.
+  std::string().swap(connection.out);
+  std::string().swap(connection.carried_out);
+  connection.out_offset = 0;
+  connection.released = 0;
+  connection.reader = wire::FrameReader(kMaxSmallFrameBytes);
+  connection.closing = true;
+  connection.evicted = true;
+  buffered_ -= connection.accounted;
+  connection.accounted = 0;
+  loop_.defer([this, id = connection.id] { drop(id, {}, false); });
 }
 
 void Server::onReadable(ClientId id) {
@@ -386,6 +487,7 @@ void Server::onReadable(ClientId id) {
   }
   if (connection.closing) return;  // ignore input while saying goodbye
   connection.reader.feed(buffer, static_cast<std::size_t>(n));
+  account(connection);
   std::string payload;
   while (connections_.count(id) && !connection.closing) {
     const auto status = connection.reader.next(payload);
@@ -396,6 +498,7 @@ void Server::onReadable(ClientId id) {
     }
     handleFrame(connection, payload);
   }
+  if (connections_.count(id)) account(connection);
 }
 
 void Server::handleFrame(Connection& connection, const std::string& payload) {
@@ -410,23 +513,25 @@ void Server::handleFrame(Connection& connection, const std::string& payload) {
 
 void Server::dispatch(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
+  // The element name as quoted back: a client's name can be a megabyte long.
+  const std::string kind = wire::sanitize(clip(request.kind, kMaxQuotedKindBytes));
   if (!connection.greeted && request.kind != "hello") {
     send(connection, errorReply(id, "bad-request", "the first request must be 'hello'"));
-    drop(connection.id, "first request was '" + wire::sanitize(request.kind) + "', not 'hello'", true);
+    drop(connection.id, "first request was '" + kind + "', not 'hello'", true);
     return;
   }
   const auto handler = kHandlers.find(request.kind);
   try {
     if (!request.has("id")) {
-      throw RequestError("bad-request", "request '" + wire::sanitize(request.kind) + "' has no 'id' attribute");
+      throw RequestError("bad-request", "request '" + kind + "' has no 'id' attribute");
     }
     if (handler == kHandlers.end()) {
-      throw RequestError("unknown-request", "unknown request type '" + wire::sanitize(request.kind) + "'");
+      throw RequestError("unknown-request", "unknown request type '" + kind + "'");
     }
     if (handler->second.second && !privileged(connection)) {
-      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" +
-                                                  request.kind +
-                                                  "': only root, the daemon's user and the allowed group may change anything");
+      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" + kind +
+                                                  "': only root, the daemon's user and the allowed group may change "
+                                                  "anything or read parameters, output and events");
     }
     if (request.kind == "metadata") {
       startMetadata(connection, request);
@@ -449,27 +554,30 @@ void Server::dispatch(Connection& connection, const Message& request) {
       connection.carried_out.clear();
     }
   } catch (const RequestError& e) {
-    log(sdk::LogLevel::Info, connection.who() + ": " + wire::sanitize(request.kind) + " refused: " + e.what());
+    // The reason of an unknown request already quotes its name.
+    log(sdk::LogLevel::Info, connection.who() + ": " + (e.code() == "unknown-request" ? "request" : kind) +
+                                 " refused: " + e.what());
     send(connection, errorReply(id, e.code(), e.what()));
     if (!connection.greeted) drop(connection.id, std::string("hello refused: ") + e.what(), true);
   } catch (const std::exception& e) {
-    log(sdk::LogLevel::Error, connection.who() + ": " + request.kind + " failed: " + e.what());
+    log(sdk::LogLevel::Error, connection.who() + ": " + kind + " failed: " + e.what());
     send(connection, errorReply(id, "internal", e.what()));
   }
 }
 
 void Server::send(Connection& connection, const Message& message) {
-  connection.out += wire::frame(wire::encode(message));
-  if (connection.out.size() - connection.out_offset > kMaxPendingOutputBytes) {
-    // A client that does not read must not make the daemon hoard memory.
-    connection.out.clear();
-    connection.out_offset = 0;
-    connection.released = 0;
-    loop_.defer([this, id = connection.id] {
-      drop(id, "more than " + std::to_string(kMaxPendingOutputBytes) + " bytes unread", false);
-    });
+  if (connection.evicted) return;
+  // A client that does not read must not make the daemon hoard memory: once
+  // more than its limit waits unread, it is dropped (one message may go
+  // beyond the limit, so that a long reply, e.g. to list, still arrives).
+  const std::size_t limit = connection.privileged ? kMaxPendingOutputBytes : kMaxUnprivilegedPendingOutputBytes;
+  if (connection.out.size() - connection.out_offset > limit) {
+    evict(connection, "more than " + std::to_string(limit) + " bytes unread, the limit for " +
+                          (connection.privileged ? "privileged" : "unprivileged") + " peers");
     return;
   }
+  connection.out += wire::frame(wire::encode(message));
+  account(connection);
   // Coalesce: everything queued during this loop iteration goes out in one
   // send(2) per connection, just before the loop sleeps again (once the
   // journal has it).
@@ -537,7 +645,11 @@ void Server::flush(Connection& connection) {
   }
   const bool pending = connection.out_offset < connection.released;  // the socket is full
   if (connection.out_offset == connection.out.size()) {
-    connection.out.clear();
+    if (connection.out.capacity() > kMaxSmallFrameBytes) {
+      std::string().swap(connection.out);  // give back what a burst took
+    } else {
+      connection.out.clear();
+    }
     connection.out_offset = 0;
     connection.released = 0;
     if (connection.closing) {
@@ -547,6 +659,7 @@ void Server::flush(Connection& connection) {
   }
   const std::uint32_t in = paused_ ? 0u : static_cast<std::uint32_t>(EPOLLIN);
   loop_.modify(connection.fd, pending ? (in | EPOLLOUT) : in);
+  account(connection);
 }
 
 void Server::pauseInput() {
@@ -583,13 +696,13 @@ void Server::onWritable(ClientId id) {
   if (it != connections_.end()) flush(*it->second);
 }
 
-void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
+void Server::drop(ClientId id, const std::string& reason, bool tell_client, std::optional<sdk::LogLevel> level) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   Connection& connection = *it->second;
   if (tell_client && !connection.closing) {
     // Say why, then close once the goodbye is written (or fails to be).
-    log(sdk::LogLevel::Warning, "closing connection of " + connection.who() + ": " + reason);
+    log(level.value_or(sdk::LogLevel::Warning), "closing connection of " + connection.who() + ": " + reason);
     connection.closing = true;
     Message goodbye("goodbye");
     goodbye.set("reason", reason);
@@ -597,8 +710,15 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
     loop_.addTimer(Millis(5000), [this, id] { drop(id, {}, false); });
     return;
   }
-  if (!reason.empty()) log(sdk::LogLevel::Debug, connection.who() + ": " + reason);
+  if (!reason.empty()) log(level.value_or(sdk::LogLevel::Debug), connection.who() + ": " + reason);
   loop_.unwatch(connection.fd);
+  buffered_ -= connection.accounted;
+  if (!connection.privileged) {
+    --unprivileged_count_;
+    const auto usage = unprivileged_.find(connection.uid);
+    if (--usage->second.connections == 0) unprivileged_.erase(usage);
+    else usage->second.refusal_logged = false;
+  }
   std::unique_ptr<Connection> gone = std::move(it->second);
   connections_.erase(it);
   try {
@@ -611,7 +731,12 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
 void Server::fanOut(const Message& message, const std::function<bool(ClientId, const Subscription&)>& wanted) {
   std::string framed;
   for (auto& [id, connection] : connections_) {
-    if (connection->closing || !connection->greeted || !wanted(connection->client, connection->subscription)) continue;
+    // Unprivileged peers cannot subscribe nor exec; this also keeps events
+    // from one that resumed a subscription made before they could not.
+    if (connection->closing || !connection->greeted || !connection->privileged ||
+        !wanted(connection->client, connection->subscription)) {
+      continue;
+    }
     send(*connection, message);
   }
   for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -700,6 +825,8 @@ void Server::onHello(Connection& connection, const Message& request, Message& re
                                                ", lrmd speaks " + std::to_string(wire::kProtocolVersion));
   }
   connection.greeted = true;
+  loop_.cancelTimer(connection.hello_deadline);
+  if (connection.privileged) connection.reader.setMaxFrame(wire::kMaxFrameBytes);
   connection.client_name = wire::sanitize(request.get("client").substr(0, 64));
   reply.set("protocol", wire::kProtocolVersion).set("version", options_.version).set("boot_id", options_.boot_id);
   // After an upgrade: the client takes its session back (same uid only).
@@ -919,12 +1046,12 @@ void Server::onUnregister(Connection&, const Message& request, Message& reply) {
   }
 }
 
-void Server::onList(Connection&, const Message&, Message& reply) {
-  for (const auto& instance : engine_->list()) reply.add(instanceMessage(instance));
+void Server::onList(Connection& connection, const Message&, Message& reply) {
+  for (const auto& instance : engine_->list()) reply.add(instanceMessage(instance, connection.privileged));
 }
 
-void Server::onInfo(Connection&, const Message& request, Message& reply) {
-  reply.add(instanceMessage(engine_->info(requireAttr(request, "instance"))));
+void Server::onInfo(Connection& connection, const Message& request, Message& reply) {
+  reply.add(instanceMessage(engine_->info(requireAttr(request, "instance")), connection.privileged));
 }
 
 void Server::onExec(Connection& connection, const Message& request, Message& reply) {
