@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +39,9 @@ constexpr std::size_t kMaxSmallFrameBytes = 64 * 1024;
 constexpr std::size_t kMaxUnprivilegedPendingOutputBytes = 1024 * 1024;
 // Longest request element name repeated in an error reply or a log line.
 constexpr std::size_t kMaxQuotedKindBytes = 64;
+// Descriptors kept for privileged peers, agents' pipes, the journal and the
+// loop itself: unprivileged connections may not use them up.
+constexpr rlim_t kReservedFds = 256;
 constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
 
 std::string requireAttr(const Message& request, const char* name) {
@@ -268,13 +272,14 @@ Server::~Server() {
 
 void Server::listen(int inherited_fd) {
   namespace fs = std::filesystem;
+  reserveDescriptors();
   if (inherited_fd >= 0) {
     // After an upgrade: the previous binary's listening socket, still bound;
     // clients that connected meanwhile wait in its backlog.
     listen_fd_ = inherited_fd;
     ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);
     ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
-    loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
+    watchListener();
     return;
   }
   const fs::path path(options_.socket_path);
@@ -307,7 +312,7 @@ void Server::listen(int inherited_fd) {
   listen_fd_ = listener_->impl()->sockfd();
   ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);  // Poco does not set it; agents must not inherit it
   listener_->setBlocking(false);
-  loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
+  watchListener();
   // Without an allowed group anyone may connect and ask what is not secret
   // (docs/protocol.md §3); with one, only its members (and root, and the
   // daemon's user) may connect at all. Privileges are checked per request
@@ -323,6 +328,34 @@ void Server::listen(int inherited_fd) {
   } else {
     ::chmod(options_.socket_path.c_str(), 0666);
   }
+}
+
+void Server::reserveDescriptors() {
+  // Unprivileged peers must not take the descriptors root needs to connect:
+  // their connections have to fit in RLIMIT_NOFILE with room to spare
+  // (systemd's default soft limit is 1024). Raise the soft limit as far as
+  // the hard one allows, else serve fewer unprivileged connections.
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(options_.max_connections) + kReservedFds;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    const std::size_t fitting =
+        static_cast<std::size_t>(limit.rlim_cur > 2 * kReservedFds ? limit.rlim_cur - kReservedFds : limit.rlim_cur / 2);
+    log(sdk::LogLevel::Warning, "only " + std::to_string(limit.rlim_cur) +
+                                    " file descriptors (RLIMIT_NOFILE): unprivileged peers get at most " +
+                                    std::to_string(fitting) + " connections, not " +
+                                    std::to_string(options_.max_connections) + " (max-connections)");
+    options_.max_connections = fitting;
+  }
+}
+
+void Server::watchListener() {
+  loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
 }
 
 void Server::stopAccepting() {
@@ -345,6 +378,17 @@ void Server::onAccept() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EINTR) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        // The listener stays readable: try again shortly rather than spin.
+        // The connection waits in the backlog meanwhile.
+        log(sdk::LogLevel::Warning, std::string("unable to accept a connection: ") + std::strerror(errno) +
+                                        "; trying again in 100 ms");
+        loop_.unwatch(listen_fd_);
+        loop_.addTimer(Millis(100), [this] {
+          if (listen_fd_ >= 0 && !paused_) watchListener();
+        });
+        return;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         log(sdk::LogLevel::Warning, std::string("unable to accept a connection: ") + std::strerror(errno));
       }
@@ -712,6 +756,7 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client, std:
   }
   if (!reason.empty()) log(level.value_or(sdk::LogLevel::Debug), connection.who() + ": " + reason);
   loop_.unwatch(connection.fd);
+  loop_.cancelTimer(connection.hello_deadline);
   buffered_ -= connection.accounted;
   if (!connection.privileged) {
     --unprivileged_count_;

@@ -122,6 +122,9 @@ class Server : public Notifier {
   struct Connection;
   using Handler = void (Server::*)(Connection&, const wire::Message&, wire::Message&);
 
+  /** Make room for max_connections unprivileged peers in RLIMIT_NOFILE, or lower it. */
+  void reserveDescriptors();
+  void watchListener();
   void onAccept();
   void addConnection(Poco::Net::StreamSocket socket, int fd);
   bool privileged(Connection& connection) const;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <grp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -115,6 +116,14 @@ std::string lengthPrefix(std::uint32_t size) {
           static_cast<char>(size)};
 }
 
+// An AsUser body: open @p count connections and say nothing.
+std::function<int()> hoard(const TestDaemon& daemon, int count) {
+  return [&daemon, count] {
+    for (int i = 0; i < count; ++i) new RawPeer(daemon.socket());  // held until the process exits
+    return 0;
+  };
+}
+
 class Security : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -183,15 +192,9 @@ TEST(ConnectionLimits, PrivilegedClientThatDoesNotReadIsDroppedAtItsLimit) {
 
 TEST_F(Security, ManyConnectionsOfUnprivilegedUsersDoNotLockOutRoot) {
   TestDaemon daemon(withArgs({"--hello-timeout", "10m", "--max-connections", "40"}));
-  const auto hoard = [&](int count) {
-    return [&daemon, count] {
-      for (int i = 0; i < count; ++i) new RawPeer(daemon.socket());  // held until the process exits
-      return 0;
-    };
-  };
-  AsUser nobody(kNobody, kNogroup, hoard(1100));
+  AsUser nobody(kNobody, kNogroup, hoard(daemon, 1100));
   ASSERT_EQ(nobody.result(), 0);
-  AsUser stranger(kStranger, kNogroup, hoard(100));
+  AsUser stranger(kStranger, kNogroup, hoard(daemon, 100));
   ASSERT_EQ(stranger.result(), 0);
   EXPECT_TRUE(rootPings(daemon)) << daemon.log().substr(0, 4096);
   // Root is never limited.
@@ -203,6 +206,40 @@ TEST_F(Security, ManyConnectionsOfUnprivilegedUsersDoNotLockOutRoot) {
   // 32 for nobody (per uid), 8 for the stranger (40 in all); one line each.
   EXPECT_EQ(logLines(daemon, {"refusing", "uid 65534 already has 32 connections"}).size(), 1u);
   EXPECT_EQ(logLines(daemon, {"refusing", "uid 60001", "already hold 40 connections"}).size(), 1u);
+}
+
+TEST_F(Security, LrmdRaisesItsDescriptorLimitForItsConnections) {
+  // lrmd inherits a soft limit of 512 descriptors (hard: ours): it needs 1024 + 256.
+  rlimit ours{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &ours), 0);
+  if (ours.rlim_max < 2048) GTEST_SKIP() << "the hard descriptor limit is below 2048";
+  const rlimit low{512, ours.rlim_max};
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto daemon = std::make_unique<TestDaemon>(withArgs({"--hello-timeout", "10m", "--max-connections-per-uid", "1000"}));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &ours), 0);
+  AsUser nobody(kNobody, kNogroup, hoard(*daemon, 600));
+  ASSERT_EQ(nobody.result(), 0);
+  EXPECT_TRUE(rootPings(*daemon));
+}
+
+TEST_F(Security, UnprivilegedConnectionsLeaveDescriptorsForRoot) {
+  // In a child process whose hard limit is 512 descriptors (lrmd inherits
+  // it; this process could not raise its own again): lrmd keeps 256 of them
+  // from unprivileged peers.
+  AsUser scenario(0, 0, [] {
+    const rlimit low{512, 512};
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return 1;
+    TestDaemon daemon(withArgs({"--hello-timeout", "10m", "--max-connections-per-uid", "1000"}));
+    if (!logged(daemon, {"only 512 file descriptors", "at most 256 connections"})) return 2;
+    // Two users (each of them has only 512 descriptors, too).
+    AsUser nobody(kNobody, kNogroup, hoard(daemon, 300));
+    if (nobody.result() != 0) return 3;
+    AsUser stranger(kStranger, kNogroup, hoard(daemon, 300));
+    if (stranger.result() != 0) return 3;
+    if (!rootPings(daemon)) return 4;
+    return logLines(daemon, {"refusing", "already hold 256 connections"}).empty() ? 5 : 0;
+  });
+  EXPECT_EQ(scenario.result(), 0) << "1 setrlimit, 2 no warning, 3 users, 4 root locked out, 5 no refusal";
 }
 
 TEST_F(Security, GlobalBudgetDropsUnprivilegedPeersAndKeepsRoot) {
