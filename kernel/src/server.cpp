@@ -42,6 +42,7 @@ constexpr std::size_t kMaxQuotedKindBytes = 64;
 // Descriptors kept for privileged peers, agents' pipes, the journal and the
 // loop itself: unprivileged connections may not use them up.
 constexpr rlim_t kReservedFds = 256;
+constexpr auto kRefusalLogInterval = std::chrono::minutes(1);
 constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
 
 std::string requireAttr(const Message& request, const char* name) {
@@ -427,18 +428,27 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
     // max_connections_per_uid of them; privileged peers are always served.
     UidUsage& usage = unprivileged_[connection->uid];
     std::string refusal;
+    Throttle* throttle = nullptr;
     if (usage.connections >= options_.max_connections_per_uid) {
       refusal = "uid " + std::to_string(connection->uid) + " already has " + std::to_string(usage.connections) +
                 " connections (max-connections-per-uid)";
+      throttle = &usage.refusals;
     } else if (unprivileged_count_ >= options_.max_connections) {
       refusal = "unprivileged peers already hold " + std::to_string(unprivileged_count_) +
                 " connections (max-connections)";
+      throttle = &refusals_;
     }
-    if (!refusal.empty()) {
-      if (!usage.refusal_logged) {
-        log(sdk::LogLevel::Notice, "refusing " + connection->who() + ": " + refusal +
-                                       "; further refusals of this uid are not logged until one of its connections closes");
-        usage.refusal_logged = true;
+    if (throttle) {
+      const auto now = Clock::now();
+      if (!throttle->logged || now - *throttle->logged >= kRefusalLogInterval) {
+        const std::string since =
+            throttle->unlogged ? " (" + std::to_string(throttle->unlogged) + " more refused since the last line)" : "";
+        log(sdk::LogLevel::Notice, "refusing " + connection->who() + ": " + refusal + since +
+                                       "; the next such refusal is logged in a minute at the earliest");
+        throttle->logged = now;
+        throttle->unlogged = 0;
+      } else {
+        ++throttle->unlogged;
       }
       if (usage.connections == 0) unprivileged_.erase(connection->uid);
       // Say why if the socket takes it at once (a fresh socket has room); then close.
@@ -762,7 +772,6 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client, std:
     --unprivileged_count_;
     const auto usage = unprivileged_.find(connection.uid);
     if (--usage->second.connections == 0) unprivileged_.erase(usage);
-    else usage->second.refusal_logged = false;
   }
   std::unique_ptr<Connection> gone = std::move(it->second);
   connections_.erase(it);

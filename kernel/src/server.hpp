@@ -175,12 +175,18 @@ class Server : public Notifier {
   Clock::time_point started_;
   ClientId next_client_ = 1;
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
+  /** A refusal repeated for every connection is logged once a minute. */
+  struct Throttle {
+    std::optional<Clock::time_point> logged;
+    std::size_t unlogged = 0;
+  };
   struct UidUsage {
     std::size_t connections = 0;
-    bool refusal_logged = false;  // one line per burst of refusals, not one per connection
+    Throttle refusals;  // over max_connections_per_uid
   };
   std::map<uid_t, UidUsage> unprivileged_;  // connections of unprivileged peers, by uid
   std::size_t unprivileged_count_ = 0;
+  Throttle refusals_;  // over max_connections
   std::size_t buffered_ = 0;  // sum of Connection::accounted
   std::map<std::string, Waiting> waiting_;  // carried sessions by token, until resumed
   std::vector<ClientId> unflushed_;
