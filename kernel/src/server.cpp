@@ -474,10 +474,6 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
   });
 }
 
-bool Server::privileged(Connection& connection) const {
-  return connection.privileged;
-}
-
 void Server::account(Connection& connection) {
   const std::size_t holding = connection.reader.buffered() + (connection.out.size() - connection.out_offset) +
                               connection.carried_out.size();
@@ -582,7 +578,7 @@ void Server::dispatch(Connection& connection, const Message& request) {
     if (handler == kHandlers.end()) {
       throw RequestError("unknown-request", "unknown request type '" + kind + "'");
     }
-    if (handler->second.second && !privileged(connection)) {
+    if (handler->second.second && !connection.privileged) {
       throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" + kind +
                                                   "': only root, the daemon's user and the allowed group may change "
                                                   "anything or read parameters, output and events");

@@ -127,7 +127,6 @@ class Server : public Notifier {
   void watchListener();
   void onAccept();
   void addConnection(Poco::Net::StreamSocket socket, int fd);
-  bool privileged(Connection& connection) const;
   /** Re-count what @p connection buffers into buffered_; over the budget, shed() peers. */
   void account(Connection& connection);
   void shed(const Connection& offender);
