@@ -128,11 +128,16 @@ class LrmdApplication : public Application {
       std::size_t digits = 0;
       while (digits < text.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
       const std::string unit = text.substr(digits);
-      const std::uint64_t scale = unit.empty()                     ? 1
-                                  : unit == "k" || unit == "K"    ? 1024
-                                  : unit == "M"                   ? 1024 * 1024
-                                  : unit == "G"                   ? 1024 * 1024 * 1024
-                                                                  : 0;
+      std::uint64_t scale = 0;  // an unknown suffix makes it 0, out of every range
+      if (unit.empty()) {
+        scale = 1;
+      } else if (unit == "k" || unit == "K") {
+        scale = 1024;
+      } else if (unit == "M") {
+        scale = 1024 * 1024;
+      } else if (unit == "G") {
+        scale = 1024 * 1024 * 1024;
+      }
       return digits ? std::stoull(text.substr(0, digits)) * scale : 0;
     };
     const std::string text = setting(key, nullptr, fallback);
