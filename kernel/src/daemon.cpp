@@ -160,6 +160,10 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   server_options.version = LRM_VERSION;
   server_options.boot_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   server_options.allowed_gid = config.allowed_gid;
+  server_options.max_connections = config.max_connections;
+  server_options.max_connections_per_uid = config.max_connections_per_uid;
+  server_options.hello_timeout = Millis(config.hello_timeout_ms);
+  server_options.max_buffered_bytes = config.max_buffered_bytes;
   Server server(loop, server_options);
   Engine engine(loop, server, config.max_children);
   server.attach(engine);

@@ -22,6 +22,10 @@ struct DaemonConfig {
   std::uint64_t shutdown_timeout_ms = 30000;
   std::uint64_t resume_window_ms = 30000;  ///< after an upgrade: how long sessions wait for their clients
   gid_t allowed_gid = static_cast<gid_t>(-1);
+  std::uint64_t max_connections = 1024;         ///< of unprivileged peers, in all
+  std::uint64_t max_connections_per_uid = 32;   ///< of unprivileged peers, per uid
+  std::uint64_t hello_timeout_ms = 10000;       ///< close connections that say no hello by then
+  std::uint64_t max_buffered_bytes = 256 * 1024 * 1024;  ///< input and output of all connections
   std::string state_dir;  ///< empty: nothing persisted
   bool resume_recurring = false;  ///< resubmit restored recurring ops
   int inherited_listen_fd = -1;   ///< after an upgrade: the socket to serve on

@@ -47,6 +47,11 @@ class LrmdApplication : public Application {
     add("kill-grace", "D", "on timeout send SIGTERM and wait D before SIGKILL (default 0: SIGKILL at once)");
     add("shutdown-timeout", "D", "on SIGTERM wait at most D for operations in flight (default 30s)");
     add("max-output", "BYTES", "keep at most BYTES of each agent's stdout and of its stderr (default 10M, 4k to 10M)");
+    add("allowed-group", "GROUP", "members of GROUP may change things; the socket becomes 0660 in GROUP");
+    add("max-connections", "N", "at most N connections of unprivileged peers in all (default 1024)");
+    add("max-connections-per-uid", "N", "at most N connections of each unprivileged uid (default 32)");
+    add("hello-timeout", "D", "close a connection that has not said hello within D (default 10s)");
+    add("max-buffered", "BYTES", "buffer at most BYTES of input and output over all connections (default 256M)");
     add("timeout-hook", "CMD", "before killing a timed-out agent run CMD with its instance id, name and pid");
     add("resume-recurring", nullptr, "resume restored recurring operations");
     add("resume-window", "D", "after an upgrade keep a client's session D for it to reconnect (default 30s)");
@@ -117,19 +122,42 @@ class LrmdApplication : public Application {
     return *ms;
   }
 
-  // A byte count with an optional k or M suffix, within what the protocol's
-  // frame limit can carry (docs/protocol.md).
-  std::uint64_t bytes(const std::string& key, const std::string& fallback) {
+  // A byte count with an optional k, M or G suffix, from @p min to @p max
+  // (for max-output: what the protocol's frame limit can carry, docs/protocol.md).
+  std::uint64_t bytes(const std::string& key, const std::string& fallback, const char* min, const char* max) {
+    const auto parse = [](const std::string& text) -> std::uint64_t {
+      std::size_t digits = 0;
+      while (digits < text.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+      const std::string unit = text.substr(digits);
+      std::uint64_t scale = 0;  // an unknown suffix makes it 0, out of every range
+      if (unit.empty()) {
+        scale = 1;
+      } else if (unit == "k" || unit == "K") {
+        scale = 1024;
+      } else if (unit == "M") {
+        scale = 1024 * 1024;
+      } else if (unit == "G") {
+        scale = 1024 * 1024 * 1024;
+      }
+      return digits ? std::stoull(text.substr(0, digits)) * scale : 0;
+    };
     const std::string text = setting(key, nullptr, fallback);
-    std::size_t digits = 0;
-    while (digits < text.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-    const std::string unit = text.substr(digits);
-    const std::uint64_t scale = unit.empty() ? 1 : unit == "k" || unit == "K" ? 1024 : unit == "M" ? 1024 * 1024 : 0;
-    const std::uint64_t value = digits ? std::stoull(text.substr(0, digits)) * scale : 0;
-    if (value < 4 * 1024 || value > 10 * 1024 * 1024) {
-      throw std::invalid_argument("--" + key + ": '" + text + "' is not a size from 4k to 10M");
+    const std::uint64_t value = parse(text);
+    if (value < parse(min) || value > parse(max)) {
+      throw std::invalid_argument("--" + key + ": '" + text + "' is not a size from " + min + " to " + max);
     }
     return value;
+  }
+
+  // A whole number from @p min to 999999.
+  std::uint64_t count(const std::string& key, const std::string& fallback, std::uint64_t min) {
+    const std::string text = setting(key, nullptr, fallback);
+    if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(text) < min) {
+      throw std::invalid_argument("--" + key + ": '" + text + "' is not a number from " + std::to_string(min) +
+                                  " to 999999");
+    }
+    return std::stoull(text);
   }
 
   int main(const std::vector<std::string>& args) override {
@@ -149,17 +177,18 @@ class LrmdApplication : public Application {
       daemon.socket_path = setting("socket", "LRM_SOCKET", lrm::client::defaultSocketPath());
       daemon.plugin_dirs = plugin_dirs_.empty() ? splitPath(config().getString("plugin-dir", "")) : plugin_dirs_;
       if (daemon.plugin_dirs.empty()) daemon.plugin_dirs.push_back(defaultPluginDir());
-      const std::string children = setting("max-children", nullptr, "0");
-      if (children.empty() || children.size() > 6 || children.find_first_not_of("0123456789") != std::string::npos) {
-        throw std::invalid_argument("--max-children: '" + children + "' is not a number up to 999999");
-      }
-      daemon.max_children = std::stoull(children);
+      daemon.max_children = count("max-children", "0", 0);
       daemon.kill_grace_ms = duration("kill-grace", "0");
       daemon.shutdown_timeout_ms = duration("shutdown-timeout", "30s");
       daemon.resume_window_ms = duration("resume-window", "30s");
-      daemon.max_output_bytes = bytes("max-output", "10M");
+      daemon.max_output_bytes = bytes("max-output", "10M", "4k", "10M");
+      daemon.max_connections = count("max-connections", "1024", 1);
+      daemon.max_connections_per_uid = count("max-connections-per-uid", "32", 1);
+      daemon.hello_timeout_ms = duration("hello-timeout", "10s");
+      if (daemon.hello_timeout_ms == 0) throw std::invalid_argument("--hello-timeout: must be more than 0");
+      daemon.max_buffered_bytes = bytes("max-buffered", "256M", "1M", "64G");
       daemon.timeout_hook = setting("timeout-hook", nullptr, "");
-      const std::string group = config().getString("allowed-group", "");
+      const std::string group = setting("allowed-group", nullptr, "");
       if (!group.empty()) {
         const ::group* entry = ::getgrnam(group.c_str());
         if (!entry) throw std::invalid_argument("allowed-group: no group named '" + group + "'");

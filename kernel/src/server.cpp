@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +33,17 @@ namespace {
 constexpr std::size_t kMaxParams = 256;
 constexpr std::size_t kMaxParamValueBytes = 64 * 1024;
 constexpr std::size_t kMaxPendingOutputBytes = 2 * wire::kMaxFrameBytes;
+// Peers that cannot change anything (and everyone before hello) never need
+// large frames: their requests are a few hundred bytes.
+constexpr std::size_t kMaxSmallFrameBytes = 64 * 1024;
+// Unprivileged peers get no events, only replies: a little unread output is plenty.
+constexpr std::size_t kMaxUnprivilegedPendingOutputBytes = 1024 * 1024;
+// Longest request element name repeated in an error reply or a log line.
+constexpr std::size_t kMaxQuotedKindBytes = 64;
+// Descriptors kept for privileged peers, agents' pipes, the journal and the
+// loop itself: unprivileged connections may not use them up.
+constexpr rlim_t kReservedFds = 256;
+constexpr auto kRefusalLogInterval = std::chrono::minutes(1);
 constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
 
 std::string requireAttr(const Message& request, const char* name) {
@@ -72,7 +84,9 @@ sdk::Params paramsOf(const Message& request) {
   return params;
 }
 
-Message eventMessage(const ExecEvent& event) {
+// @p full: with the agent's output and exit reason, which only privileged
+// peers may read (they can hold anything the agent prints, e.g. secrets).
+Message eventMessage(const ExecEvent& event, bool full = true) {
   Message message("event");
   message.set("type", "exec")
       .set("id", event.instance_id)
@@ -83,18 +97,21 @@ Message eventMessage(const ExecEvent& event) {
       .set("call_id", event.call_id)
       .set("rc", event.result.rc)
       .set("status", sdk::toString(event.result.status))
-      .set("exit_reason", event.result.exit_reason)
       .set("exec_ms", event.exec_ms)
       .set("queue_ms", event.queue_ms)
       .set("t_run", std::to_string(event.t_run))
       .set("deleted", event.deleted);
+  if (!full) return message;
+  message.set("exit_reason", event.result.exit_reason);
   Message output("output");
   output.text = event.result.output;
   message.add(std::move(output));
   return message;
 }
 
-Message instanceMessage(const InstanceView& instance) {
+// @p full: with the parameters (they may be passwords) and the last results'
+// output and exit reason; unprivileged peers get neither.
+Message instanceMessage(const InstanceView& instance, bool full) {
   Message message("instance");
   message.set("id", instance.id)
       .set("name", instance.name)
@@ -103,7 +120,7 @@ Message instanceMessage(const InstanceView& instance) {
       .set("provider", instance.agent.provider)
       .set("type", instance.agent.type)
       .set("busy", instance.busy);
-  for (const auto& [name, value] : instance.params) {
+  for (const auto& [name, value] : full ? instance.params : sdk::Params{}) {
     message.add(Message("param")).set("name", name).set("value", value);
   }
   auto addOps = [&](const char* kind, const std::vector<OpView>& ops) {
@@ -117,7 +134,7 @@ Message instanceMessage(const InstanceView& instance) {
   };
   addOps("pending", instance.pending);
   addOps("recurring", instance.recurring);
-  for (const auto& event : instance.last) message.add(eventMessage(event));
+  for (const auto& event : instance.last) message.add(eventMessage(event, full));
   return message;
 }
 
@@ -207,13 +224,16 @@ struct Server::Connection {
   std::size_t released = 0;  // out[0, released) may be written: its journal records are on disk
   bool greeted = false;
   bool closing = false;  // flush what is queued, then close
+  bool evicted = false;  // held too much: closing, and its output was thrown away
   bool flush_scheduled = false;  // in Server::unflushed_
   bool needs_journal = false;  // this iteration's output has more than replies to reads (or refusals)
   std::string client_name;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
   pid_t pid = 0;
-  std::optional<bool> privileged;  // may change anything? decided when first needed
+  bool privileged = false;  // may change anything and read everything? decided at accept
+  std::size_t accounted = 0;  // bytes it buffers, as counted in Server::buffered_
+  TimerId hello_deadline = 0;
   Subscription subscription;
   std::string carried_out;  // a resumed session's events, sent after the hello reply
 
@@ -223,23 +243,23 @@ struct Server::Connection {
   }
 };
 
-const std::map<std::string, std::pair<Server::Handler, bool>> Server::kHandlers = {
-    {"hello", {&Server::onHello, false}},
-    {"ping", {&Server::onPing, false}},
-    {"classes", {&Server::onClasses, false}},
-    {"providers", {&Server::onProviders, false}},
-    {"agents", {&Server::onAgents, false}},
-    {"metadata", {nullptr, false}},  // answered asynchronously by startMetadata()
-    {"validate", {nullptr, false}},  // answered asynchronously by startValidate()
-    {"register", {&Server::onRegister, true}},
-    {"unregister", {&Server::onUnregister, true}},
-    {"list", {&Server::onList, false}},
-    {"info", {&Server::onInfo, false}},
-    {"exec", {&Server::onExec, true}},
-    {"cancel", {&Server::onCancel, true}},
-    {"flush", {&Server::onFlush, true}},
-    {"subscribe", {&Server::onSubscribe, false}},
-    {"upgrade", {&Server::onUpgrade, true}},
+const std::map<std::string, std::pair<Server::Handler, Server::Access>> Server::kHandlers = {
+    {"hello", {&Server::onHello, Access::Anyone}},
+    {"ping", {&Server::onPing, Access::Anyone}},
+    {"classes", {&Server::onClasses, Access::Anyone}},
+    {"providers", {&Server::onProviders, Access::Anyone}},
+    {"agents", {&Server::onAgents, Access::Anyone}},
+    {"metadata", {nullptr, Access::Anyone}},       // answered asynchronously by startMetadata()
+    {"validate", {nullptr, Access::Privileged}},   // answered asynchronously by startValidate(); quotes values
+    {"register", {&Server::onRegister, Access::Change}},
+    {"unregister", {&Server::onUnregister, Access::Change}},
+    {"list", {&Server::onList, Access::Anyone}},   // redacted for unprivileged peers
+    {"info", {&Server::onInfo, Access::Anyone}},   // redacted for unprivileged peers
+    {"exec", {&Server::onExec, Access::Change}},
+    {"cancel", {&Server::onCancel, Access::Change}},
+    {"flush", {&Server::onFlush, Access::Change}},
+    {"subscribe", {&Server::onSubscribe, Access::Privileged}},  // events carry agents' output
+    {"upgrade", {&Server::onUpgrade, Access::Change}},
 };
 
 Server::Server(EventLoop& loop, ServerOptions options)
@@ -255,13 +275,14 @@ Server::~Server() {
 
 void Server::listen(int inherited_fd) {
   namespace fs = std::filesystem;
+  reserveDescriptors();
   if (inherited_fd >= 0) {
     // After an upgrade: the previous binary's listening socket, still bound;
     // clients that connected meanwhile wait in its backlog.
     listen_fd_ = inherited_fd;
     ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);
     ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
-    loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
+    watchListener();
     return;
   }
   const fs::path path(options_.socket_path);
@@ -291,12 +312,52 @@ void Server::listen(int inherited_fd) {
   } catch (const Poco::Exception& e) {
     throw std::runtime_error("unable to listen on " + options_.socket_path + ": " + e.displayText());
   }
-  // Anyone may connect and ask questions; changes are checked per request
-  // against the peer's credentials (DESIGN §6).
-  ::chmod(options_.socket_path.c_str(), 0666);
   listen_fd_ = listener_->impl()->sockfd();
   ::fcntl(listen_fd_, F_SETFD, FD_CLOEXEC);  // Poco does not set it; agents must not inherit it
   listener_->setBlocking(false);
+  watchListener();
+  // Without an allowed group anyone may connect and ask what is not secret
+  // (docs/protocol.md §3); with one, only its members (and root, and the
+  // daemon's user) may connect at all. Privileges are checked per request
+  // against the peer's credentials in both cases.
+  if (options_.allowed_gid != static_cast<gid_t>(-1)) {
+    if (::chown(options_.socket_path.c_str(), static_cast<uid_t>(-1), options_.allowed_gid) != 0) {
+      const std::string why = std::strerror(errno);
+      stopAccepting();
+      throw std::runtime_error("unable to give " + options_.socket_path + " to group " +
+                               std::to_string(options_.allowed_gid) + " (allowed-group): " + why);
+    }
+    ::chmod(options_.socket_path.c_str(), 0660);
+  } else {
+    ::chmod(options_.socket_path.c_str(), 0666);
+  }
+}
+
+void Server::reserveDescriptors() {
+  // Unprivileged peers must not take the descriptors root needs to connect:
+  // their connections have to fit in RLIMIT_NOFILE with room to spare
+  // (systemd's default soft limit is 1024). Raise the soft limit as far as
+  // the hard one allows, else serve fewer unprivileged connections.
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(options_.max_connections) + kReservedFds;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    const std::size_t fitting =
+        static_cast<std::size_t>(limit.rlim_cur > 2 * kReservedFds ? limit.rlim_cur - kReservedFds : limit.rlim_cur / 2);
+    log(sdk::LogLevel::Warning, "only " + std::to_string(limit.rlim_cur) +
+                                    " file descriptors (RLIMIT_NOFILE): unprivileged peers get at most " +
+                                    std::to_string(fitting) + " connections, not " +
+                                    std::to_string(options_.max_connections) + " (max-connections)");
+    options_.max_connections = fitting;
+  }
+}
+
+void Server::watchListener() {
   loop_.watch(listen_fd_, EPOLLIN, [this](std::uint32_t) { onAccept(); });
 }
 
@@ -320,6 +381,17 @@ void Server::onAccept() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EINTR) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        // The listener stays readable: try again shortly rather than spin.
+        // The connection waits in the backlog meanwhile.
+        log(sdk::LogLevel::Warning, std::string("unable to accept a connection: ") + std::strerror(errno) +
+                                        "; trying again in 100 ms");
+        loop_.unwatch(listen_fd_);
+        loop_.addTimer(Millis(100), [this] {
+          if (listen_fd_ >= 0 && !paused_) watchListener();
+        });
+        return;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         log(sdk::LogLevel::Warning, std::string("unable to accept a connection: ") + std::strerror(errno));
       }
@@ -345,11 +417,57 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
     connection->pid = credentials.pid;
   }
   const ClientId id = connection->id;
-  if (connections_.size() >= options_.max_connections) {
-    log(sdk::LogLevel::Warning, "refusing " + connection->who() + ": already " +
-                                    std::to_string(connections_.size()) + " connections");
-    return;  // the socket closes with the connection object
+  // Decided once, here: the limits below depend on it. Root and the daemon's
+  // own user cost nothing to check; membership of the allowed group through
+  // a supplementary group needs getgrouplist(), which may ask NSS (a file
+  // read, or a directory service that can be slow). That is accepted: only
+  // peers not already privileged by uid or primary group pay for it.
+  connection->privileged = connection->uid == 0 || connection->uid == ::geteuid() ||
+                           (options_.allowed_gid != static_cast<gid_t>(-1) &&
+                            memberOf(connection->uid, connection->gid, options_.allowed_gid));
+  if (!connection->privileged) {
+    // Unprivileged peers share max_connections and each uid gets at most
+    // max_connections_per_uid of them; privileged peers are always served.
+    UidUsage& usage = unprivileged_[connection->uid];
+    std::string refusal;
+    Throttle* throttle = nullptr;
+    if (usage.connections >= options_.max_connections_per_uid) {
+      refusal = "uid " + std::to_string(connection->uid) + " already has " + std::to_string(usage.connections) +
+                " connections (max-connections-per-uid)";
+      throttle = &usage.refusals;
+    } else if (unprivileged_count_ >= options_.max_connections) {
+      refusal = "unprivileged peers already hold " + std::to_string(unprivileged_count_) +
+                " connections (max-connections)";
+      throttle = &refusals_;
+    }
+    if (throttle) {
+      const auto now = Clock::now();
+      if (!throttle->logged || now - *throttle->logged >= kRefusalLogInterval) {
+        const std::string since =
+            throttle->unlogged ? " (" + std::to_string(throttle->unlogged) + " more refused since the last line)" : "";
+        log(sdk::LogLevel::Notice, "refusing " + connection->who() + ": " + refusal + since +
+                                       "; the next such refusal is logged in a minute at the earliest");
+        throttle->logged = now;
+        throttle->unlogged = 0;
+      } else {
+        ++throttle->unlogged;
+      }
+      if (usage.connections == 0) unprivileged_.erase(connection->uid);
+      // Say why if the socket takes it at once (a fresh socket has room); then close.
+      Message goodbye("goodbye");
+      goodbye.set("reason", "too many connections: " + refusal);
+      const std::string framed = wire::frame(wire::encode(goodbye));
+      (void)!::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      return;  // the socket closes with the connection object
+    }
+    ++usage.connections;
+    ++unprivileged_count_;
   }
+  connection->reader.setMaxFrame(kMaxSmallFrameBytes);
+  connection->hello_deadline = loop_.addTimer(options_.hello_timeout, [this, id] {
+    drop(id, "no hello within " + std::to_string(options_.hello_timeout.count()) + " ms", true,
+         sdk::LogLevel::Notice);
+  });
   log(sdk::LogLevel::Debug, "accepted " + connection->who());
   connections_.emplace(id, std::move(connection));
   loop_.watch(fd, EPOLLIN, [this, id](std::uint32_t events) {
@@ -358,15 +476,48 @@ void Server::addConnection(Poco::Net::StreamSocket socket, int fd) {
   });
 }
 
-bool Server::privileged(Connection& connection) const {
-  // Decided at the first request that needs it: the group lookup can block
-  // (NSS), so read-only clients never pay for it.
-  if (!connection.privileged) {
-    connection.privileged = connection.uid == 0 || connection.uid == ::geteuid() ||
-                            (options_.allowed_gid != static_cast<gid_t>(-1) &&
-                             memberOf(connection.uid, connection.gid, options_.allowed_gid));
+void Server::account(Connection& connection) {
+  const std::size_t holding = connection.reader.buffered() + (connection.out.size() - connection.out_offset) +
+                              connection.carried_out.size();
+  buffered_ = buffered_ - connection.accounted + holding;
+  connection.accounted = holding;
+  if (buffered_ > options_.max_buffered_bytes) shed(connection);
+}
+
+void Server::shed(const Connection& offender) {
+  // Over the budget: drop whoever holds the most, unprivileged peers first.
+  // A privileged peer is dropped only when privileged peers alone fill the
+  // budget and one of them asked for more.
+  while (buffered_ > options_.max_buffered_bytes) {
+    Connection* victim = nullptr;
+    for (const bool privileged_peers : {false, true}) {
+      if (privileged_peers && !offender.privileged) break;
+      for (auto& [id, connection] : connections_) {
+        if (connection->privileged != privileged_peers || connection->accounted == 0) continue;
+        if (!victim || connection->accounted > victim->accounted) victim = connection.get();
+      }
+      if (victim) break;
+    }
+    if (!victim) return;
+    evict(*victim, "holds " + std::to_string(victim->accounted) + " bytes while all connections together hold " +
+                       std::to_string(buffered_) + ", more than max-buffered (" +
+                       std::to_string(options_.max_buffered_bytes) + ")");
   }
-  return *connection.privileged;
+}
+
+void Server::evict(Connection& connection, const std::string& reason) {
+  log(sdk::LogLevel::Notice, "dropping " + connection.who() + ": " + reason);
+  // Freed now (the budget must count it gone), closed once the current event is handled.
+  std::string().swap(connection.out);
+  std::string().swap(connection.carried_out);
+  connection.out_offset = 0;
+  connection.released = 0;
+  connection.reader = wire::FrameReader(kMaxSmallFrameBytes);
+  connection.closing = true;
+  connection.evicted = true;
+  buffered_ -= connection.accounted;
+  connection.accounted = 0;
+  loop_.defer([this, id = connection.id] { drop(id, {}, false); });
 }
 
 void Server::onReadable(ClientId id) {
@@ -388,6 +539,7 @@ void Server::onReadable(ClientId id) {
   }
   if (connection.closing) return;  // ignore input while saying goodbye
   connection.reader.feed(buffer, static_cast<std::size_t>(n));
+  account(connection);
   std::string payload;
   while (connections_.count(id) && !connection.closing) {
     const auto status = connection.reader.next(payload);
@@ -398,6 +550,7 @@ void Server::onReadable(ClientId id) {
     }
     handleFrame(connection, payload);
   }
+  if (connections_.count(id)) account(connection);
 }
 
 void Server::handleFrame(Connection& connection, const std::string& payload) {
@@ -412,25 +565,27 @@ void Server::handleFrame(Connection& connection, const std::string& payload) {
 
 void Server::dispatch(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
+  // The element name as quoted back: a client's name can be a megabyte long.
+  const std::string kind = wire::sanitize(clip(request.kind, kMaxQuotedKindBytes));
   if (!connection.greeted && request.kind != "hello") {
     send(connection, errorReply(id, "bad-request", "the first request must be 'hello'"));
-    drop(connection.id, "first request was '" + wire::sanitize(request.kind) + "', not 'hello'", true);
+    drop(connection.id, "first request was '" + kind + "', not 'hello'", true);
     return;
   }
   const auto handler = kHandlers.find(request.kind);
   try {
     if (!request.has("id")) {
-      throw RequestError("bad-request", "request '" + wire::sanitize(request.kind) + "' has no 'id' attribute");
+      throw RequestError("bad-request", "request '" + kind + "' has no 'id' attribute");
     }
     if (handler == kHandlers.end()) {
-      throw RequestError("unknown-request", "unknown request type '" + wire::sanitize(request.kind) + "'");
+      throw RequestError("unknown-request", "unknown request type '" + kind + "'");
     }
-    if (handler->second.second && !privileged(connection)) {
-      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" +
-                                                  request.kind +
-                                                  "': only root, the daemon's user and the allowed group may change anything");
+    if (handler->second.second != Access::Anyone && !connection.privileged) {
+      throw RequestError("permission-denied", "uid " + std::to_string(connection.uid) + " may not '" + kind +
+                                                  "': only root, the daemon's user and the allowed group may change "
+                                                  "anything or read parameters, output and events");
     }
-    if (handler->second.second && changes_refusal_) {
+    if (handler->second.second == Access::Change && changes_refusal_) {
       if (const std::string why = changes_refusal_(); !why.empty()) throw RequestError("unavailable", why);
     }
     if (request.kind == "metadata") {
@@ -448,7 +603,7 @@ void Server::dispatch(Connection& connection, const Message& request) {
     Message reply("reply");
     reply.set("id", id).set("ok", true);
     (this->*handler->second.first)(connection, request, reply);
-    replying_to_read_ = !handler->second.second;
+    replying_to_read_ = handler->second.second != Access::Change;
     send(connection, reply);
     replying_to_read_ = false;
     if (!connection.carried_out.empty()) {  // a resumed session: what happened while it was away
@@ -456,30 +611,33 @@ void Server::dispatch(Connection& connection, const Message& request) {
       connection.carried_out.clear();
     }
   } catch (const RequestError& e) {
-    log(sdk::LogLevel::Info, connection.who() + ": " + wire::sanitize(request.kind) + " refused: " + e.what());
+    // The reason of an unknown request already quotes its name.
+    log(sdk::LogLevel::Info, connection.who() + ": " + (e.code() == "unknown-request" ? "request" : kind) +
+                                 " refused: " + e.what());
     replying_to_read_ = true;  // a refusal changed nothing
     send(connection, errorReply(id, e.code(), e.what()));
     replying_to_read_ = false;
     if (!connection.greeted) drop(connection.id, std::string("hello refused: ") + e.what(), true);
   } catch (const std::exception& e) {
-    log(sdk::LogLevel::Error, connection.who() + ": " + request.kind + " failed: " + e.what());
+    log(sdk::LogLevel::Error, connection.who() + ": " + kind + " failed: " + e.what());
     send(connection, errorReply(id, "internal", e.what()));
   }
 }
 
 void Server::send(Connection& connection, const Message& message) {
-  connection.out += wire::frame(wire::encode(message));
-  if (!replying_to_read_) connection.needs_journal = true;
-  if (connection.out.size() - connection.out_offset > kMaxPendingOutputBytes) {
-    // A client that does not read must not make the daemon hoard memory.
-    connection.out.clear();
-    connection.out_offset = 0;
-    connection.released = 0;
-    loop_.defer([this, id = connection.id] {
-      drop(id, "more than " + std::to_string(kMaxPendingOutputBytes) + " bytes unread", false);
-    });
+  if (connection.evicted) return;
+  // A client that does not read must not make the daemon hoard memory: once
+  // more than its limit waits unread, it is dropped (one message may go
+  // beyond the limit, so that a long reply, e.g. to list, still arrives).
+  const std::size_t limit = connection.privileged ? kMaxPendingOutputBytes : kMaxUnprivilegedPendingOutputBytes;
+  if (connection.out.size() - connection.out_offset > limit) {
+    evict(connection, "more than " + std::to_string(limit) + " bytes unread, the limit for " +
+                          (connection.privileged ? "privileged" : "unprivileged") + " peers");
     return;
   }
+  connection.out += wire::frame(wire::encode(message));
+  if (!replying_to_read_) connection.needs_journal = true;
+  account(connection);
   // Coalesce: everything queued during this loop iteration goes out in one
   // send(2) per connection, just before the loop sleeps again (once the
   // journal has it).
@@ -552,7 +710,11 @@ void Server::flush(Connection& connection) {
   }
   const bool pending = connection.out_offset < connection.released;  // the socket is full
   if (connection.out_offset == connection.out.size()) {
-    connection.out.clear();
+    if (connection.out.capacity() > kMaxSmallFrameBytes) {
+      std::string().swap(connection.out);  // give back what a burst took
+    } else {
+      connection.out.clear();
+    }
     connection.out_offset = 0;
     connection.released = 0;
     if (connection.closing) {
@@ -562,6 +724,7 @@ void Server::flush(Connection& connection) {
   }
   const std::uint32_t in = paused_ ? 0u : static_cast<std::uint32_t>(EPOLLIN);
   loop_.modify(connection.fd, pending ? (in | EPOLLOUT) : in);
+  account(connection);
 }
 
 void Server::pauseInput() {
@@ -598,13 +761,13 @@ void Server::onWritable(ClientId id) {
   if (it != connections_.end()) flush(*it->second);
 }
 
-void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
+void Server::drop(ClientId id, const std::string& reason, bool tell_client, std::optional<sdk::LogLevel> level) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   Connection& connection = *it->second;
   if (tell_client && !connection.closing) {
     // Say why, then close once the goodbye is written (or fails to be).
-    log(sdk::LogLevel::Warning, "closing connection of " + connection.who() + ": " + reason);
+    log(level.value_or(sdk::LogLevel::Warning), "closing connection of " + connection.who() + ": " + reason);
     connection.closing = true;
     Message goodbye("goodbye");
     goodbye.set("reason", reason);
@@ -612,8 +775,15 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
     loop_.addTimer(Millis(5000), [this, id] { drop(id, {}, false); });
     return;
   }
-  if (!reason.empty()) log(sdk::LogLevel::Debug, connection.who() + ": " + reason);
+  if (!reason.empty()) log(level.value_or(sdk::LogLevel::Debug), connection.who() + ": " + reason);
   loop_.unwatch(connection.fd);
+  loop_.cancelTimer(connection.hello_deadline);
+  buffered_ -= connection.accounted;
+  if (!connection.privileged) {
+    --unprivileged_count_;
+    const auto usage = unprivileged_.find(connection.uid);
+    if (--usage->second.connections == 0) unprivileged_.erase(usage);
+  }
   std::unique_ptr<Connection> gone = std::move(it->second);
   connections_.erase(it);
   try {
@@ -626,7 +796,12 @@ void Server::drop(ClientId id, const std::string& reason, bool tell_client) {
 void Server::fanOut(const Message& message, const std::function<bool(ClientId, const Subscription&)>& wanted) {
   std::string framed;
   for (auto& [id, connection] : connections_) {
-    if (connection->closing || !connection->greeted || !wanted(connection->client, connection->subscription)) continue;
+    // Unprivileged peers cannot subscribe nor exec; this also keeps events
+    // from one that resumed a subscription made before they could not.
+    if (connection->closing || !connection->greeted || !connection->privileged ||
+        !wanted(connection->client, connection->subscription)) {
+      continue;
+    }
     send(*connection, message);
   }
   for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -715,6 +890,8 @@ void Server::onHello(Connection& connection, const Message& request, Message& re
                                                ", lrmd speaks " + std::to_string(wire::kProtocolVersion));
   }
   connection.greeted = true;
+  loop_.cancelTimer(connection.hello_deadline);
+  if (connection.privileged) connection.reader.setMaxFrame(wire::kMaxFrameBytes);
   connection.client_name = wire::sanitize(request.get("client").substr(0, 64));
   reply.set("protocol", wire::kProtocolVersion).set("version", options_.version).set("boot_id", options_.boot_id);
   // After an upgrade: the client takes its session back (same uid only).
@@ -934,12 +1111,12 @@ void Server::onUnregister(Connection&, const Message& request, Message& reply) {
   }
 }
 
-void Server::onList(Connection&, const Message&, Message& reply) {
-  for (const auto& instance : engine_->list()) reply.add(instanceMessage(instance));
+void Server::onList(Connection& connection, const Message&, Message& reply) {
+  for (const auto& instance : engine_->list()) reply.add(instanceMessage(instance, connection.privileged));
 }
 
-void Server::onInfo(Connection&, const Message& request, Message& reply) {
-  reply.add(instanceMessage(engine_->info(requireAttr(request, "instance"))));
+void Server::onInfo(Connection& connection, const Message& request, Message& reply) {
+  reply.add(instanceMessage(engine_->info(requireAttr(request, "instance")), connection.privileged));
 }
 
 void Server::onExec(Connection& connection, const Message& request, Message& reply) {

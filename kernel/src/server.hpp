@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,7 +28,12 @@ struct ServerOptions {
   std::string version;
   std::string boot_id;
   gid_t allowed_gid = static_cast<gid_t>(-1);  ///< group whose members may change things
+  /// Connections of unprivileged peers, in all and per uid; privileged ones are not counted.
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_uid = 32;
+  Millis hello_timeout{10000};  ///< a connection that has not said hello by then is closed
+  /// Input and output buffered for all connections together; beyond it peers are dropped.
+  std::size_t max_buffered_bytes = 256 * 1024 * 1024;
   std::size_t restored = 0;  ///< instances restored from the state dir at start
 };
 
@@ -122,16 +128,28 @@ class Server : public Notifier {
   struct Connection;
   using Handler = void (Server::*)(Connection&, const wire::Message&, wire::Message&);
 
+  /** Make room for max_connections unprivileged peers in RLIMIT_NOFILE, or lower it. */
+  void reserveDescriptors();
+  void watchListener();
   void onAccept();
   void addConnection(Poco::Net::StreamSocket socket, int fd);
-  bool privileged(Connection& connection) const;
+  /** Re-count what @p connection buffers into buffered_; over the budget, shed() peers. */
+  void account(Connection& connection);
+  void shed(const Connection& offender);
+  /** Free what @p connection buffers and close it (after the current event): it holds too much. */
+  void evict(Connection& connection, const std::string& reason);
   void onReadable(ClientId id);
   void onWritable(ClientId id);
   void handleFrame(Connection& connection, const std::string& payload);
   void dispatch(Connection& connection, const wire::Message& request);
   void send(Connection& connection, const wire::Message& message);
   void flush(Connection& connection);
-  void drop(ClientId id, const std::string& reason, bool tell_client);
+  /**
+   * Close a connection, logging @p reason at @p level (default: warning when
+   * the client is told, it did something wrong; debug otherwise, it left).
+   */
+  void drop(ClientId id, const std::string& reason, bool tell_client,
+            std::optional<sdk::LogLevel> level = std::nullopt);
   /** Queue @p message for every connection and waiting session that @p wanted accepts. */
   void fanOut(const wire::Message& message, const std::function<bool(ClientId, const Subscription&)>& wanted);
   struct Waiting;
@@ -162,6 +180,19 @@ class Server : public Notifier {
   Clock::time_point started_;
   ClientId next_client_ = 1;
   std::map<ClientId, std::unique_ptr<Connection>> connections_;
+  /** A refusal repeated for every connection is logged once a minute. */
+  struct Throttle {
+    std::optional<Clock::time_point> logged;
+    std::size_t unlogged = 0;
+  };
+  struct UidUsage {
+    std::size_t connections = 0;
+    Throttle refusals;  // over max_connections_per_uid
+  };
+  std::map<uid_t, UidUsage> unprivileged_;  // connections of unprivileged peers, by uid
+  std::size_t unprivileged_count_ = 0;
+  Throttle refusals_;  // over max_connections
+  std::size_t buffered_ = 0;  // sum of Connection::accounted
   std::map<std::string, Waiting> waiting_;  // carried sessions by token, until resumed
   std::vector<ClientId> unflushed_;
   std::function<std::uint64_t()> commit_;
@@ -177,7 +208,9 @@ class Server : public Notifier {
   void release(std::uint64_t durable);
   std::function<std::string(const std::string&)> upgrade_handler_;
   bool paused_ = false;  // connections with output queued this iteration
-  static const std::map<std::string, std::pair<Handler, bool>> kHandlers;
+  /** Who may send a request: anyone; privileged peers (it reveals secrets); privileged peers, and it changes state. */
+  enum class Access { Anyone, Privileged, Change };
+  static const std::map<std::string, std::pair<Handler, Access>> kHandlers;
 };
 
 }  // namespace lrm::kernel
