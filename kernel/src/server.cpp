@@ -400,7 +400,7 @@ void Server::onReadable(ClientId id) {
 
 void Server::handleFrame(Connection& connection, const std::string& payload) {
   std::string error;
-  auto request = wire::decode(payload, error);
+  auto request = wire::decode(payload, error, wire::kRequestLimits);
   if (!request) {
     drop(connection.id, error, true);
     return;

@@ -498,6 +498,13 @@ std::uint64_t Client::flush(const std::string& id) {
 }
 
 void Client::subscribe(const SubscribeRequest& request) {
+  // One element per instance besides the request's own: lrmd would close
+  // the connection on a larger request.
+  if (request.instances.size() >= wire::kRequestLimits.max_elements) {
+    throw Error("invalid-argument", "a subscription names at most " +
+                                        std::to_string(wire::kRequestLimits.max_elements - 1) +
+                                        " instances; subscribe to all instances instead");
+  }
   Message message("subscribe");
   if (request.failures_only) message.set("failures_only", true);
   for (const auto& id : request.instances) message.add(Message("instance")).set("id", id);

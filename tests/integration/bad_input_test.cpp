@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "daemon.hpp"
@@ -135,6 +136,28 @@ TEST_F(BadInput, BinaryGarbageIsRefused) {
   RawPeer peer(daemon_.socket());
   peer.sendBytes(wire::frame(std::string("\x01\x02\xff\xfe garbage", 12)));
   peer.expectGoodbye("malformed XML");
+}
+
+// Decoding was quadratic in the attributes of one element and ran on the
+// loop thread: 50,000 attributes (539 KB) stalled every client for seconds.
+TEST_F(BadInput, FiftyThousandAttributesAreRefusedQuicklyWhileOthersAreServed) {
+  auto bystander = daemon_.connect("bystander");
+  RawPeer peer(daemon_.socket());
+  peer.hello();
+  std::string xml = "<ping id=\"1\"";
+  for (int i = 0; i < 50000; ++i) xml += " a" + std::to_string(i) + "=\"\"";
+  xml += "/>";
+  const auto start = std::chrono::steady_clock::now();
+  peer.sendBytes(wire::frame(xml));
+  EXPECT_NO_THROW(bystander->ping());
+  const auto pinged = std::chrono::steady_clock::now();
+  peer.expectGoodbye("more than 64 attributes on element <ping>");
+  const auto refused = std::chrono::steady_clock::now();
+  EXPECT_LT(refused - start, kPatience);
+  const auto ms = [&](auto end) { return std::chrono::duration_cast<Millis>(end - start).count(); };
+  RecordProperty("bystander_ping_ms", std::to_string(ms(pinged)));
+  RecordProperty("refusal_ms", std::to_string(ms(refused)));
+  EXPECT_NE(daemon_.log().find("more than 64 attributes"), std::string::npos);
 }
 
 TEST_F(BadInput, FirstRequestMustBeHello) {

@@ -164,7 +164,10 @@ class Client {
   void cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms = 0);
   /** @brief Cancel everything of an instance that can be cancelled. @return how many ops. */
   std::uint64_t flush(const std::string& id);
-  /** @brief Receive events of other clients' ops too (replaces an earlier subscription). */
+  /**
+   * @brief Receive events of other clients' ops too (replaces an earlier subscription).
+   * @throws Error `invalid-argument` (nothing sent) when naming 4,096 instances or more.
+   */
   void subscribe(const SubscribeRequest& request);
 
   /**
