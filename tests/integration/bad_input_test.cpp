@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <functional>
 
 #include "daemon.hpp"
 #include "wire/wire.hpp"
@@ -209,6 +211,84 @@ TEST_F(BadInput, BadAttributesGetPreciseErrors) {
   peer.expectError(request("exec", "5", {{"instance", "x"}, {"action", "../../bin/sh"}}), "invalid-argument");
   peer.expectError(request("exec", "6", {{"instance", "x"}, {"action", "start"}, {"notify", "sometimes"}}),
                    "bad-request");
+}
+
+// Durations beyond 2^32-1 ms overflowed the timer: from ~9.3e12 ms up a
+// timer fired at once, so such a recurring op reran ~500 times a second.
+TEST_F(BadInput, DurationsBeyondTheMaximumAreRefusedNamingTheAttributeAndTheMaximum) {
+  RawPeer peer(daemon_.socket());
+  peer.hello();
+  peer.sendMessage(request("register", "r", {{"instance", "c"}, {"agent", "ocf:lrmtest:Counter"}}));
+  auto registered = peer.receive();
+  ASSERT_TRUE(registered && registered->getBool("ok"));
+  const auto refused = [&](const Message& request, const std::string& attribute) {
+    SCOPED_TRACE(wire::encode(request));
+    peer.sendMessage(request);
+    auto reply = peer.receive();
+    ASSERT_TRUE(reply);
+    EXPECT_FALSE(reply->getBool("ok", true));
+    EXPECT_EQ(reply->get("code"), "bad-request");
+    EXPECT_NE(reply->get("message").find("'" + attribute + "'"), std::string::npos) << reply->get("message");
+    EXPECT_NE(reply->get("message").find("4294967295"), std::string::npos) << reply->get("message");
+  };
+  int id = 0;
+  for (const char* attribute : {"interval_ms", "start_delay_ms", "timeout_ms"}) {
+    for (const char* value : {"4294967296", "9223372036854775808", "18446744073709551615", "18446744073709551616"}) {
+      refused(request("exec", std::to_string(++id), {{"instance", "c"}, {"action", "monitor"}, {attribute, value}}),
+              attribute);
+    }
+  }
+  refused(request("cancel", "cancel", {{"instance", "c"}, {"action", "monitor"}, {"interval_ms", "9223372036854775808"}}),
+          "interval_ms");
+  // The maximum itself is accepted: a monitor delayed by 49.7 days waits.
+  peer.sendMessage(request("exec", "max", {{"instance", "c"}, {"action", "monitor"}, {"interval_ms", "4294967295"},
+                                           {"start_delay_ms", "4294967295"}, {"timeout_ms", "4294967295"}}));
+  auto accepted = peer.receive();
+  ASSERT_TRUE(accepted);
+  EXPECT_TRUE(accepted->getBool("ok")) << accepted->get("message");
+  const auto info = daemon_.connect()->info("c");
+  ASSERT_EQ(info.pending.size(), 1u);
+  EXPECT_EQ(info.pending[0].interval_ms, sdk::kMaxDurationMs);
+  EXPECT_EQ(info.pending[0].timeout_ms, sdk::kMaxDurationMs);
+}
+
+TEST_F(BadInput, ClientLibraryRefusesDurationsBeyondTheMaximumBeforeSending) {
+  TempDir scratch;
+  auto client = daemon_.connect();
+  client->registerInstance(registration("c", "ocf:lrmtest:Counter", {{"count", scratch.file("count")}}));
+  const auto refused = [](const std::function<void()>& call, const std::string& field) {
+    try {
+      call();
+      ADD_FAILURE() << field << " beyond the maximum accepted";
+    } catch (const client::Error& e) {
+      EXPECT_EQ(e.code(), "invalid-argument") << e.what();  // lrmd would say bad-request
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("4294967295"), std::string::npos) << e.what();
+    }
+  };
+  const std::vector<std::pair<std::string, std::uint64_t client::ExecRequest::*>> durations = {
+      {"interval_ms", &client::ExecRequest::interval_ms},
+      {"start_delay_ms", &client::ExecRequest::start_delay_ms},
+      {"timeout_ms", &client::ExecRequest::timeout_ms}};
+  for (const std::uint64_t value : {sdk::kMaxDurationMs + 1, std::uint64_t{1} << 63, UINT64_MAX}) {
+    for (const auto& [name, field] : durations) {
+      client::ExecRequest exec = operation("c", "monitor");
+      exec.*field = value;
+      refused([&] { client->exec(exec); }, name);
+    }
+    refused([&] { client->cancel("c", "monitor", value); }, "interval_ms");
+  }
+  // The maximum is accepted: the monitor runs once now, the next run is due in 49.7 days.
+  client::ExecRequest monitor = operation("c", "monitor");
+  monitor.interval_ms = sdk::kMaxDurationMs;
+  monitor.timeout_ms = sdk::kMaxDurationMs;
+  const auto call = client->exec(monitor);
+  EXPECT_EQ(client->waitForResult(call, kPatience).status, sdk::ExecStatus::Done);
+  const auto info = client->info("c");
+  ASSERT_EQ(info.recurring.size(), 1u);
+  EXPECT_EQ(info.recurring[0].interval_ms, sdk::kMaxDurationMs);
+  EXPECT_EQ(readFile(scratch.file("count")), "1\n");
+  EXPECT_NO_THROW(client->cancel("c", "monitor", sdk::kMaxDurationMs));
 }
 
 TEST_F(BadInput, UnknownInstanceIsRejected) {
