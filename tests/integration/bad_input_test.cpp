@@ -162,6 +162,32 @@ TEST_F(BadInput, FiftyThousandAttributesAreRefusedQuicklyWhileOthersAreServed) {
   EXPECT_NE(daemon_.log().find("more than 64 attributes"), std::string::npos);
 }
 
+// A request may have 4,096 elements: a subscribe naming 4,095 instances fits;
+// the client library refuses one more instead of being disconnected.
+TEST_F(BadInput, SubscribeFitsTheRequestElementLimit) {
+  auto client = daemon_.connect();
+  client::SubscribeRequest subscription;
+  for (std::size_t i = 1; i < wire::kRequestLimits.max_elements; ++i) {
+    subscription.instances.push_back("instance-" + std::to_string(i));
+  }
+  EXPECT_NO_THROW(client->subscribe(subscription));
+  subscription.instances.push_back("one-too-many");
+  try {
+    client->subscribe(subscription);
+    ADD_FAILURE() << "a subscription beyond the element limit was sent";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "invalid-argument") << e.what();
+    EXPECT_NE(std::string(e.what()).find("4095"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(client->ping());
+  RawPeer peer(daemon_.socket());
+  peer.hello();
+  Message raw = request("subscribe", "s");
+  for (const auto& id : subscription.instances) raw.add(Message("instance")).set("id", id);
+  peer.sendMessage(raw);
+  peer.expectGoodbye("more than 4096 elements in one message");
+}
+
 TEST_F(BadInput, FirstRequestMustBeHello) {
   RawPeer peer(daemon_.socket());
   peer.sendMessage(request("ping", "1"));
@@ -238,7 +264,8 @@ TEST_F(BadInput, DurationsBeyondTheMaximumAreRefusedNamingTheAttributeAndTheMaxi
               attribute);
     }
   }
-  refused(request("cancel", "cancel", {{"instance", "c"}, {"action", "monitor"}, {"interval_ms", "9223372036854775808"}}),
+  refused(request("cancel", "cancel",
+                  {{"instance", "c"}, {"action", "monitor"}, {"interval_ms", "9223372036854775808"}}),
           "interval_ms");
   // The maximum itself is accepted: a monitor delayed by 49.7 days waits.
   peer.sendMessage(request("exec", "max", {{"instance", "c"}, {"action", "monitor"}, {"interval_ms", "4294967295"},

@@ -90,7 +90,8 @@ TEST_F(EventLoopTest, TimerDoesNotFireEarly) {
 // once (a recurring op then reran ~500 times a second).
 TEST_F(EventLoopTest, HugeDelaysDoNotFireEarly) {
   std::vector<std::string> fired;
-  for (const Millis delay : {Millis(9300000000000), millisOf(std::uint64_t{1} << 63), millisOf(UINT64_MAX), Millis::max()}) {
+  for (const Millis delay :
+       {Millis(9300000000000), millisOf(std::uint64_t{1} << 63), millisOf(UINT64_MAX), Millis::max()}) {
     loop_.addTimer(delay, [&fired, delay] { fired.push_back(std::to_string(delay.count())); });
   }
   loop_.addTimer(Millis(50), [&] { loop_.stop(); });
