@@ -1,7 +1,8 @@
 // Fuzzes what lrmd does with a request frame before any handler: wire::decode
 // with the server's request limits, then the attribute accessors handlers
-// use. A decoded message must survive encode() and decode() again, and a
-// second round trip must change nothing (the first may: encode() sanitizes).
+// use. A decoded message must be within the limits, survive encode() and
+// decode() again, and a second round trip must change nothing (the first may:
+// encode() sanitizes).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +45,14 @@ void useAccessors(const Message& message) {
   for (const auto& child : message.children) useAccessors(child);
 }
 
+// The bounds the pre-parse scan promises hold for what tinyxml2 parsed.
+std::size_t elementsWithinLimits(const Message& message) {
+  if (message.attrs.size() > lrm::wire::kRequestLimits.max_attributes) std::abort();
+  std::size_t elements = 1;
+  for (const auto& child : message.children) elements += elementsWithinLimits(child);
+  return elements;
+}
+
 Message decodeOrAbort(const std::string& xml) {
   std::string error;
   auto message = lrm::wire::decode(xml, error);
@@ -61,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (error.empty()) std::abort();
     return 0;
   }
+  if (elementsWithinLimits(*request) > lrm::wire::kRequestLimits.max_elements) std::abort();
   useAccessors(*request);
   const Message once = decodeOrAbort(lrm::wire::encode(*request));
   const Message twice = decodeOrAbort(lrm::wire::encode(once));
