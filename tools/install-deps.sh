@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
           libpoco-dev libboost-dev libtinyxml2-dev
           libgtest-dev libgmock-dev googletest
-          resource-agents)
+          resource-agents
+          clang libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do

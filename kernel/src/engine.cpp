@@ -312,7 +312,7 @@ void Engine::takeOver(const CarriedOps& carried) {
       case CarriedOp::State::Delayed:
         op->state = OpState::Delayed;
         instance->queue.push_back(op);
-        arm(instance, op, Millis(c.remaining_ms));
+        arm(instance, op, millisOf(c.remaining_ms));
         break;
       case CarriedOp::State::Queued:
         op->state = OpState::Queued;
@@ -322,7 +322,7 @@ void Engine::takeOver(const CarriedOps& carried) {
       case CarriedOp::State::Idle:
         op->state = OpState::Idle;
         instance->idle.push_back(op);
-        arm(instance, op, Millis(c.remaining_ms));
+        arm(instance, op, millisOf(c.remaining_ms));
         break;
       case CarriedOp::State::Running:
         op->started_at = now - Millis(c.waited_ms);
@@ -487,7 +487,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   if (journal_ && op->recurring()) journal_->recurringAdded(found.id, op->view());
   if (request.start_delay_ms > 0) {
     op->state = OpState::Delayed;
-    arm(instance, op, Millis(request.start_delay_ms));
+    arm(instance, op, millisOf(request.start_delay_ms));
   } else {
     op->state = OpState::Queued;
     op->ready_at = Clock::now();
@@ -503,7 +503,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
 }
 
 void Engine::arm(const InstancePtr& instance, const OpPtr& op, Millis delay) {
-  op->due = Clock::now() + delay;
+  op->due = deadlineAfter(delay);
   op->timer = loop_.addTimer(delay, [this, instance, op] {
     op->timer = 0;
     if (op->state == OpState::Idle) return requeue(instance, op);
@@ -608,7 +608,7 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result 
       requeue(instance, op);
     } else {
       instance->idle.push_back(op);
-      arm(instance, op, Millis(op->interval_ms));
+      arm(instance, op, millisOf(op->interval_ms));
     }
   } else {
     op->state = OpState::Finished;

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <algorithm>
@@ -26,6 +27,17 @@ std::uint64_t pack(std::uint32_t generation, int fd) {
 }
 
 }  // namespace
+
+Clock::time_point deadlineAfter(Millis delay) {
+  const auto now = Clock::now();
+  if (delay <= Millis::zero()) return now;
+  return delay < std::chrono::duration_cast<Millis>(Clock::time_point::max() - now) ? now + delay
+                                                                                   : Clock::time_point::max();
+}
+
+Millis millisOf(std::uint64_t ms) {
+  return Millis(static_cast<Millis::rep>(std::min<std::uint64_t>(ms, std::numeric_limits<Millis::rep>::max())));
+}
 
 EventLoop::EventLoop() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -75,7 +87,7 @@ void EventLoop::unwatch(int fd) {
 
 TimerId EventLoop::addTimer(Millis delay, Callback callback) {
   const TimerId id = next_timer_++;
-  const auto deadline = Clock::now() + delay;
+  const auto deadline = deadlineAfter(delay);
   timers_.emplace(std::make_pair(deadline, id), std::move(callback));
   timer_deadlines_.emplace(id, deadline);
   return id;

@@ -18,6 +18,15 @@ using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 using TimerId = std::uint64_t;
 
+/**
+ * Clock::now() + @p delay, saturated at the end of the clock: the clock
+ * counts nanoseconds in 64 bits, so a delay above ~292 years would wrap into
+ * the past and fire at once. A negative delay means now.
+ */
+Clock::time_point deadlineAfter(Millis delay);
+/** @p ms as Millis, saturated: Millis is signed, durations from outside are not. */
+Millis millisOf(std::uint64_t ms);
+
 class EventLoop {
  public:
   using Callback = std::function<void()>;
@@ -35,7 +44,7 @@ class EventLoop {
   /** Stop watching @p fd (before closing it). Pending events for it are dropped. */
   void unwatch(int fd);
 
-  /** Run @p callback once, @p delay from now. */
+  /** Run @p callback once, @p delay from now (never, in practice, for a delay beyond the clock's end). */
   TimerId addTimer(Millis delay, Callback callback);
   /** Cancel a timer; unknown or already-fired ids are ignored. */
   void cancelTimer(TimerId id);

@@ -119,6 +119,10 @@ class LrmdApplication : public Application {
     const std::string text = setting(key, nullptr, fallback);
     const auto ms = lrm::sdk::parseDurationMs(text);
     if (!ms) throw std::invalid_argument("--" + key + ": bad duration '" + text + "' (e.g. 500ms, 5s, 2m)");
+    if (*ms > lrm::sdk::kMaxDurationMs) {
+      throw std::invalid_argument("--" + key + ": duration '" + text + "' is more than the maximum of " +
+                                  std::to_string(lrm::sdk::kMaxDurationMs) + " ms");
+    }
     return *ms;
   }
 

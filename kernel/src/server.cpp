@@ -44,7 +44,6 @@ constexpr std::size_t kMaxQuotedKindBytes = 64;
 // loop itself: unprivileged connections may not use them up.
 constexpr rlim_t kReservedFds = 256;
 constexpr auto kRefusalLogInterval = std::chrono::minutes(1);
-constexpr std::uint64_t kMaxTimeoutMs = 0xFFFFFFFFu;
 
 std::string requireAttr(const Message& request, const char* name) {
   const std::string* value = request.find(name);
@@ -555,7 +554,7 @@ void Server::onReadable(ClientId id) {
 
 void Server::handleFrame(Connection& connection, const std::string& payload) {
   std::string error;
-  auto request = wire::decode(payload, error);
+  auto request = wire::decode(payload, error, wire::kRequestLimits);
   if (!request) {
     drop(connection.id, error, true);
     return;
@@ -1123,9 +1122,9 @@ void Server::onExec(Connection& connection, const Message& request, Message& rep
   ExecParams params;
   params.instance = requireAttr(request, "instance");
   params.action = requireAttr(request, "action");
-  params.interval_ms = unsignedAttr(request, "interval_ms", 0);
-  params.timeout_ms = static_cast<std::uint32_t>(unsignedAttr(request, "timeout_ms", 20000, kMaxTimeoutMs));
-  params.start_delay_ms = unsignedAttr(request, "start_delay_ms", 0);
+  params.interval_ms = unsignedAttr(request, "interval_ms", 0, sdk::kMaxDurationMs);
+  params.timeout_ms = static_cast<std::uint32_t>(unsignedAttr(request, "timeout_ms", 20000, sdk::kMaxDurationMs));
+  params.start_delay_ms = unsignedAttr(request, "start_delay_ms", 0, sdk::kMaxDurationMs);
   params.params = paramsOf(request);
   // notify: "all" (default), or a comma-separated list of "changes" and "originator".
   const std::string notify = request.get("notify", "all");
@@ -1150,7 +1149,7 @@ void Server::onExec(Connection& connection, const Message& request, Message& rep
 
 void Server::onCancel(Connection&, const Message& request, Message& reply) {
   engine_->cancel(requireAttr(request, "instance"), requireAttr(request, "action"),
-                  unsignedAttr(request, "interval_ms", 0));
+                  unsignedAttr(request, "interval_ms", 0, sdk::kMaxDurationMs));
   (void)reply;
 }
 

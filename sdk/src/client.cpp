@@ -88,6 +88,16 @@ void addParams(Message& message, const sdk::Params& params) {
   }
 }
 
+// lrmd refuses a longer duration; refusing it here names the field and
+// sends nothing.
+void checkDuration(const char* field, std::uint64_t ms) {
+  if (ms > sdk::kMaxDurationMs) {
+    throw Error("invalid-argument", std::string(field) + " of " + std::to_string(ms) +
+                                        " ms is more than the maximum of " + std::to_string(sdk::kMaxDurationMs) +
+                                        " ms (about 49.7 days)");
+  }
+}
+
 std::vector<std::string> itemsOf(const Message& reply) {
   std::vector<std::string> items;
   for (const auto& child : reply.children) {
@@ -467,6 +477,9 @@ InstanceInfo Client::info(const std::string& id) {
 }
 
 sdk::CallId Client::exec(const ExecRequest& request) {
+  checkDuration("interval_ms", request.interval_ms);
+  checkDuration("timeout_ms", request.timeout_ms);
+  checkDuration("start_delay_ms", request.start_delay_ms);
   Message message("exec");
   message.set("instance", request.id)
       .set("action", request.action)
@@ -486,6 +499,7 @@ sdk::CallId Client::exec(const ExecRequest& request) {
 }
 
 void Client::cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms) {
+  checkDuration("interval_ms", interval_ms);
   Message message("cancel");
   message.set("instance", id).set("action", action).set("interval_ms", interval_ms);
   impl_->request(std::move(message), impl_->request_timeout_);
@@ -498,6 +512,13 @@ std::uint64_t Client::flush(const std::string& id) {
 }
 
 void Client::subscribe(const SubscribeRequest& request) {
+  // One element per instance besides the request's own: lrmd would close
+  // the connection on a larger request.
+  if (request.instances.size() >= wire::kRequestLimits.max_elements) {
+    throw Error("invalid-argument", "a subscription names at most " +
+                                        std::to_string(wire::kRequestLimits.max_elements - 1) +
+                                        " instances; subscribe to all instances instead");
+  }
   Message message("subscribe");
   if (request.failures_only) message.set("failures_only", true);
   for (const auto& id : request.instances) message.add(Message("instance")).set("id", id);

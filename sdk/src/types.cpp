@@ -2,6 +2,8 @@
 #include "lrm/sdk/types.hpp"
 
 #include <array>
+#include <charconv>
+#include <cstdint>
 
 namespace lrm::sdk {
 namespace {
@@ -131,15 +133,26 @@ namespace lrm::sdk {
 std::optional<std::uint64_t> parseDurationMs(std::string_view text) noexcept {
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 12) return std::nullopt;
-  std::uint64_t value = 0;
-  for (std::size_t i = 0; i < digits; ++i) value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  if (digits == 0) return std::nullopt;
+  std::uint64_t factor = 0;
   const std::string_view unit = text.substr(digits);
-  if (unit.empty() || unit == "ms") return value;
-  if (unit == "s") return value * 1000;
-  if (unit == "m") return value * 60 * 1000;
-  if (unit == "h") return value * 3600 * 1000;
-  return std::nullopt;
+  if (unit.empty() || unit == "ms") {
+    factor = 1;
+  } else if (unit == "s") {
+    factor = 1000;
+  } else if (unit == "m") {
+    factor = 60 * 1000;
+  } else if (unit == "h") {
+    factor = 3600 * 1000;
+  } else {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  // Only digits here: from_chars fails only when the number overflows.
+  if (std::from_chars(text.data(), text.data() + digits, value).ec != std::errc() || value > UINT64_MAX / factor) {
+    return UINT64_MAX;
+  }
+  return value * factor;
 }
 
 }  // namespace lrm::sdk

@@ -123,6 +123,30 @@ TEST_F(Lrmctl, ExitCodes) {
   EXPECT_EQ(ctl({"--wait", "200ms", "exec", "slow", "start"}).exit_code, 124);
 }
 
+// Durations beyond 2^32-1 ms overflowed the daemon's timer; lrmctl refuses
+// them, and numbers too large for 64 bits, as usage errors naming the maximum.
+TEST_F(Lrmctl, DurationsBeyondTheMaximumAreUsageErrors) {
+  ASSERT_EQ(ctl({"register", "c", "--agent", "ocf:lrmtest:Counter", "-p", "count=" + scratch_.file("count")}).exit_code,
+            0);
+  for (const std::string option : {"--interval", "--start-delay", "--timeout"}) {
+    for (const std::string value : {"4294967296", "9223372036854775808", "18446744073709551615",
+                                    "99999999999999999999999", "1194h"}) {
+      const auto result = ctl({"exec", "c", "monitor", "--no-wait", option, value});
+      EXPECT_EQ(result.exit_code, 2) << option << " " << value << ": " << result.err;
+      EXPECT_NE(result.err.find(option + ": duration '" + value + "' is out of range: at most 4294967295 ms"),
+                std::string::npos)
+          << result.err;
+    }
+  }
+  const auto cancel = ctl({"cancel", "c", "monitor", "--interval", "9223372036854775808"});
+  EXPECT_EQ(cancel.exit_code, 2);
+  EXPECT_NE(cancel.err.find("out of range"), std::string::npos) << cancel.err;
+  const auto accepted = ctl({"exec", "c", "monitor", "--no-wait", "--interval", "4294967295", "--start-delay",
+                             "4294967295ms", "--timeout", "4294967295"});
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.err;
+  EXPECT_EQ(ctl({"cancel", "c", "monitor", "--interval", "4294967295"}).exit_code, 0);
+}
+
 TEST_F(Lrmctl, ExecNoWaitPrintsTheCallId) {
   ASSERT_EQ(ctl({"register", "n", "--agent", "ocf:lrmtest:Fail"}).exit_code, 0);
   auto submitted = ctl({"--json", "exec", "n", "start", "--no-wait"});

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +83,34 @@ TEST_F(EventLoopTest, TimerDoesNotFireEarly) {
   });
   runWithDeadline();
   EXPECT_GE(fired - start, Millis(50));
+}
+
+// Durations from clients reach the loop as milliseconds; from ~9.2e12 ms up,
+// now + delay in nanoseconds wrapped into the past and the timer fired at
+// once (a recurring op then reran ~500 times a second).
+TEST_F(EventLoopTest, HugeDelaysDoNotFireEarly) {
+  std::vector<std::string> fired;
+  for (const Millis delay :
+       {Millis(9300000000000), millisOf(std::uint64_t{1} << 63), millisOf(UINT64_MAX), Millis::max()}) {
+    loop_.addTimer(delay, [&fired, delay] { fired.push_back(std::to_string(delay.count())); });
+  }
+  loop_.addTimer(Millis(50), [&] { loop_.stop(); });
+  runWithDeadline();
+  EXPECT_TRUE(fired.empty()) << ::testing::PrintToString(fired);
+}
+
+TEST(EventLoopTime, DeadlineAfterSaturatesAndMillisOfClamps) {
+  EXPECT_EQ(deadlineAfter(Millis::max()), Clock::time_point::max());
+  EXPECT_EQ(deadlineAfter(Millis(9300000000000)), Clock::time_point::max());
+  const auto before = Clock::now();
+  const auto soon = deadlineAfter(Millis(1000));
+  EXPECT_GE(soon, before + Millis(1000));
+  EXPECT_LE(soon, Clock::now() + Millis(1000));
+  const auto past = deadlineAfter(Millis(-5));
+  EXPECT_LE(past, Clock::now());
+  EXPECT_EQ(millisOf(4294967295u), Millis(4294967295));
+  EXPECT_EQ(millisOf(UINT64_MAX), Millis::max());
+  EXPECT_EQ(millisOf(std::uint64_t{1} << 63), Millis::max());
 }
 
 TEST_F(EventLoopTest, CancelledTimerNeverFires) {

@@ -198,6 +198,17 @@ TEST(ParseDurationMs, Units) {
   EXPECT_EQ(parseDurationMs("007"), std::optional<std::uint64_t>(7));
 }
 
+TEST(ParseDurationMs, SaturatesWhatSixtyFourBitsCannotHold) {
+  EXPECT_EQ(parseDurationMs("4294967295"), std::optional<std::uint64_t>(kMaxDurationMs));
+  EXPECT_EQ(parseDurationMs("9223372036854775808"), std::optional<std::uint64_t>(std::uint64_t{1} << 63));
+  EXPECT_EQ(parseDurationMs("18446744073709551615"), std::optional<std::uint64_t>(UINT64_MAX));
+  for (const char* huge : {"18446744073709551616", "99999999999999999999999ms", "18446744073709552s", "5124095576031h",
+                           "000000000000000000000000000000000000000018446744073709551616"}) {
+    EXPECT_EQ(parseDurationMs(huge), std::optional<std::uint64_t>(UINT64_MAX)) << huge;
+  }
+  EXPECT_EQ(parseDurationMs("5124095576030h"), std::optional<std::uint64_t>(5124095576030ull * 3600000));
+}
+
 TEST(ParseDurationMs, RejectsMalformed) {
   for (const char* bad : {"", "s", "ms", "5x", "-5", "1.5s", "5 s", " 5", "5 ", "5sec", "5mss", "+5", "h1", "1e3"}) {
     EXPECT_EQ(parseDurationMs(bad), std::nullopt) << "'" << bad << "'";

@@ -464,6 +464,118 @@ TEST(WireCodec, DecodeKeepsWhitespaceOfText) {
   EXPECT_EQ(m->text, "  two  spaces\n\tand tab  ");
 }
 
+// ---------------------------------------------------------------- decode limits
+
+// <kind a0="" a1="" ...> with @p count attributes.
+std::string withAttributes(const std::string& kind, std::size_t count, const std::string& close = "/>") {
+  std::string xml = "<" + kind;
+  for (std::size_t i = 0; i < count; ++i) xml += " a" + std::to_string(i) + "=\"\"";
+  return xml + close;
+}
+
+// <kind><item/>...</kind> with @p count elements in all.
+std::string withElements(std::size_t count, const std::string& child = "<item/>") {
+  std::string xml = "<list>";
+  for (std::size_t i = 1; i < count; ++i) xml += child;
+  return xml + "</list>";
+}
+
+TEST(WireDecodeLimits, AcceptsTheAttributeLimitAndRefusesOneMoreNamingIt) {
+  const DecodeLimits limits;
+  std::string error;
+  ASSERT_TRUE(decode(withAttributes("exec", limits.max_attributes), error)) << error;
+  EXPECT_FALSE(decode(withAttributes("exec", limits.max_attributes + 1), error));
+  EXPECT_EQ(error, "more than " + std::to_string(limits.max_attributes) + " attributes on element <exec>");
+}
+
+// The reported attack: tinyxml2 takes seconds over it (quadratic); the scan
+// refuses it before tinyxml2 sees it.
+TEST(WireDecodeLimits, RefusesFiftyThousandAttributes) {
+  std::string error;
+  EXPECT_FALSE(decode(withAttributes("hello", 50000), error, kRequestLimits));
+  EXPECT_THAT(error, HasSubstr("attributes on element <hello>"));
+}
+
+TEST(WireDecodeLimits, CountsAttributesOfNestedAndClosingTags) {
+  std::string error;
+  EXPECT_FALSE(decode("<a>" + withAttributes("b", 65) + "</a>", error));
+  EXPECT_THAT(error, HasSubstr("attributes on element <b>"));
+  // tinyxml2 parses the attributes of an end tag too (then refuses them).
+  EXPECT_FALSE(decode("<a>" + withAttributes("/a", 65, ">"), error));
+  EXPECT_THAT(error, HasSubstr("attributes on element <a>"));
+}
+
+TEST(WireDecodeLimits, AttributeLikeTextInValuesCommentsAndOtherMarkupDoesNotCount) {
+  const DecodeLimits two{2, 0};
+  const std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>"
+      "<?pi a=\"1\" b=\"2\" c=\"3\"?>"
+      "<!DOCTYPE a x=\"1\" y=\"2\" z=\"3\">"
+      "<a x=\"1=2=3 > /> '=' \" y='<b c=\"d\" e=\"f\" g=\"h\">'>"
+      "<!-- <c d=\"1\" e=\"2\" f=\"3\"> -->"
+      "<![CDATA[<e f=\"1\" g=\"2\" h=\"3\">]]>"
+      "text = with = equals > signs"
+      "</a>";
+  std::string error;
+  auto m = decode(xml, error, two);
+  ASSERT_TRUE(m) << error;
+  EXPECT_EQ(m->get("x"), "1=2=3 > /> '=' ");
+  EXPECT_EQ(m->get("y"), "<b c=\"d\" e=\"f\" g=\"h\">");
+  EXPECT_EQ(m->text, "<e f=\"1\" g=\"2\" h=\"3\">text = with = equals > signs");
+  EXPECT_FALSE(decode("<a x=\"1\" y='2' z=\"'\"/>", error, two));
+  EXPECT_THAT(error, HasSubstr("more than 2 attributes on element <a>"));
+}
+
+TEST(WireDecodeLimits, ElementNameInTheErrorIsClippedAndSanitized) {
+  std::string error;
+  EXPECT_FALSE(decode(withAttributes(std::string(1000, 'n') + "\x01\xff", 65), error));
+  EXPECT_EQ(error, "more than 64 attributes on element <" + std::string(64, 'n') + ">");
+  EXPECT_FALSE(decode(withAttributes("x\x01\xff", 65), error));
+  EXPECT_EQ(error, "more than 64 attributes on element <x" + kReplacement + kReplacement + ">");
+}
+
+TEST(WireDecodeLimits, RequestsMayHaveKRequestLimitsElementsAndNoMore) {
+  std::string error;
+  ASSERT_TRUE(decode(withElements(kRequestLimits.max_elements), error, kRequestLimits)) << error;
+  EXPECT_FALSE(decode(withElements(kRequestLimits.max_elements + 1), error, kRequestLimits));
+  EXPECT_EQ(error, "more than " + std::to_string(kRequestLimits.max_elements) + " elements in one message");
+}
+
+TEST(WireDecodeLimits, CommentsCdataAndDeclarationsCountAsElements) {
+  std::string error;
+  for (const std::string child : {"<!---->", "<![CDATA[]]>", "<?pi?>", "<!x>"}) {
+    EXPECT_FALSE(decode(withElements(kRequestLimits.max_elements + 1, child), error, kRequestLimits)) << child;
+    EXPECT_THAT(error, HasSubstr("elements in one message")) << child;
+  }
+}
+
+TEST(WireDecodeLimits, RequestLimitsFitTheLargestRequests) {
+  Message registration("register");
+  registration.set("id", "1").set("instance", "db").set("agent", "ocf:heartbeat:Dummy");
+  for (int i = 0; i < 256; ++i) {
+    registration.add(Message("param")).set("name", "p" + std::to_string(i)).set("value", std::string(100, 'v'));
+  }
+  Message subscription("subscribe");
+  subscription.set("id", "2");
+  for (std::size_t i = 1; i < kRequestLimits.max_elements; ++i) {
+    subscription.add(Message("instance")).set("id", "instance-" + std::to_string(i));
+  }
+  for (const Message& request : {registration, subscription}) {
+    std::string error;
+    auto decoded = decode(encode(request), error, kRequestLimits);
+    ASSERT_TRUE(decoded) << error;
+    expectSameMessage(request, *decoded);
+  }
+}
+
+// The client decodes the daemon's replies: a `list` of many instances passes.
+TEST(WireDecodeLimits, DefaultLimitsHaveNoElementLimit) {
+  std::string error;
+  auto m = decode(withElements(200000), error);
+  ASSERT_TRUE(m) << error;
+  EXPECT_EQ(m->children.size(), 199999u);
+}
+
 // ---------------------------------------------------------------- sanitize()
 
 TEST(WireSanitize, KeepsValidTextUnchanged) {

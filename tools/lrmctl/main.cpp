@@ -49,7 +49,7 @@ const char* const kUsage =
     "  cancel ID ACTION [--interval D] | flush ID\n"
     "  watch [ID]... [--failures] [--count N]\n"
     "  upgrade [--binary PATH]\n"
-    "durations: 500ms, 5s, 2m, 1h; a bare number is milliseconds\n";
+    "durations: 500ms, 5s, 2m, 1h; a bare number is milliseconds; at most 4294967295 ms (49.7 days)\n";
 
 struct Parsed {
   std::map<std::string, std::vector<std::string>> options;
@@ -97,6 +97,10 @@ std::uint64_t durationMs(const Parsed& parsed, const std::string& name, std::uin
   const std::string text = parsed.value(name);
   const auto ms = lrm::sdk::parseDurationMs(text);
   if (!ms) throw UsageError("--" + name + ": bad duration '" + text + "' (e.g. 500ms, 5s, 2m, 1h)");
+  if (*ms > lrm::sdk::kMaxDurationMs) {
+    throw UsageError("--" + name + ": duration '" + text + "' is out of range: at most " +
+                     std::to_string(lrm::sdk::kMaxDurationMs) + " ms (about 49.7 days)");
+  }
   return *ms;
 }
 

@@ -68,6 +68,59 @@ bool decodeElement(const tinyxml2::XMLElement& element, Message& out, int depth,
   return true;
 }
 
+// An element's name as far as a start tag shows it, for an error message.
+std::string tagName(std::string_view xml, std::size_t begin) {
+  const std::size_t end = std::min(xml.find_first_of(" \t\r\n/>=\"'", begin), xml.size());
+  return sanitize(xml.substr(begin, std::min<std::size_t>(end - begin, 64)));
+}
+
+// One linear pass over @p xml that finds what would make tinyxml2 slow or
+// big: it skips markup exactly where tinyxml2 does (declarations to "?>",
+// comments to "-->", CDATA to "]]>", other "<!" such as DOCTYPE to the first
+// ">", quoted attribute values to their closing quote), so up to the first
+// point where tinyxml2 would stop with an error, both see the same elements
+// and every attribute tinyxml2 parses has an "=" counted here. Text nodes
+// lie between markup, so bounding markup bounds them. @return the error, or "".
+std::string exceededLimit(std::string_view xml, const DecodeLimits& limits) {
+  constexpr auto npos = std::string_view::npos;
+  std::size_t elements = 0;
+  std::size_t pos = 0;
+  const auto skipPast = [&](std::size_t from, std::string_view terminator) {
+    const std::size_t end = xml.find(terminator, from);
+    pos = end == npos ? xml.size() : end + terminator.size();
+  };
+  const auto opens = [&](std::string_view opener) { return xml.compare(pos, opener.size(), opener) == 0; };
+  while ((pos = xml.find('<', pos)) != npos) {
+    const bool closing = opens("</");
+    if (!closing && limits.max_elements != 0 && ++elements > limits.max_elements) {
+      return "more than " + std::to_string(limits.max_elements) + " elements in one message";
+    }
+    if (opens("<?")) {
+      skipPast(pos + 2, "?>");
+    } else if (opens("<!--")) {
+      skipPast(pos + 4, "-->");
+    } else if (opens("<![CDATA[")) {
+      skipPast(pos + 9, "]]>");
+    } else if (opens("<!")) {
+      skipPast(pos + 2, ">");
+    } else {
+      // A start or end tag: tinyxml2 parses attributes in both.
+      const std::size_t name = pos + (closing ? 2 : 1);
+      std::size_t attributes = 0;
+      for (++pos; pos < xml.size() && xml[pos] != '>'; ++pos) {
+        if (xml[pos] == '"' || xml[pos] == '\'') {
+          pos = xml.find(xml[pos], pos + 1);
+          if (pos == npos) return {};  // unterminated: tinyxml2 reports it
+        } else if (xml[pos] == '=' && ++attributes > limits.max_attributes) {
+          return "more than " + std::to_string(limits.max_attributes) + " attributes on element <" +
+                 tagName(xml, name) + ">";
+        }
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const std::string* Message::find(std::string_view name) const {
@@ -144,9 +197,13 @@ std::string encode(const Message& message) {
   return std::string(printer.CStr(), static_cast<std::size_t>(printer.CStrSize() - 1));
 }
 
-std::optional<Message> decode(std::string_view xml, std::string& error) {
+std::optional<Message> decode(std::string_view xml, std::string& error, const DecodeLimits& limits) {
   if (xml.size() > kMaxFrameBytes) {
     error = "message of " + std::to_string(xml.size()) + " bytes exceeds the limit";
+    return std::nullopt;
+  }
+  if (std::string exceeded = exceededLimit(xml, limits); !exceeded.empty()) {
+    error = std::move(exceeded);
     return std::nullopt;
   }
   tinyxml2::XMLDocument document(true, tinyxml2::PRESERVE_WHITESPACE);

@@ -24,6 +24,29 @@ inline constexpr std::size_t kMaxFrameBytes = 64 * 1024 * 1024;
 /** Deepest accepted element nesting in a frame. */
 inline constexpr int kMaxDepth = 8;
 
+/**
+ * Bounds checked in one linear pass before a payload is parsed, so decoding
+ * takes time and memory in proportion to its size: tinyxml2 checks each
+ * attribute against every earlier one of its element (quadratic), and
+ * allocates a node for every element, however small.
+ */
+struct DecodeLimits {
+  /** Attributes on one element; the largest message lrmd sends has 14. */
+  std::size_t max_attributes = 64;
+  /**
+   * Elements in one message, the root included; comments, CDATA sections and
+   * declarations count as elements. 0: no limit (a `list` reply of 100,000
+   * instances has more than a million).
+   */
+  std::size_t max_elements = 0;
+};
+
+/**
+ * What lrmd accepts in a request: a `register` with 256 params is 257
+ * elements, a `subscribe` to 4,095 instances by id 4,096.
+ */
+inline constexpr DecodeLimits kRequestLimits{64, 4096};
+
 /** One XML element: name, ordered attributes, text and child elements. */
 struct Message {
   std::string kind;
@@ -56,8 +79,11 @@ struct Message {
 /** Serialize to XML. Text that XML cannot carry (invalid UTF-8, control characters) becomes U+FFFD. */
 std::string encode(const Message& message);
 
-/** Parse one XML element. Returns nullopt with @p error (incl. line) when malformed or too deep. */
-std::optional<Message> decode(std::string_view xml, std::string& error);
+/**
+ * Parse one XML element. Returns nullopt with @p error (incl. line) when
+ * malformed, too deep, or beyond @p limits (the error names the limit).
+ */
+std::optional<Message> decode(std::string_view xml, std::string& error, const DecodeLimits& limits = {});
 
 /** Replace invalid UTF-8 sequences and XML-forbidden control characters with U+FFFD. */
 std::string sanitize(std::string_view text);

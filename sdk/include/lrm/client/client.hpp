@@ -158,13 +158,22 @@ class Client {
   std::vector<InstanceInfo> list();
   InstanceInfo info(const std::string& id);
 
-  /** @brief Submit an op. @return its call id; the result comes as an `exec` event. */
+  /**
+   * @brief Submit an op. @return its call id; the result comes as an `exec` event.
+   * @throws Error `invalid-argument` (nothing sent) when a duration is above sdk::kMaxDurationMs.
+   */
   sdk::CallId exec(const ExecRequest& request);
-  /** @brief Cancel a pending or recurring op. @throws Error `not-found` if nothing matched. */
+  /**
+   * @brief Cancel a pending or recurring op. @throws Error `not-found` if nothing matched,
+   * `invalid-argument` (nothing sent) when @p interval_ms is above sdk::kMaxDurationMs.
+   */
   void cancel(const std::string& id, const std::string& action, std::uint64_t interval_ms = 0);
   /** @brief Cancel everything of an instance that can be cancelled. @return how many ops. */
   std::uint64_t flush(const std::string& id);
-  /** @brief Receive events of other clients' ops too (replaces an earlier subscription). */
+  /**
+   * @brief Receive events of other clients' ops too (replaces an earlier subscription).
+   * @throws Error `invalid-argument` (nothing sent) when naming 4,096 instances or more.
+   */
   void subscribe(const SubscribeRequest& request);
 
   /**

@@ -134,8 +134,17 @@ enum class LogLevel : int { Error = 0, Warning, Notice, Info, Debug, Trace };
 namespace lrm::sdk {
 
 /**
+ * @brief Longest duration of an operation lrm accepts (interval, start delay,
+ * timeout), in ms: 2^32-1, about 49.7 days, what a 32-bit millisecond count
+ * (Pacemaker's) holds. The daemon, the client library and lrmctl refuse more.
+ */
+inline constexpr std::uint64_t kMaxDurationMs = 0xFFFFFFFFu;
+
+/**
  * @brief Parse a duration: a number with an optional `ms`, `s`, `m` or `h`
- * suffix; a bare number is milliseconds. @return milliseconds, or nullopt.
+ * suffix; a bare number is milliseconds. @return milliseconds (UINT64_MAX
+ * when more than 64 bits hold, so a range check refuses it), or nullopt when
+ * malformed.
  */
 std::optional<std::uint64_t> parseDurationMs(std::string_view text) noexcept;
 
