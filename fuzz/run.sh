@@ -14,6 +14,7 @@ targets=(
   "fuzz_frame 65536"
   "fuzz_request 65536"
   "fuzz_metadata 131072"
+  "fuzz_journal 1048576"
 )
 
 seconds=${1:-30}
