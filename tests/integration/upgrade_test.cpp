@@ -412,5 +412,25 @@ TEST_F(Upgrade, NativeAgentsAreHandedOverWhenIsolatedAndWaitedForOtherwise) {
   EXPECT_NE(text.find("took over pid"), std::string::npos) << text;
 }
 
+// Files lrmd opened without close-on-exec (the log file, its own command
+// line) would stay open in the new image, one more of each at every upgrade.
+TEST_F(Upgrade, AnUpgradeLeavesNoDescriptorBehind) {
+  TestDaemon daemon(options());
+  // Everything but sockets, whose inodes change as clients come and go.
+  auto descriptors = [&] {
+    std::multiset<std::string> targets;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(daemon.pid()) + "/fd")) {
+      std::error_code ec;
+      const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+      if (!ec && target.rfind("socket:", 0) != 0) targets.insert(target);
+    }
+    return targets;
+  };
+  upgradeAndWait(daemon);  // the first image was started by the test, not by an upgrade
+  const auto before = descriptors();
+  for (int i = 0; i < 3; ++i) upgradeAndWait(daemon);
+  EXPECT_EQ(descriptors(), before);
+}
+
 }  // namespace
 }  // namespace lrm::test
