@@ -275,13 +275,15 @@ class Client::Impl {
     }
   }
 
-  // receive() that rides over an upgrade: events simply come from the new lrmd.
+  // receive() that rides over an upgrade: events simply come from the new
+  // lrmd. Reconnecting gets at least the request timeout, however short the
+  // wait for an event: a session not resumed now is lost with its events.
   std::optional<Message> receiveAcrossUpgrade(Clock::time_point deadline) {
     try {
       return receive(deadline);
     } catch (const Error& e) {
       if (e.code() != "upgrading") throw;
-      reconnect(deadline);
+      reconnect(std::max(deadline, Clock::now() + request_timeout_));
       return receive(deadline);
     }
   }

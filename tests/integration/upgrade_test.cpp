@@ -10,6 +10,7 @@
 #include <functional>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "daemon.hpp"
@@ -430,6 +431,24 @@ TEST_F(Upgrade, AnUpgradeLeavesNoDescriptorBehind) {
   const auto before = descriptors();
   for (int i = 0; i < 3; ++i) upgradeAndWait(daemon);
   EXPECT_EQ(descriptors(), before);
+}
+
+// A client that waits for events briefly, over and over (as one driven by its
+// own event loop does), sees the upgrade's goodbye long before the new image
+// answers: it must still resume its session and get the result.
+TEST_F(Upgrade, AClientWaitingBrieflyForEventsResumesItsSession) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  daemon.connect("upgrader")->upgrade();
+  std::optional<client::Event> result;
+  const auto until = std::chrono::steady_clock::now() + kPatience;
+  while (!result && std::chrono::steady_clock::now() < until) result = client->nextEvent(Millis(1));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->call_id, start);
+  EXPECT_EQ(result->status, ExecStatus::Done);
 }
 
 }  // namespace
