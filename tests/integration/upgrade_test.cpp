@@ -5,7 +5,12 @@
 // that asked and to subscribers, as if nothing had happened.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -449,6 +454,41 @@ TEST_F(Upgrade, AClientWaitingBrieflyForEventsResumesItsSession) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->call_id, start);
   EXPECT_EQ(result->status, ExecStatus::Done);
+}
+
+
+// A peer that can no longer be written to (here it shut its reading side,
+// so lrmd gets no hang-up event, only EPIPE on send) must not hold up the
+// upgrade: its goodbye fails and the drain of the other clients' output went
+// on retrying it until its 2 s bound, every client waiting.
+TEST_F(Upgrade, APeerThatCannotBeWrittenToDoesNotHoldUpTheUpgrade) {
+  TestDaemon daemon(options());
+  const int peer = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::connect(peer, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string hello = "<hello id=\"1\" protocol=\"1\" client=\"deaf\"/>";
+  const std::string frame = std::string{0, 0, 0, static_cast<char>(hello.size())} + hello;
+  ASSERT_EQ(::send(peer, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+  char reply[512];
+  ASSERT_GT(::recv(peer, reply, sizeof reply, 0), 0);  // greeted
+  ::shutdown(peer, SHUT_RD);
+  upgradeAndWait(daemon);
+  ::close(peer);
+  // From the request to the exec(): nothing to wait for.
+  const std::string text = daemon.log();
+  auto msOfDay = [&](const std::string& what) {
+    const auto at = text.find(what);
+    EXPECT_NE(at, std::string::npos) << what << " not in the log:\n" << text;
+    if (at == std::string::npos) return 0;
+    const auto line = text.rfind('\n', at) + 1;  // npos + 1 = 0 on the first line
+    int hours = 0, minutes = 0;
+    double seconds = 0;
+    std::sscanf(text.c_str() + line, "%*d-%*d-%*d %d:%d:%lf", &hours, &minutes, &seconds);
+    return (hours * 60 + minutes) * 60000 + static_cast<int>(seconds * 1000);
+  };
+  EXPECT_LT(msOfDay("upgrading: executing") - msOfDay("requested;"), 1000) << text;
 }
 
 }  // namespace
