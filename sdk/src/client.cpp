@@ -304,8 +304,16 @@ Client::~Client() = default;
 
 std::unique_ptr<Client> Client::connect(const std::string& socket_path,
                                         const std::string& client_name, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
   auto impl = std::make_unique<Impl>(openSocket(socket_path, timeout), socket_path, client_name);
-  impl->hello(timeout);
+  try {
+    impl->hello(timeout);
+  } catch (const Error& e) {
+    // The hello met the start of an upgrade in place: it was not read; say
+    // it again to the new image.
+    if (e.code() != "upgrading" && !(e.code() == "disconnected" && impl->saidUpgrading())) throw;
+    impl->reconnect(deadline);
+  }
   impl->request_timeout_ = timeout;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

@@ -17,8 +17,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "daemon.hpp"
+#include "wire/wire.hpp"
 
 namespace lrm::test {
 namespace {
@@ -489,6 +491,57 @@ TEST_F(Upgrade, APeerThatCannotBeWrittenToDoesNotHoldUpTheUpgrade) {
     return (hours * 60 + minutes) * 60000 + static_cast<int>(seconds * 1000);
   };
   EXPECT_LT(msOfDay("upgrading: executing") - msOfDay("requested;"), 1000) << text;
+}
+
+// A client whose hello reaches lrmd just as an upgrade begins gets the
+// upgrade's goodbye instead of a reply: Client::connect says hello again to
+// the new image (it threw the library's internal code `upgrading`). A fake
+// lrmd plays both images, to meet that moment every time.
+TEST_F(Upgrade, AClientConnectingAsAnUpgradeBeginsGreetsTheNewImage) {
+  const std::string path = scratch_.file("fake.sock");
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  auto nextRequest = [](int fd) {
+    wire::FrameReader reader;
+    std::string payload, error;
+    char buffer[4096];
+    while (reader.next(payload) != wire::FrameReader::Status::Frame) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) return wire::Message("eof");
+      reader.feed(buffer, static_cast<std::size_t>(n));
+    }
+    return wire::decode(payload, error).value_or(wire::Message("unreadable"));
+  };
+  auto reply = [](int fd, const wire::Message& message) {
+    const std::string bytes = wire::frame(wire::encode(message));
+    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  };
+  std::thread lrmd([&] {
+    const int old_image = ::accept(listener, nullptr, nullptr);
+    EXPECT_EQ(nextRequest(old_image).kind, "hello");
+    reply(old_image, wire::Message("goodbye").set("reason", "upgrading: lrmd is being replaced; reconnect and send "
+                                                             "the request again"));
+    ::close(old_image);
+    const int new_image = ::accept(listener, nullptr, nullptr);
+    const auto hello = nextRequest(new_image);
+    EXPECT_EQ(hello.kind, "hello");
+    reply(new_image, wire::Message("reply").set("id", hello.get("id")).set("ok", true).set("protocol", 1)
+                         .set("boot_id", "new").set("session", "0123456789abcdef0123456789abcdef"));
+    nextRequest(new_image);  // until the client closes
+    ::close(new_image);
+  });
+  try {
+    client::Client::connect(path, "test", kPatience);
+  } catch (const client::Error& e) {
+    ADD_FAILURE() << e.code() << ": " << e.what();
+    ::shutdown(listener, SHUT_RDWR);  // the fake lrmd waits no longer
+  }
+  lrmd.join();
+  ::close(listener);
 }
 
 }  // namespace
