@@ -18,9 +18,17 @@ status=0
 (cd "$build" && ctest --output-on-failure --timeout 600 -j2) || status=$?
 # The SDK as a third party uses it: installed, samples built against it.
 ./tests/samples/out_of_tree.sh build || status=1
+# Mixed load with upgrades against that Release lrmd for 60 s: nothing
+# acknowledged lost, nothing leaked (bench/README.md).
+build/bin/lrm_soak --duration 60 || status=1
+# Races in the threaded code, lrmd's included, under ThreadSanitizer.
+./tests/tsan.sh || status=1
+# The decoders of untrusted bytes (frames, requests, metadata, the journal,
+# the handover file) under libFuzzer, 30 s each (fuzz/run.sh).
+./fuzz/run.sh 30 || status=1
 
 # Hygiene: no daemon or temporary directory may outlive the tests.
-leftover=$(pgrep -f "$PWD/$build/bin/lrmd" || true)
+leftover=$(pgrep -f "$PWD/build[^/]*/bin/lrmd" || true)
 if [ -n "$leftover" ]; then
   echo "test.sh: lrmd processes left running: $leftover" >&2
   kill -9 $leftover 2>/dev/null || true

@@ -50,69 +50,23 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "lrm/client/client.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using lrm::bench::Clock;
+using lrm::bench::cpuMs;
+using lrm::bench::emit;
+using lrm::bench::msSince;
+using lrm::bench::percentile;
+using lrm::bench::rssKiB;
+using lrm::bench::spawn;
+using lrm::bench::statField;
 namespace fs = std::filesystem;
 
 bool quick = false;
 int failures = 0;
-
-double msSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(index, values.size() - 1)];
-}
-
-// Field @p index (1-based, as in proc(5)) of /proc/<pid>/stat.
-unsigned long long statField(pid_t pid, int index) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == index) return std::stoull(field);
-  }
-  return 0;
-}
-
-double cpuMs(pid_t pid) {
-  return static_cast<double>(statField(pid, 14) + statField(pid, 15)) * 1000.0 /
-         static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-double rssKiB(pid_t pid) {
-  return static_cast<double>(statField(pid, 24)) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / 1024.0;
-}
-
-pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  std::vector<char*> argv, envp;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-void emit(Poco::JSON::Object& line) {
-  std::ostringstream json;
-  Poco::JSON::Stringifier::condense(line, json);
-  std::cerr << json.str() << "\n";
-}
 
 // A recurring op's lateness: the time between two of its results minus the
 // interval and the run's own time.

@@ -2,9 +2,15 @@
 # Builds lrm (Release) if needed and runs the benchmarks; arguments go to
 # lrm_bench (e.g. --quick for the smoke run, or one of burst, latency,
 # recurring, memory). Results: table on stdout, JSON lines on stderr.
+# `bench/run.sh soak [--duration SECONDS] [--upgrade-every SECONDS]` runs the
+# soak (lrm_soak) instead: exit status 1 when one of its invariants fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRM_BUILD_TESTS=OFF >/dev/null
 cmake --build build >/dev/null
+if [ "${1:-}" = soak ]; then
+  shift
+  exec build/bin/lrm_soak "$@"
+fi
 exec build/bin/lrm_bench "$@"

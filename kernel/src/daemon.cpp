@@ -395,6 +395,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       if (arg == "--resume-recurring") continue;
       args.push_back(arg);
     }
+    cmdline.close();  // not close-on-exec: it would stay open in the new image
     // Without the handover (a binary that ignores it), recurring ops come from the journal.
     args.push_back("--resume-recurring");
     args.push_back("--inherit-listen-fd");
@@ -405,6 +406,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     log(sdk::LogLevel::Notice, "upgrading: executing " + upgrade_binary + " with " +
                                    std::to_string(handed.ops.ops.size()) + " operation(s) and " +
                                    std::to_string(handed.children.size()) + " agent process(es)");
+    closeLogTarget();
     ::setenv(kHandoverEnv, handover_path.c_str(), 1);
     state_lock->keepAcrossExec(true);
     // The signal mask stays blocked across exec(): a SIGCHLD of a handed-over

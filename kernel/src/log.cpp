@@ -89,6 +89,11 @@ void setupLogging(const std::string& target, sdk::LogLevel level) {
   logger().setLevel(toPriority(level));
 }
 
+void closeLogTarget() {
+  auto channel = logger().getChannel();
+  if (!channel.isNull()) channel->close();
+}
+
 std::string contextPrefix(const sdk::LogContext& context) {
   std::string prefix;
   if (!context.instance_id.empty()) {

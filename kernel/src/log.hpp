@@ -21,6 +21,12 @@ std::optional<sdk::LogLevel> parseLogLevel(const std::string& name);
 void setupLogging(const std::string& target, sdk::LogLevel level);
 
 /**
+ * Close the log file (the next message opens it again). Before exec():
+ * Poco opens it without close-on-exec, so it would stay open in the new image.
+ */
+void closeLogTarget();
+
+/**
  * Longest log line, in bytes, before printable() escaping: a longer message
  * keeps its head and says how much was cut (a client's 1 MB element name or
  * an agent's 10 MB stderr line must not become a 1 MB log line).

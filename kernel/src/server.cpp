@@ -224,6 +224,7 @@ struct Server::Connection {
   bool greeted = false;
   bool closing = false;  // flush what is queued, then close
   bool evicted = false;  // held too much: closing, and its output was thrown away
+  bool write_failed = false;  // its drop is deferred: nothing more is written to it
   bool flush_scheduled = false;  // in Server::unflushed_
   bool needs_journal = false;  // this iteration's output has more than replies to reads (or refusals)
   std::string client_name;
@@ -692,6 +693,7 @@ void Server::release(std::uint64_t durable) {
 }
 
 void Server::flush(Connection& connection) {
+  if (connection.write_failed) return;
   // Plain send(2): Poco's sendBytes() throws on EAGAIN even for a
   // non-blocking socket, and a full socket buffer is normal here.
   while (connection.out_offset < connection.released) {
@@ -700,6 +702,7 @@ void Server::flush(Connection& connection) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0) {
+      connection.write_failed = true;
       loop_.defer([this, id = connection.id, text = std::string(std::strerror(errno))] {
         drop(id, "write failed: " + text, false);
       });
@@ -872,7 +875,11 @@ void Server::drainOutput(Millis limit) {
   while (Clock::now() < deadline) {
     std::vector<pollfd> pending;
     for (auto& [id, connection] : connections_) {
-      if (connection->out_offset < connection->released) pending.push_back({connection->fd, POLLOUT, 0});
+      // A peer that failed a write is dropped once the loop runs again,
+      // which it does not in here: it is not waited for.
+      if (connection->out_offset < connection->released && !connection->write_failed) {
+        pending.push_back({connection->fd, POLLOUT, 0});
+      }
     }
     if (pending.empty()) return;
     const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();

@@ -285,13 +285,15 @@ class Client::Impl {
     }
   }
 
-  // receive() that rides over an upgrade: events simply come from the new lrmd.
+  // receive() that rides over an upgrade: events simply come from the new
+  // lrmd. Reconnecting gets at least the request timeout, however short the
+  // wait for an event: a session not resumed now is lost with its events.
   std::optional<Message> receiveAcrossUpgrade(Clock::time_point deadline) {
     try {
       return receive(deadline);
     } catch (const Error& e) {
       if (e.code() != "upgrading") throw;
-      reconnect(deadline);
+      reconnect(std::max(deadline, Clock::now() + request_timeout_));
       return receive(deadline);
     }
   }
@@ -312,8 +314,16 @@ Client::~Client() = default;
 
 std::unique_ptr<Client> Client::connect(const std::string& socket_path,
                                         const std::string& client_name, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
   auto impl = std::make_unique<Impl>(openSocket(socket_path, timeout), socket_path, client_name);
-  impl->hello(timeout);
+  try {
+    impl->hello(timeout);
+  } catch (const Error& e) {
+    // The hello met the start of an upgrade in place: it was not read; say
+    // it again to the new image.
+    if (e.code() != "upgrading" && !(e.code() == "disconnected" && impl->saidUpgrading())) throw;
+    impl->reconnect(deadline);
+  }
   impl->request_timeout_ = timeout;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

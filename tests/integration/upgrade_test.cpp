@@ -5,14 +5,22 @@
 // that asked and to subscribers, as if nothing had happened.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "daemon.hpp"
+#include "wire/wire.hpp"
 
 namespace lrm::test {
 namespace {
@@ -410,6 +418,130 @@ TEST_F(Upgrade, NativeAgentsAreHandedOverWhenIsolatedAndWaitedForOtherwise) {
   const std::string text = daemon.log();
   EXPECT_NE(text.find("2 operation(s) in flight, 1 of them to wait for"), std::string::npos) << text;
   EXPECT_NE(text.find("took over pid"), std::string::npos) << text;
+}
+
+// Files lrmd opened without close-on-exec (the log file, its own command
+// line) would stay open in the new image, one more of each at every upgrade.
+TEST_F(Upgrade, AnUpgradeLeavesNoDescriptorBehind) {
+  TestDaemon daemon(options());
+  // Everything but sockets, whose inodes change as clients come and go.
+  auto descriptors = [&] {
+    std::multiset<std::string> targets;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(daemon.pid()) + "/fd")) {
+      std::error_code ec;
+      const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+      if (!ec && target.rfind("socket:", 0) != 0) targets.insert(target);
+    }
+    return targets;
+  };
+  upgradeAndWait(daemon);  // the first image was started by the test, not by an upgrade
+  const auto before = descriptors();
+  for (int i = 0; i < 3; ++i) upgradeAndWait(daemon);
+  EXPECT_EQ(descriptors(), before);
+}
+
+// A client that waits for events briefly, over and over (as one driven by its
+// own event loop does), sees the upgrade's goodbye long before the new image
+// answers: it must still resume its session and get the result.
+TEST_F(Upgrade, AClientWaitingBrieflyForEventsResumesItsSession) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
+  daemon.connect("upgrader")->upgrade();
+  std::optional<client::Event> result;
+  const auto until = std::chrono::steady_clock::now() + kPatience;
+  while (!result && std::chrono::steady_clock::now() < until) result = client->nextEvent(Millis(1));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->call_id, start);
+  EXPECT_EQ(result->status, ExecStatus::Done);
+}
+
+
+// A peer that can no longer be written to (here it shut its reading side,
+// so lrmd gets no hang-up event, only EPIPE on send) must not hold up the
+// upgrade: its goodbye fails and the drain of the other clients' output went
+// on retrying it until its 2 s bound, every client waiting.
+TEST_F(Upgrade, APeerThatCannotBeWrittenToDoesNotHoldUpTheUpgrade) {
+  TestDaemon daemon(options());
+  const int peer = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, daemon.socket().c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::connect(peer, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string hello = "<hello id=\"1\" protocol=\"1\" client=\"deaf\"/>";
+  const std::string frame = std::string{0, 0, 0, static_cast<char>(hello.size())} + hello;
+  ASSERT_EQ(::send(peer, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+  char reply[512];
+  ASSERT_GT(::recv(peer, reply, sizeof reply, 0), 0);  // greeted
+  ::shutdown(peer, SHUT_RD);
+  upgradeAndWait(daemon);
+  ::close(peer);
+  // From the request to the exec(): nothing to wait for.
+  const std::string text = daemon.log();
+  auto msOfDay = [&](const std::string& what) {
+    const auto at = text.find(what);
+    EXPECT_NE(at, std::string::npos) << what << " not in the log:\n" << text;
+    if (at == std::string::npos) return 0;
+    const auto line = text.rfind('\n', at) + 1;  // npos + 1 = 0 on the first line
+    int hours = 0, minutes = 0;
+    double seconds = 0;
+    std::sscanf(text.c_str() + line, "%*d-%*d-%*d %d:%d:%lf", &hours, &minutes, &seconds);
+    return (hours * 60 + minutes) * 60000 + static_cast<int>(seconds * 1000);
+  };
+  EXPECT_LT(msOfDay("upgrading: executing") - msOfDay("requested;"), 1000) << text;
+}
+
+// A client whose hello reaches lrmd just as an upgrade begins gets the
+// upgrade's goodbye instead of a reply: Client::connect says hello again to
+// the new image (it threw the library's internal code `upgrading`). A fake
+// lrmd plays both images, to meet that moment every time.
+TEST_F(Upgrade, AClientConnectingAsAnUpgradeBeginsGreetsTheNewImage) {
+  const std::string path = scratch_.file("fake.sock");
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  auto nextRequest = [](int fd) {
+    wire::FrameReader reader;
+    std::string payload, error;
+    char buffer[4096];
+    while (reader.next(payload) != wire::FrameReader::Status::Frame) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) return wire::Message("eof");
+      reader.feed(buffer, static_cast<std::size_t>(n));
+    }
+    return wire::decode(payload, error).value_or(wire::Message("unreadable"));
+  };
+  auto reply = [](int fd, const wire::Message& message) {
+    const std::string bytes = wire::frame(wire::encode(message));
+    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  };
+  std::thread lrmd([&] {
+    const int old_image = ::accept(listener, nullptr, nullptr);
+    EXPECT_EQ(nextRequest(old_image).kind, "hello");
+    reply(old_image, wire::Message("goodbye").set("reason", "upgrading: lrmd is being replaced; reconnect and send "
+                                                             "the request again"));
+    ::close(old_image);
+    const int new_image = ::accept(listener, nullptr, nullptr);
+    const auto hello = nextRequest(new_image);
+    EXPECT_EQ(hello.kind, "hello");
+    reply(new_image, wire::Message("reply").set("id", hello.get("id")).set("ok", true).set("protocol", 1)
+                         .set("boot_id", "new").set("session", "0123456789abcdef0123456789abcdef"));
+    nextRequest(new_image);  // until the client closes
+    ::close(new_image);
+  });
+  try {
+    client::Client::connect(path, "test", kPatience);
+  } catch (const client::Error& e) {
+    ADD_FAILURE() << e.code() << ": " << e.what();
+    ::shutdown(listener, SHUT_RDWR);  // the fake lrmd waits no longer
+  }
+  lrmd.join();
+  ::close(listener);
 }
 
 }  // namespace

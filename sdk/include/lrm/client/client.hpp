@@ -183,7 +183,11 @@ class Client {
    */
   void upgrade(const std::string& binary = {});
 
-  /** @brief Next event, or nullopt after @p timeout. @throws Error `disconnected`. */
+  /**
+   * @brief Next event, or nullopt after @p timeout. At an upgrade in place it
+   * may take up to the request timeout to reconnect and resume the session.
+   * @throws Error `disconnected`.
+   */
   std::optional<Event> nextEvent(Millis timeout);
   /**
    * @brief Wait for the result of @p call_id; other events stay queued for nextEvent().
