@@ -242,6 +242,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   // pid, handing over the listening socket, the agents' pipes, every queued
   // and recurring op and the clients' sessions.
   bool upgrading = false;
+  bool upgrade_queued = false;  // a SIGHUP came during the upgrade: the new image upgrades again
   bool upgrade_failed = false;
   std::string upgrade_binary;
   std::function<void()> upgrade_check;
@@ -267,6 +268,12 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   };
   auto execUpgrade = [&] {
     if (store) store->sync();
+    // Clients resume their sessions in the new image; a request they sent
+    // meanwhile was not processed and they send it again (the client library
+    // does). What a slow reader has not taken by the end of the drain goes
+    // with its session, so it is said before the sessions are carried.
+    server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
+    server.drainOutput(kGoodbyeDrain);
     Handover handed;
     handed.ops = engine.carryOver();
     handed.sessions = server.carryOver();
@@ -278,10 +285,6 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     } catch (const std::exception& e) {
       return fallBack(e.what());
     }
-    // Clients resume their sessions in the new image; a request they sent
-    // meanwhile was not processed and they send it again (the client library does).
-    server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
-    server.drainOutput(kGoodbyeDrain);
     const int fd = server.listenerForExec();
     std::vector<std::string> args = {upgrade_binary};
     std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
@@ -316,7 +319,9 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
                                    std::to_string(handed.children.size()) + " agent process(es)");
     ::setenv(kHandoverEnv, handover_path.c_str(), 1);
     // The signal mask stays blocked across exec(): a SIGCHLD of a handed-over
-    // agent stays pending for the new image's signalfd.
+    // agent stays pending for the new image's signalfd, and so does the
+    // SIGHUP of an upgrade queued meanwhile.
+    if (upgrade_queued) ::kill(::getpid(), SIGHUP);
     ::execv(upgrade_binary.c_str(), argv.data());
     const std::string why = std::strerror(errno);
     ::unsetenv(kHandoverEnv);
@@ -355,6 +360,14 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   };
   server.setUpgradeHandler(startUpgrade);
   loop.onSignal(SIGHUP, [&] {
+    // Perhaps a newer binary again: it runs once this upgrade is done.
+    if (upgrading && !shutting_down && !upgrade_failed) {
+      if (!upgrade_queued) {
+        log(sdk::LogLevel::Notice, "SIGHUP during an upgrade: queued; the new image upgrades again once it is up");
+      }
+      upgrade_queued = true;
+      return;
+    }
     const std::string refusal = startUpgrade({});
     if (!refusal.empty()) log(sdk::LogLevel::Warning, "SIGHUP: not upgrading: " + refusal);
   });

@@ -6,11 +6,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "daemon.hpp"
 
@@ -18,6 +22,7 @@ namespace lrm::test {
 namespace {
 
 using sdk::ExecStatus;
+using Clock = std::chrono::steady_clock;
 
 class Upgrade : public ::testing::Test {
  protected:
@@ -410,6 +415,225 @@ TEST_F(Upgrade, NativeAgentsAreHandedOverWhenIsolatedAndWaitedForOtherwise) {
   const std::string text = daemon.log();
   EXPECT_NE(text.find("2 operation(s) in flight, 1 of them to wait for"), std::string::npos) << text;
   EXPECT_NE(text.find("took over pid"), std::string::npos) << text;
+}
+
+// Wait until lrmd has finished every upgrade it started (each "upgrading:
+// executing" has its "upgraded in place") and serves again.
+bool settled(const TestDaemon& daemon) {
+  return waitUntil([&] {
+    const std::string text = daemon.log();
+    auto lines = [&](const std::string& what) {
+      std::size_t found = 0;
+      for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++found;
+      return found;
+    };
+    if (lines("upgrading: executing") != lines("upgraded in place")) return false;
+    try {
+      daemon.connect("probe")->ping();
+      return true;
+    } catch (const client::Error&) {
+      return false;
+    }
+  });
+}
+
+// A result kept for a session that has not resumed yet survives a second
+// upgrade: the session is carried again with what was kept for it.
+TEST_F(Upgrade, ASecondUpgradeKeepsWhatWasKeptForASessionNotYetBack) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string log = scratch_.file("log");
+  client->registerInstance(registration(
+      "s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}, {"log", log}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin s start") == 1; }));
+  upgradeAndWait(daemon);
+  // The result comes while the client has not come back: kept for it.
+  auto other = daemon.connect("other");
+  ASSERT_TRUE(waitUntil([&] { return !other->info("s").busy; }));
+  other.reset();
+  upgradeAndWait(daemon);
+  const auto result = client->waitForResult(start, kPatience);
+  EXPECT_EQ(result.status, ExecStatus::Done);
+  EXPECT_EQ(result.rc, 0);
+  while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, start) << "reported twice";
+}
+
+// A client that does not read while lrmd upgrades: what lrmd could not
+// write to it before the exec (a frame torn in the middle included) is kept
+// for its session and comes, whole and in order, when it resumes.
+TEST_F(Upgrade, WhatASlowReaderHadNotReadIsCarriedOverWhole) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  std::vector<sdk::CallId> calls;
+  for (const std::string id : {"f1", "f2", "f3", "f4"}) {
+    client->registerInstance(registration(id, "ocf:lrmtest:Flood", {{"mb", "1"}}));
+    calls.push_back(client->exec(operation(id, "start")));
+  }
+  // Done, and their results (1 MiB each) queued for a client that is not reading.
+  auto other = daemon.connect("other");
+  ASSERT_TRUE(waitUntil([&] {
+    for (const std::string id : {"f1", "f2", "f3", "f4"}) {
+      const auto info = other->info(id);
+      if (info.busy || info.last.empty()) return false;
+    }
+    return true;
+  }));
+  other.reset();
+  upgradeAndWait(daemon);
+  for (const auto call : calls) {
+    const auto result = client->waitForResult(call, kPatience);
+    EXPECT_EQ(result.status, ExecStatus::Done) << result.exit_reason;
+    EXPECT_GE(result.output.size(), 1024u * 1024u);
+  }
+  while (auto event = client->nextEvent(Millis(300))) ADD_FAILURE() << "call " << event->call_id << " again";
+  EXPECT_EQ(client->ping().instances, 4u);
+}
+
+// A SIGHUP during an upgrade is queued: the new image, once up, upgrades
+// again. This upgrade lasts while it waits for an in-process native agent.
+TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
+  TempDir agents;
+  std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents.file("Misbehave.so"));
+  DaemonOptions native = options();
+  native.extra_args = {"--agent-dir", agents.path()};
+  TestDaemon daemon(native);
+  auto client = daemon.connect();
+  client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
+  const auto in_process = client->exec(operation("in", "overrun"));  // 1.5 s
+  ASSERT_TRUE(waitUntil([&] { return client->info("in").busy; }));
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  ASSERT_TRUE(waitUntil([&] { return daemon.log().find(" requested; ") != std::string::npos; }));
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  ASSERT_TRUE(waitUntil([&] { return count(daemon.log(), "upgraded in place") == 2; })) << daemon.log();
+  ASSERT_TRUE(settled(daemon));
+  const std::string text = daemon.log();
+  EXPECT_NE(text.find("SIGHUP during an upgrade: queued"), std::string::npos) << text;
+  EXPECT_EQ(count(text, "upgrading: executing"), 2u) << text;
+  EXPECT_EQ(client->waitForResult(in_process, kPatience).rc, 0);
+  while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, in_process) << "reported twice";
+}
+
+// Issue 11: clients keep submitting short one-shot operations (and each runs
+// a recurring monitor) while lrmd is upgraded over and over: ten SIGHUPs
+// 50 ms apart, then a slower series. Every acknowledged call is reported
+// exactly once to the client that submitted it, no call fails, and lrmd
+// serves throughout.
+TEST_F(Upgrade, RepeatedUpgradesUnderLoadLoseNoResult) {
+  TestDaemon daemon(options());
+  constexpr int kClients = 4;
+  constexpr std::size_t kWindow = 6;  // unreported ops per client at a time
+  auto name = [](const char* prefix, int i, int j = 0) {
+    return prefix + std::to_string(i) + "-" + std::to_string(j);
+  };
+  {
+    auto setup = daemon.connect("setup");
+    for (int i = 0; i < kClients; ++i) {
+      for (int j = 0; j < 2; ++j) setup->registerInstance(registration(name("f", i, j), "ocf:lrmtest:Fail", {{"rc", "0"}}));
+      setup->registerInstance(registration(name("m", i), "ocf:lrmtest:Counter", {{"count", scratch_.file(name("c", i))}}));
+    }
+  }
+  struct Tally {
+    std::set<sdk::CallId> acknowledged;
+    std::map<sdk::CallId, int> seen;
+    std::size_t recurring_seen = 0;
+    std::string failure;
+  };
+  std::vector<Tally> tallies(kClients);
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> reported{0};
+  std::atomic<std::size_t> recurring_reported{0};
+  std::vector<std::thread> load;
+  for (int i = 0; i < kClients; ++i) {
+    load.emplace_back([&, i] {
+      Tally& tally = tallies[static_cast<std::size_t>(i)];
+      try {
+        auto client = daemon.connect(name("load", i));
+        client::ExecRequest monitor = operation(name("m", i), "monitor");
+        monitor.interval_ms = 150;
+        const auto recurring = client->exec(monitor);
+        bool cancelled = false;
+        auto take = [&](Millis wait) {
+          const auto event = client->nextEvent(wait);
+          if (!event) return false;
+          if (event->call_id == recurring) {
+            cancelled = cancelled || event->status == ExecStatus::Cancelled;
+            ++tally.recurring_seen;
+            ++recurring_reported;
+          } else if (event->type == "exec") {
+            if (++tally.seen[event->call_id] == 1) ++reported;
+          }
+          return true;
+        };
+        auto unreported = [&] {
+          return static_cast<std::size_t>(std::count_if(tally.acknowledged.begin(), tally.acknowledged.end(),
+                                                        [&](sdk::CallId call) { return !tally.seen.count(call); }));
+        };
+        for (int n = 0; !stop; ++n) {
+          tally.acknowledged.insert(client->exec(operation(name("f", i, n % 2), "start")));
+          while (take(Millis(0))) {
+          }
+          while (unreported() >= kWindow && take(Millis(5000))) {
+          }
+        }
+        client->cancel(name("m", i), "monitor", monitor.interval_ms);
+        const auto deadline = Clock::now() + kPatience;
+        while ((unreported() > 0 || !cancelled) && Clock::now() < deadline) take(Millis(200));
+        while (take(Millis(300))) {  // a second copy would come now
+        }
+      } catch (const std::exception& e) {
+        tally.failure = e.what();
+      }
+    });
+  }
+  auto upgrades = [&] { return count(daemon.log(), "upgrading: executing"); };
+  auto progress = [&](std::size_t more) {
+    const std::size_t target = reported + more;
+    return waitUntil([&] { return reported >= target; });
+  };
+  EXPECT_TRUE(progress(20));
+  for (int n = 0; n < 10; ++n) {
+    ::kill(daemon.pid(), SIGHUP);
+    std::this_thread::sleep_for(Millis(50));  // the pace of the signals, not a wait for anything
+  }
+  EXPECT_TRUE(settled(daemon)) << daemon.log();
+  EXPECT_TRUE(progress(20));
+  for (int n = 0; n < 4; ++n) {
+    ::kill(daemon.pid(), SIGHUP);
+    std::this_thread::sleep_for(Millis(700));  // the pace of the signals
+  }
+  EXPECT_TRUE(settled(daemon)) << daemon.log();
+  const std::size_t recurring_before = recurring_reported;
+  EXPECT_TRUE(progress(20));
+  EXPECT_TRUE(waitUntil([&] { return recurring_reported >= recurring_before + kClients; }))
+      << "the recurring monitors go on";
+  stop = true;
+  for (auto& thread : load) thread.join();
+
+  std::size_t acknowledged = 0;
+  std::size_t lost = 0;
+  std::size_t twice = 0;
+  for (const auto& tally : tallies) {
+    EXPECT_EQ(tally.failure, "") << "a client call failed";
+    acknowledged += tally.acknowledged.size();
+    for (const auto call : tally.acknowledged) {
+      const auto seen = tally.seen.find(call);
+      if (seen == tally.seen.end()) {
+        ++lost;
+      } else if (seen->second > 1) {
+        ++twice;
+      }
+    }
+    for (const auto& [call, times] : tally.seen) EXPECT_TRUE(tally.acknowledged.count(call)) << "call " << call;
+  }
+  std::cout << "[ upgrades ] " << upgrades() << " upgrades, " << acknowledged << " one-shot ops acknowledged, "
+            << lost << " lost, " << twice << " reported more than once, " << recurring_reported
+            << " recurring results" << std::endl;
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(twice, 0u);
+  EXPECT_GE(upgrades(), 2u);
+  EXPECT_TRUE(daemon.alive());
+  EXPECT_NO_THROW(daemon.connect("after")->ping());
 }
 
 }  // namespace
