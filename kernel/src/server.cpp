@@ -666,11 +666,13 @@ void Server::publishInstance(const std::string& type, const InstanceView& instan
 std::vector<CarriedSession> Server::carryOver() const {
   std::vector<CarriedSession> sessions;
   for (const auto& [id, connection] : connections_) {
-    if (!connection->greeted || connection->closing) continue;
+    if (!connection->greeted) continue;
     // Every whole message not written yet, the one written in part
     // included (the client library drops a torn frame), the goodbye not.
+    // A connection closing for another reason keeps nothing: its session
+    // is carried only to end when the window passes, as a disconnection.
     const std::string& out = connection->out;
-    const std::size_t end = std::min(connection->goodbye_at, out.size());
+    const std::size_t end = connection->closing ? 0 : std::min(connection->goodbye_at, out.size());
     std::size_t start = 0;
     while (start < end && frameEnd(out, start) <= connection->out_offset) start = frameEnd(out, start);
     sessions.push_back({connection->client, connection->session, connection->uid, connection->client_name,
