@@ -514,72 +514,104 @@ TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
   while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, in_process) << "reported twice";
 }
 
-// Issue 11: clients keep submitting short one-shot operations (and each runs
-// a recurring monitor) while lrmd is upgraded over and over: ten SIGHUPs
-// 50 ms apart, then a slower series. Every acknowledged call is reported
-// exactly once to the client that submitted it, no call fails, and lrmd
-// serves throughout.
+// Issue 11: clients keep submitting one-shot operations while lrmd is
+// upgraded over and over: ten SIGHUPs 50 ms apart, then a slower series.
+// Steady clients submit short ones (and run a recurring monitor each) and
+// read all the time; quiet ones submit a few longer ones (one of them with
+// 1 MiB of output), then do not read until two more SIGHUPs have been sent,
+// so their results wait in the socket, in the session while it is away, and
+// across the next upgrade. Every acknowledged call is reported exactly once
+// to the client that submitted it, no call fails, and lrmd serves
+// throughout.
 TEST_F(Upgrade, RepeatedUpgradesUnderLoadLoseNoResult) {
   TestDaemon daemon(options());
-  constexpr int kClients = 4;
-  constexpr std::size_t kWindow = 6;  // unreported ops per client at a time
+  constexpr int kSteady = 3;
+  constexpr int kQuiet = 2;
+  constexpr std::size_t kWindow = 6;  // unreported ops of a steady client at a time
   auto name = [](const char* prefix, int i, int j = 0) {
     return prefix + std::to_string(i) + "-" + std::to_string(j);
   };
   {
     auto setup = daemon.connect("setup");
-    for (int i = 0; i < kClients; ++i) {
+    for (int i = 0; i < kSteady; ++i) {
       for (int j = 0; j < 2; ++j) setup->registerInstance(registration(name("f", i, j), "ocf:lrmtest:Fail", {{"rc", "0"}}));
       setup->registerInstance(registration(name("m", i), "ocf:lrmtest:Counter", {{"count", scratch_.file(name("c", i))}}));
     }
+    for (int i = 0; i < kQuiet; ++i) {
+      setup->registerInstance(
+          registration(name("q", i), "ocf:lrmtest:Sleeper", {{"sleep", "0.2"}, {"state", scratch_.file(name("q", i))}}));
+    }
+    setup->registerInstance(registration("flood", "ocf:lrmtest:Flood", {{"mb", "1"}}));
   }
   struct Tally {
     std::set<sdk::CallId> acknowledged;
     std::map<sdk::CallId, int> seen;
-    std::size_t recurring_seen = 0;
     std::string failure;
   };
-  std::vector<Tally> tallies(kClients);
+  std::vector<Tally> tallies(kSteady + kQuiet);
   std::atomic<bool> stop{false};
+  std::atomic<int> signals{0};
   std::atomic<std::size_t> reported{0};
   std::atomic<std::size_t> recurring_reported{0};
+  // Reads one event for @p tally; @return false if none came within @p wait.
+  auto take = [&](client::Client& client, Tally& tally, Millis wait, sdk::CallId recurring, bool* cancelled) {
+    const auto event = client.nextEvent(wait);
+    if (!event) return false;
+    if (recurring != 0 && event->call_id == recurring) {
+      *cancelled = *cancelled || event->status == ExecStatus::Cancelled;
+      ++recurring_reported;
+    } else if (event->type == "exec" && ++tally.seen[event->call_id] == 1) {
+      ++reported;
+    }
+    return true;
+  };
+  auto unreported = [](const Tally& tally) {
+    return static_cast<std::size_t>(std::count_if(tally.acknowledged.begin(), tally.acknowledged.end(),
+                                                  [&](sdk::CallId call) { return !tally.seen.count(call); }));
+  };
   std::vector<std::thread> load;
-  for (int i = 0; i < kClients; ++i) {
+  for (int i = 0; i < kSteady; ++i) {
     load.emplace_back([&, i] {
       Tally& tally = tallies[static_cast<std::size_t>(i)];
       try {
-        auto client = daemon.connect(name("load", i));
+        auto client = daemon.connect(name("steady", i));
         client::ExecRequest monitor = operation(name("m", i), "monitor");
         monitor.interval_ms = 150;
         const auto recurring = client->exec(monitor);
         bool cancelled = false;
-        auto take = [&](Millis wait) {
-          const auto event = client->nextEvent(wait);
-          if (!event) return false;
-          if (event->call_id == recurring) {
-            cancelled = cancelled || event->status == ExecStatus::Cancelled;
-            ++tally.recurring_seen;
-            ++recurring_reported;
-          } else if (event->type == "exec") {
-            if (++tally.seen[event->call_id] == 1) ++reported;
-          }
-          return true;
-        };
-        auto unreported = [&] {
-          return static_cast<std::size_t>(std::count_if(tally.acknowledged.begin(), tally.acknowledged.end(),
-                                                        [&](sdk::CallId call) { return !tally.seen.count(call); }));
-        };
         for (int n = 0; !stop; ++n) {
           tally.acknowledged.insert(client->exec(operation(name("f", i, n % 2), "start")));
-          while (take(Millis(0))) {
+          while (take(*client, tally, Millis(0), recurring, &cancelled)) {
           }
-          while (unreported() >= kWindow && take(Millis(5000))) {
+          while (unreported(tally) >= kWindow && take(*client, tally, Millis(5000), recurring, &cancelled)) {
           }
         }
         client->cancel(name("m", i), "monitor", monitor.interval_ms);
         const auto deadline = Clock::now() + kPatience;
-        while ((unreported() > 0 || !cancelled) && Clock::now() < deadline) take(Millis(200));
-        while (take(Millis(300))) {  // a second copy would come now
+        while ((unreported(tally) > 0 || !cancelled) && Clock::now() < deadline) {
+          take(*client, tally, Millis(200), recurring, &cancelled);
+        }
+        while (take(*client, tally, Millis(300), recurring, &cancelled)) {  // a second copy would come now
+        }
+      } catch (const std::exception& e) {
+        tally.failure = e.what();
+      }
+    });
+  }
+  for (int i = 0; i < kQuiet; ++i) {
+    load.emplace_back([&, i] {
+      Tally& tally = tallies[static_cast<std::size_t>(kSteady + i)];
+      try {
+        auto client = daemon.connect(name("quiet", i));
+        while (!stop) {
+          for (int n = 0; n < 3; ++n) tally.acknowledged.insert(client->exec(operation(name("q", i), "start")));
+          if (i == 0) tally.acknowledged.insert(client->exec(operation("flood", "start")));
+          const int mark = signals;
+          waitUntil([&] { return stop || signals >= mark + 2; });
+          const auto deadline = Clock::now() + kPatience;
+          while (unreported(tally) > 0 && Clock::now() < deadline) take(*client, tally, Millis(200), 0, nullptr);
+        }
+        while (take(*client, tally, Millis(300), 0, nullptr)) {  // a second copy would come now
         }
       } catch (const std::exception& e) {
         tally.failure = e.what();
@@ -591,21 +623,25 @@ TEST_F(Upgrade, RepeatedUpgradesUnderLoadLoseNoResult) {
     const std::size_t target = reported + more;
     return waitUntil([&] { return reported >= target; });
   };
+  auto sighup = [&] {
+    ::kill(daemon.pid(), SIGHUP);
+    ++signals;
+  };
   EXPECT_TRUE(progress(20));
   for (int n = 0; n < 10; ++n) {
-    ::kill(daemon.pid(), SIGHUP);
+    sighup();
     std::this_thread::sleep_for(Millis(50));  // the pace of the signals, not a wait for anything
   }
   EXPECT_TRUE(settled(daemon)) << daemon.log();
   EXPECT_TRUE(progress(20));
   for (int n = 0; n < 4; ++n) {
-    ::kill(daemon.pid(), SIGHUP);
+    sighup();
     std::this_thread::sleep_for(Millis(700));  // the pace of the signals
   }
   EXPECT_TRUE(settled(daemon)) << daemon.log();
   const std::size_t recurring_before = recurring_reported;
   EXPECT_TRUE(progress(20));
-  EXPECT_TRUE(waitUntil([&] { return recurring_reported >= recurring_before + kClients; }))
+  EXPECT_TRUE(waitUntil([&] { return recurring_reported >= recurring_before + kSteady; }))
       << "the recurring monitors go on";
   stop = true;
   for (auto& thread : load) thread.join();
