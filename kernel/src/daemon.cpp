@@ -345,6 +345,13 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     if (upgrading || shutting_down) return "already upgrading or shutting down";
     std::error_code ec;
     upgrade_binary = binary.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : binary;
+    // A package upgrade renamed a new file over the running one, which the
+    // kernel now calls "PATH (deleted)": the new one is at PATH.
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (binary.empty() && upgrade_binary.size() > kDeleted.size() &&
+        upgrade_binary.compare(upgrade_binary.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
+      upgrade_binary.resize(upgrade_binary.size() - kDeleted.size());
+    }
     if (upgrade_binary.empty() || ::access(upgrade_binary.c_str(), X_OK) != 0) {
       return "cannot execute '" + upgrade_binary + "'";
     }

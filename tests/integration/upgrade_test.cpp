@@ -514,6 +514,28 @@ TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
   while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, in_process) << "reported twice";
 }
 
+// A package upgrade replaces lrmd's file (renames a new one over it): the
+// kernel then names the running one "PATH (deleted)", and SIGHUP runs the
+// new file at PATH.
+TEST_F(Upgrade, ASighupAfterThePackageReplacedTheBinaryRunsTheNewFile) {
+  namespace fs = std::filesystem;
+  TempDir install;  // bin/lrmd, and lib/ for the libraries it finds at $ORIGIN/../lib
+  fs::create_directory(install.file("bin"));
+  fs::create_directory_symlink(fs::path(binary("lrmd")).parent_path().parent_path() / "lib", install.file("lib"));
+  const std::string lrmd = install.file("bin/lrmd");
+  fs::copy_file(binary("lrmd"), lrmd);
+  DaemonOptions installed = options();
+  installed.lrmd = lrmd;
+  TestDaemon daemon(installed);
+  auto client = daemon.connect();
+  const std::string boot = client->ping().boot_id;
+  fs::copy_file(binary("lrmd"), lrmd + ".new");
+  fs::rename(lrmd + ".new", lrmd);
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  EXPECT_TRUE(waitUntil([&] { return count(daemon.log(), "upgraded in place") == 1; })) << daemon.log();
+  EXPECT_NE(client->ping().boot_id, boot);
+}
+
 // Issue 11: clients keep submitting one-shot operations while lrmd is
 // upgraded over and over: ten SIGHUPs 50 ms apart, then a slower series.
 // Steady clients submit short ones (and run a recurring monitor each) and
