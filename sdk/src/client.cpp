@@ -148,13 +148,21 @@ class Client::Impl {
     Message hello("hello");
     hello.set("protocol", wire::kProtocolVersion).set("client", name_);
     if (!session_.empty()) hello.set("resume", session_);
+    // The request pending when the connection closed stays pending: its
+    // reply may be among the kept messages, at this try or the next.
     const std::string pending = pending_id_;
-    const Message reply = requestOnce(std::move(hello), deadline);
+    std::optional<Message> reply;
+    try {
+      reply = requestOnce(std::move(hello), deadline);
+    } catch (const Error&) {
+      pending_id_ = pending;
+      throw;
+    }
     pending_id_ = pending;
-    session_ = reply.get("session");
-    if (!reply.getBool("resumed")) return false;
+    session_ = reply->get("session");
+    if (!reply->getBool("resumed")) return false;
     // What the previous image kept for this session follows the reply.
-    for (auto kept = unsignedAttr(reply, "kept"); kept > 0; --kept) {
+    for (auto kept = unsignedAttr(*reply, "kept"); kept > 0; --kept) {
       auto message = receive(deadline);
       if (!message) throw Error("timeout", "lrmd did not send the messages it kept for this session in time");
       take(std::move(*message));
