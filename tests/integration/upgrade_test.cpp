@@ -5,6 +5,9 @@
 // that asked and to subscribers, as if nothing had happened.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +20,7 @@
 #include <thread>
 
 #include "daemon.hpp"
+#include "wire/wire.hpp"
 
 namespace lrm::test {
 namespace {
@@ -534,6 +538,74 @@ TEST_F(Upgrade, ASighupAfterThePackageReplacedTheBinaryRunsTheNewFile) {
   ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
   EXPECT_TRUE(waitUntil([&] { return count(daemon.log(), "upgraded in place") == 1; })) << daemon.log();
   EXPECT_NE(client->ping().boot_id, boot);
+}
+
+// The client library's side of a close without a goodbye, against a
+// scripted lrmd: the connection closes after the request was read, in the
+// middle of a frame; the library resumes the session, takes the kept event
+// and the kept reply to its request, and does not send the request again.
+TEST_F(Upgrade, TheClientLibraryTakesTheReplyKeptForItsRequestAndDoesNotSendItAgain) {
+  const std::string path = scratch_.file("scripted.sock");
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::vector<std::string> received;  // kinds of the requests lrmd read, in order
+  std::string resumed_with;
+  std::thread lrmd([&] {
+    int fd = -1;
+    wire::FrameReader reader;
+    auto read = [&] {
+      std::string payload;
+      while (reader.next(payload) != wire::FrameReader::Status::Frame) {
+        char buffer[4096];
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return wire::Message("closed");
+        reader.feed(buffer, static_cast<std::size_t>(n));
+      }
+      std::string error;
+      auto message = wire::decode(payload, error).value_or(wire::Message("unreadable"));
+      received.push_back(message.kind);
+      return message;
+    };
+    auto write = [&](const std::string& bytes) { ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); };
+    auto reply = [&](const wire::Message& request) {
+      wire::Message message("reply");
+      message.set("id", request.get("id")).set("ok", true).set("session", "t1").set("call_id", "8");
+      return message;
+    };
+    wire::Message event("event");
+    event.set("type", "exec").set("id", "x").set("action", "start").set("call_id", "7").set("status", "done");
+    const std::string event_frame = wire::frame(wire::encode(event));
+    fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    write(wire::frame(wire::encode(reply(read()))));  // hello
+    wire::Message exec = read();
+    write(event_frame.substr(0, event_frame.size() / 2));  // torn by the exec()
+    ::close(fd);
+    fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    reader = wire::FrameReader();
+    wire::Message hello = read();
+    resumed_with = hello.get("resume");
+    write(wire::frame(wire::encode(reply(hello).set("resumed", true).set("kept", "2"))));
+    write(event_frame + wire::frame(wire::encode(reply(exec).set("call_id", "7"))));
+    write(wire::frame(wire::encode(reply(read()))));  // the next request
+    ::close(fd);
+  });
+  try {
+    auto client = client::Client::connect(path, "test", kPatience);
+    EXPECT_EQ(client->exec(operation("x", "start")), 7u);
+    EXPECT_EQ(client->waitForResult(7, Millis(0)).status, ExecStatus::Done);
+    client->ping();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  ::shutdown(listener, SHUT_RDWR);
+  lrmd.join();
+  ::close(listener);
+  EXPECT_EQ(resumed_with, "t1");
+  EXPECT_EQ(received, (std::vector<std::string>{"hello", "exec", "hello", "ping"}));
 }
 
 // Issue 11: clients keep submitting one-shot operations while lrmd is
