@@ -628,12 +628,15 @@ TEST_F(Upgrade, RepeatedUpgradesUnderLoadLoseNoResult) {
   {
     auto setup = daemon.connect("setup");
     for (int i = 0; i < kSteady; ++i) {
-      for (int j = 0; j < 2; ++j) setup->registerInstance(registration(name("f", i, j), "ocf:lrmtest:Fail", {{"rc", "0"}}));
-      setup->registerInstance(registration(name("m", i), "ocf:lrmtest:Counter", {{"count", scratch_.file(name("c", i))}}));
+      for (int j = 0; j < 2; ++j) {
+        setup->registerInstance(registration(name("f", i, j), "ocf:lrmtest:Fail", {{"rc", "0"}}));
+      }
+      setup->registerInstance(
+          registration(name("m", i), "ocf:lrmtest:Counter", {{"count", scratch_.file(name("c", i))}}));
     }
     for (int i = 0; i < kQuiet; ++i) {
-      setup->registerInstance(
-          registration(name("q", i), "ocf:lrmtest:Sleeper", {{"sleep", "0.2"}, {"state", scratch_.file(name("q", i))}}));
+      setup->registerInstance(registration(name("q", i), "ocf:lrmtest:Sleeper",
+                                           {{"sleep", "0.2"}, {"state", scratch_.file(name("q", i))}}));
     }
     setup->registerInstance(registration("flood", "ocf:lrmtest:Flood", {{"mb", "1"}}));
   }
