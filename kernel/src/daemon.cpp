@@ -329,6 +329,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   // pid, handing over the listening socket, the agents' pipes, every queued
   // and recurring op and the clients' sessions.
   bool upgrading = false;
+  bool upgrade_queued = false;  // a SIGHUP came during the upgrade: the new image upgrades again
   bool upgrade_failed = false;
   std::string upgrade_binary;
   std::function<void()> upgrade_check;
@@ -358,6 +359,12 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     } catch (const std::exception& e) {
       return fallBack(e.what());
     }
+    // Clients resume their sessions in the new image; a request they sent
+    // meanwhile was not processed and they send it again (the client library
+    // does). What a slow reader has not taken by the end of the drain goes
+    // with its session, so it is said before the sessions are carried.
+    server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
+    server.drainOutput(kGoodbyeDrain);
     Handover handed;
     handed.ops = engine.carryOver();
     handed.sessions = server.carryOver();
@@ -369,10 +376,6 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     } catch (const std::exception& e) {
       return fallBack(e.what());
     }
-    // Clients resume their sessions in the new image; a request they sent
-    // meanwhile was not processed and they send it again (the client library does).
-    server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
-    server.drainOutput(kGoodbyeDrain);
     const int fd = server.listenerForExec();
     std::vector<std::string> args = {upgrade_binary};
     std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
@@ -410,7 +413,9 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     ::setenv(kHandoverEnv, handover_path.c_str(), 1);
     state_lock->keepAcrossExec(true);
     // The signal mask stays blocked across exec(): a SIGCHLD of a handed-over
-    // agent stays pending for the new image's signalfd.
+    // agent stays pending for the new image's signalfd, and so does the
+    // SIGHUP of an upgrade queued meanwhile.
+    if (upgrade_queued) ::kill(::getpid(), SIGHUP);
     ::execv(upgrade_binary.c_str(), argv.data());
     const std::string why = std::strerror(errno);
     ::unsetenv(kHandoverEnv);
@@ -436,6 +441,13 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     if (std::string why = outage->refusal(); !why.empty()) return why;
     std::error_code ec;
     upgrade_binary = binary.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : binary;
+    // A package upgrade renamed a new file over the running one, which the
+    // kernel now calls "PATH (deleted)": the new one is at PATH.
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (binary.empty() && upgrade_binary.size() > kDeleted.size() &&
+        upgrade_binary.compare(upgrade_binary.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
+      upgrade_binary.resize(upgrade_binary.size() - kDeleted.size());
+    }
     if (upgrade_binary.empty() || ::access(upgrade_binary.c_str(), X_OK) != 0) {
       return "cannot execute '" + upgrade_binary + "'";
     }
@@ -451,6 +463,14 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   };
   server.setUpgradeHandler(startUpgrade);
   loop.onSignal(SIGHUP, [&] {
+    // Perhaps a newer binary again: it runs once this upgrade is done.
+    if (upgrading && !shutting_down && !upgrade_failed) {
+      if (!upgrade_queued) {
+        log(sdk::LogLevel::Notice, "SIGHUP during an upgrade: queued; the new image upgrades again once it is up");
+      }
+      upgrade_queued = true;
+      return;
+    }
     const std::string refusal = startUpgrade({});
     if (!refusal.empty()) log(sdk::LogLevel::Warning, "SIGHUP: not upgrading: " + refusal);
   });

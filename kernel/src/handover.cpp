@@ -1,5 +1,6 @@
 // The handover file (see handover.hpp): {"v":1,"next_call","next_client",
-// "ops":[...],"sessions":[...],"children":[...]}.
+// "ops":[...],"sessions":[...],"children":[...]}. Bytes (captured output, a
+// session's undelivered messages) are base64.
 #include "handover.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -122,6 +123,7 @@ Object::Ptr sessionJson(const CarriedSession& session) {
   Array::Ptr instances = new Array();
   for (const auto& id : session.subscription.instances) instances->add(id);
   o->set("instances", instances);
+  o->set("outbox", base64(session.outbox));
   return o;
 }
 
@@ -137,6 +139,8 @@ CarriedSession sessionOf(const Object::Ptr& o) {
   for (std::size_t i = 0; i < instances->size(); ++i) {
     session.subscription.instances.insert(instances->getElement<std::string>(static_cast<unsigned>(i)));
   }
+  // Absent in the file of an lrmd that did not carry undelivered messages.
+  if (o->has("outbox")) session.outbox = unbase64(o->getValue<std::string>("outbox"));
   return session;
 }
 

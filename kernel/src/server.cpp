@@ -194,6 +194,19 @@ std::string newToken() {
   return token;
 }
 
+// Where the frame that starts at @p at in @p framed (frames back to back) ends.
+std::size_t frameEnd(const std::string& framed, std::size_t at) {
+  std::uint32_t length = 0;
+  for (std::size_t i = at; i < at + 4; ++i) length = (length << 8) | static_cast<unsigned char>(framed[i]);
+  return at + 4 + length;
+}
+
+std::uint64_t frameCount(const std::string& framed) {
+  std::uint64_t count = 0;
+  for (std::size_t at = 0; at < framed.size(); at = frameEnd(framed, at)) ++count;
+  return count;
+}
+
 }  // namespace
 
 bool Subscription::wantsExec(const ExecEvent& event) const {
@@ -206,8 +219,7 @@ bool Subscription::wantsInstance(const std::string& instance_id) const {
 }
 
 struct Server::Waiting {
-  CarriedSession session;
-  std::string outbox;  // framed events, in order
+  CarriedSession session;  // its outbox grows with the events meant for it
   TimerId expiry = 0;
 };
 
@@ -236,6 +248,7 @@ struct Server::Connection {
   TimerId hello_deadline = 0;
   Subscription subscription;
   std::string carried_out;  // a resumed session's events, sent after the hello reply
+  std::size_t goodbye_at = std::string::npos;  // where the upgrade's goodbye starts in out
 
   std::string who() const {
     return "client " + std::to_string(id) + " (" + (client_name.empty() ? "?" : client_name) + ", pid " +
@@ -742,7 +755,9 @@ void Server::goodbyeAll(const std::string& reason) {
   Message goodbye("goodbye");
   goodbye.set("reason", reason);
   for (auto& [id, connection] : connections_) {
-    if (!connection->closing) send(*connection, goodbye);
+    if (connection->closing) continue;
+    connection->goodbye_at = connection->out.size();
+    send(*connection, goodbye);
   }
 }
 
@@ -813,8 +828,8 @@ void Server::fanOut(const Message& message, const std::function<bool(ClientId, c
       continue;
     }
     if (framed.empty()) framed = wire::frame(wire::encode(message));
-    waiting.outbox += framed;
-    if (waiting.outbox.size() <= kMaxPendingOutputBytes) {
+    waiting.session.outbox += framed;
+    if (waiting.session.outbox.size() <= kMaxPendingOutputBytes) {
       ++it;
       continue;
     }
@@ -844,10 +859,18 @@ std::vector<CarriedSession> Server::carryOver() const {
   std::vector<CarriedSession> sessions;
   for (const auto& [id, connection] : connections_) {
     if (!connection->greeted) continue;
+    // Every whole message not written yet, the one written in part
+    // included (the client library drops a torn frame), the goodbye not.
+    // A connection closing for another reason keeps nothing: its session
+    // is carried only to end when the window passes, as a disconnection.
+    const std::string& out = connection->out;
+    const std::size_t end = connection->closing ? 0 : std::min(connection->goodbye_at, out.size());
+    std::size_t start = 0;
+    while (start < end && frameEnd(out, start) <= connection->out_offset) start = frameEnd(out, start);
     sessions.push_back({connection->client, connection->session, connection->uid, connection->client_name,
-                        connection->subscription});
+                        connection->subscription, start < end ? out.substr(start, end - start) : std::string()});
   }
-  for (const auto& [token, waiting] : waiting_) sessions.push_back(waiting.session);  // not back yet
+  for (const auto& [token, waiting] : waiting_) sessions.push_back(waiting.session);  // not back yet: with its outbox
   return sessions;
 }
 
@@ -906,10 +929,12 @@ void Server::onHello(Connection& connection, const Message& request, Message& re
     connection.client = waiting->second.session.client;
     connection.session = waiting->second.session.token;
     connection.subscription = waiting->second.session.subscription;
-    connection.carried_out = std::move(waiting->second.outbox);
+    connection.carried_out = std::move(waiting->second.session.outbox);
     loop_.cancelTimer(waiting->second.expiry);
     waiting_.erase(waiting);
-    reply.set("resumed", true);
+    // The client reads this many messages after the reply before it sends
+    // again the request it had pending: its reply may be among them.
+    reply.set("resumed", true).set("kept", frameCount(connection.carried_out));
     log(sdk::LogLevel::Info, connection.who() + " resumed its session as client " +
                                  std::to_string(connection.client) + " after the upgrade");
   } else {

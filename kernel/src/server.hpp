@@ -50,7 +50,8 @@ struct Subscription {
 /**
  * A client's session carried over an upgrade in place: the client library
  * reconnects with its token (hello resume=) and gets its identity (results
- * of its operations), its subscription and the events produced meanwhile.
+ * of its operations), its subscription and every message it has not
+ * received yet.
  */
 struct CarriedSession {
   ClientId client = 0;
@@ -58,6 +59,11 @@ struct CarriedSession {
   uid_t uid = static_cast<uid_t>(-1);
   std::string name;
   Subscription subscription;
+  /// Framed messages not delivered yet, in order: what the previous image
+  /// could not write to the connection (a frame written in part is here
+  /// whole) and what was kept while the client was away. At most the
+  /// per-connection output bound.
+  std::string outbox;
 };
 
 class Server : public Notifier {
@@ -108,7 +114,11 @@ class Server : public Notifier {
   void setChangesRefusal(std::function<std::string()> why) { changes_refusal_ = std::move(why); }
   void setRestored(std::size_t count) { options_.restored = count; }
 
-  /** Upgrading: the sessions of connected clients, for the next image. */
+  /**
+   * Upgrading, after goodbyeAll() and drainOutput(): the sessions of
+   * connected clients with what could not be written to them, and of those
+   * still awaited since the previous upgrade with what was kept for them.
+   */
   std::vector<CarriedSession> carryOver() const;
   /** The first client id the next image may hand out. */
   ClientId nextClient() const { return next_client_; }

@@ -142,52 +142,114 @@ Poco::Net::StreamSocket openSocket(const std::string& path, Millis timeout) {
 }  // namespace
 
 // One socket, the frame reader, and the queue of events not yet handed out.
-// When lrmd says goodbye because it is upgrading, the pending request was
-// not processed: the connection is opened again (hello resuming the session,
-// which keeps the subscription and the events of the meantime) and the
-// request sent again.
+// When lrmd is upgraded in place (docs/operations.md) the connection closes,
+// after a goodbye or, when lrmd could not write everything before its
+// exec(), without one: the connection is opened again, hello resumes the
+// session, and what the previous image had not delivered comes first (the
+// events, and the reply to the pending request if it had been read); a
+// request without a reply is sent again.
 class Client::Impl {
  public:
   Impl(Poco::Net::StreamSocket socket, std::string path, std::string name)
       : socket_(std::move(socket)), path_(std::move(path)), name_(std::move(name)) {}
 
   // @return whether lrmd resumed the session (after an upgrade).
-  bool hello(Millis timeout) {
+  bool hello(Clock::time_point deadline) {
     Message hello("hello");
     hello.set("protocol", wire::kProtocolVersion).set("client", name_);
     if (!session_.empty()) hello.set("resume", session_);
-    const Message reply = requestOnce(std::move(hello), Clock::now() + timeout);
-    session_ = reply.get("session");
-    return reply.getBool("resumed");
+    // The request pending when the connection closed stays pending: its
+    // reply may be among the kept messages, at this try or the next.
+    const std::string pending = pending_id_;
+    std::optional<Message> reply;
+    try {
+      reply = requestOnce(std::move(hello), deadline);
+    } catch (const Error&) {
+      pending_id_ = pending;
+      throw;
+    }
+    pending_id_ = pending;
+    session_ = reply->get("session");
+    if (!reply->getBool("resumed")) return false;
+    // What the previous image kept for this session follows the reply.
+    for (auto kept = unsignedAttr(*reply, "kept"); kept > 0; --kept) {
+      auto message = receive(deadline);
+      if (!message) throw Error("timeout", "lrmd did not send the messages it kept for this session in time");
+      take(std::move(*message));
+    }
+    return true;
   }
 
-  // After an "upgrading" goodbye: wait for the new lrmd on the same socket.
-  void reconnect(Clock::time_point deadline) {
+  // A message read outside a request: an event is queued; the reply to the
+  // request pending when the connection closed is kept for request().
+  void take(Message message) {
+    if (message.kind == "event") {
+      events_.push_back(eventFrom(message));
+    } else if (message.kind == "reply" && !pending_id_.empty() && message.get("id") == pending_id_) {
+      answered_ = std::move(message);
+    }
+  }
+
+  // The connection closed for an upgrade: wait for the new lrmd on the same
+  // socket. @p lost: it closed without a goodbye, which an upgrade does only
+  // when the goodbye could not be written; lrmd must then be there at once
+  // (the upgrade keeps the listening socket) and resume the session, or it
+  // went away and the call fails.
+  void reconnect(Clock::time_point deadline, bool lost) {
     while (true) {
+      bool resumed = false;
       try {
         socket_ = openSocket(path_, std::max(remaining(deadline), Millis(1)));
-        reader_ = wire::FrameReader();
-        // A resumed session keeps its subscription and gets the events of
-        // the meantime; otherwise subscribe again.
-        if (!hello(std::max(remaining(deadline), Millis(1))) && subscription_) requestOnce(*subscription_, deadline);
-        return;
+        reader_ = wire::FrameReader();  // a frame torn by the close comes again, whole
+        said_goodbye_ = false;
+        resumed = hello(deadline);
+        // A resumed session keeps its subscription; otherwise subscribe again.
+        if (!resumed && subscription_) requestOnce(*subscription_, deadline);
       } catch (const Error& e) {
+        if (lost && (e.code() == "unreachable" || said_goodbye_)) {
+          throw Error("disconnected", std::string("lrmd closed the connection: ") + e.what());
+        }
         if (Clock::now() >= deadline) {
           throw Error("disconnected", std::string("lrmd did not come back after an upgrade: ") + e.what());
         }
         std::this_thread::sleep_for(Millis(20));
+        continue;
       }
+      if (lost && !resumed) {
+        throw Error("disconnected", "lrmd closed the connection without a goodbye and did not resume the session");
+      }
+      return;
     }
+  }
+
+  // A call failed with @p e: if lrmd is being upgraded, reconnect (resuming
+  // the session) and @return true; else the error stands.
+  bool rideOver(const Error& e, Clock::time_point deadline) {
+    if (e.code() == "upgrading" || (e.code() == "disconnected" && saidUpgrading())) {
+      reconnect(deadline, false);
+      return true;
+    }
+    if (e.code() == "disconnected" && !said_goodbye_) {
+      reconnect(deadline, true);
+      return true;
+    }
+    return false;
   }
 
   Message request(Message message, Millis timeout) {
     const auto deadline = Clock::now() + timeout;
-    try {
-      return requestOnce(message, deadline);
-    } catch (const Error& e) {
-      if (e.code() != "upgrading" && !(e.code() == "disconnected" && saidUpgrading())) throw;
-      reconnect(deadline);
-      return requestOnce(std::move(message), deadline);
+    while (true) {
+      try {
+        return requestOnce(message, deadline);
+      } catch (const Error& e) {
+        if (!rideOver(e, deadline)) throw;
+      }
+      pending_id_.clear();
+      if (answered_) {  // the previous image had answered it
+        Message reply = std::move(*answered_);
+        answered_.reset();
+        return checked(std::move(reply));
+      }
     }
   }
 
@@ -195,9 +257,7 @@ class Client::Impl {
   // still be unread; events before it are kept.
   bool saidUpgrading() {
     try {
-      while (auto message = receive(Clock::now())) {
-        if (message->kind == "event") events_.push_back(eventFrom(*message));
-      }
+      while (auto message = receive(Clock::now())) take(std::move(*message));
     } catch (const Error& e) {
       return e.code() == "upgrading";
     }
@@ -234,8 +294,9 @@ class Client::Impl {
           if (!message) throw Error("protocol", "unreadable message from lrmd: " + error);
           if (message->kind == "goodbye") {
             const std::string reason = message->get("reason");
-            throw Error(reason.rfind("upgrading", 0) == 0 ? "upgrading" : "disconnected",
-                        "lrmd closed the connection: " + reason);
+            const bool upgrading = reason.rfind("upgrading", 0) == 0;
+            said_goodbye_ = !upgrading;
+            throw Error(upgrading ? "upgrading" : "disconnected", "lrmd closed the connection: " + reason);
           }
           return message;
         }
@@ -259,15 +320,23 @@ class Client::Impl {
     }
   }
 
-  // Send a request and wait for its reply, queueing the events that arrive meanwhile.
+  static Message checked(Message reply) {
+    if (!reply.getBool("ok")) throw Error(reply.get("code", "error"), reply.get("message", "request failed"));
+    return reply;
+  }
+
+  // Send a request and wait for its reply, queueing the events that arrive
+  // meanwhile. Until the reply comes, its id is pending_id_.
   Message requestOnce(Message message, Clock::time_point deadline) {
     const std::string id = std::to_string(next_id_++);
     message.set("id", id);
+    pending_id_ = id;
     send(message);
     const Millis timeout = remaining(deadline);
     while (true) {
       auto reply = receive(deadline);
       if (!reply) {
+        pending_id_.clear();
         throw Error("timeout", "no reply from lrmd to '" + message.kind + "' within " +
                                    std::to_string(timeout.count()) + " ms");
       }
@@ -278,24 +347,27 @@ class Client::Impl {
       if (reply->kind != "reply" || reply->get("id") != id) {
         throw Error("protocol", "unexpected '" + reply->kind + "' message from lrmd");
       }
-      if (!reply->getBool("ok")) {
-        throw Error(reply->get("code", "error"), reply->get("message", "request failed"));
-      }
-      return std::move(*reply);
+      pending_id_.clear();
+      return checked(std::move(*reply));
     }
   }
 
-  // receive() that rides over an upgrade: events simply come from the new
-  // lrmd. Reconnecting gets at least the request timeout, however short the
-  // wait for an event: a session not resumed now is lost with its events.
-  std::optional<Message> receiveAcrossUpgrade(Clock::time_point deadline) {
+  // Read one message into the event queue, riding over an upgrade (then the
+  // events kept for the session are queued). @return false when @p deadline
+  // passes first.
+  bool receiveEvent(Clock::time_point deadline) {
+    std::optional<Message> message;
     try {
-      return receive(deadline);
+      message = receive(deadline);
     } catch (const Error& e) {
-      if (e.code() != "upgrading") throw;
-      reconnect(std::max(deadline, Clock::now() + request_timeout_));
-      return receive(deadline);
+      // Reconnecting is a request of its own: not bounded by a short wait for events.
+      if (!rideOver(e, std::max(deadline, Clock::now() + request_timeout_))) throw;
+      return true;
     }
+    if (!message) return false;
+    if (message->kind != "event") throw Error("protocol", "unexpected '" + message->kind + "' message from lrmd");
+    events_.push_back(eventFrom(*message));
+    return true;
   }
 
   Poco::Net::StreamSocket socket_;
@@ -305,6 +377,9 @@ class Client::Impl {
   std::string session_;  // hello reply's token, to resume after an upgrade
   wire::FrameReader reader_;
   std::deque<Event> events_;
+  std::string pending_id_;           // the request awaiting its reply
+  std::optional<Message> answered_;  // its reply, kept by the previous image for the resumed session
+  bool said_goodbye_ = false;        // lrmd closed the connection for a reason other than an upgrade
   Millis request_timeout_{30000};
   std::uint64_t next_id_ = 1;
 };
@@ -317,12 +392,12 @@ std::unique_ptr<Client> Client::connect(const std::string& socket_path,
   const auto deadline = Clock::now() + timeout;
   auto impl = std::make_unique<Impl>(openSocket(socket_path, timeout), socket_path, client_name);
   try {
-    impl->hello(timeout);
+    impl->hello(deadline);
   } catch (const Error& e) {
     // The hello met the start of an upgrade in place: it was not read; say
     // it again to the new image.
     if (e.code() != "upgrading" && !(e.code() == "disconnected" && impl->saidUpgrading())) throw;
-    impl->reconnect(deadline);
+    impl->reconnect(deadline, false);
   }
   impl->request_timeout_ = timeout;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
@@ -543,42 +618,33 @@ void Client::upgrade(const std::string& binary) {
 }
 
 std::optional<Event> Client::nextEvent(Millis timeout) {
-  if (!impl_->events_.empty()) {
-    Event event = std::move(impl_->events_.front());
-    impl_->events_.pop_front();
-    return event;
-  }
   const auto deadline = Clock::now() + timeout;
-  while (true) {
-    auto message = impl_->receiveAcrossUpgrade(deadline);
-    if (!message) return std::nullopt;
-    if (message->kind == "event") return eventFrom(*message);
-    throw Error("protocol", "unexpected '" + message->kind + "' message from lrmd");
+  auto& queue = impl_->events_;
+  while (queue.empty()) {
+    if (!impl_->receiveEvent(deadline)) return std::nullopt;
   }
+  Event event = std::move(queue.front());
+  queue.pop_front();
+  return event;
 }
 
 Event Client::waitForResult(sdk::CallId call_id, Millis timeout) {
-  auto& queue = impl_->events_;
-  for (auto it = queue.begin(); it != queue.end(); ++it) {
-    if (it->type == "exec" && it->call_id == call_id) {
-      Event event = std::move(*it);
-      queue.erase(it);
-      return event;
-    }
-  }
   const auto deadline = Clock::now() + timeout;
+  auto& queue = impl_->events_;
+  // Only appended to while waiting: each event is looked at once.
+  std::size_t next = 0;
   while (true) {
-    auto message = impl_->receiveAcrossUpgrade(deadline);
-    if (!message) {
+    for (; next < queue.size(); ++next) {
+      if (queue[next].type == "exec" && queue[next].call_id == call_id) {
+        Event event = std::move(queue[next]);
+        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(next));
+        return event;
+      }
+    }
+    if (!impl_->receiveEvent(deadline)) {
       throw Error("timeout", "no result for call " + std::to_string(call_id) + " within " +
                                  std::to_string(timeout.count()) + " ms");
     }
-    if (message->kind != "event") {
-      throw Error("protocol", "unexpected '" + message->kind + "' message from lrmd");
-    }
-    Event event = eventFrom(*message);
-    if (event.type == "exec" && event.call_id == call_id) return event;
-    queue.push_back(std::move(event));
   }
 }
 

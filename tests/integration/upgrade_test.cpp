@@ -9,11 +9,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +29,7 @@ namespace lrm::test {
 namespace {
 
 using sdk::ExecStatus;
+using Clock = std::chrono::steady_clock;
 
 class Upgrade : public ::testing::Test {
  protected:
@@ -542,6 +546,359 @@ TEST_F(Upgrade, AClientConnectingAsAnUpgradeBeginsGreetsTheNewImage) {
   }
   lrmd.join();
   ::close(listener);
+}
+
+// Wait until lrmd has finished every upgrade it started (each "upgrading:
+// executing" has its "upgraded in place") and serves again.
+bool settled(const TestDaemon& daemon) {
+  return waitUntil([&] {
+    const std::string text = daemon.log();
+    auto lines = [&](const std::string& what) {
+      std::size_t found = 0;
+      for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++found;
+      return found;
+    };
+    if (lines("upgrading: executing") != lines("upgraded in place")) return false;
+    try {
+      daemon.connect("probe")->ping();
+      return true;
+    } catch (const client::Error&) {
+      return false;
+    }
+  });
+}
+
+// A result kept for a session that has not resumed yet survives a second
+// upgrade: the session is carried again with what was kept for it.
+TEST_F(Upgrade, ASecondUpgradeKeepsWhatWasKeptForASessionNotYetBack) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string log = scratch_.file("log");
+  client->registerInstance(registration(
+      "s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch_.file("s")}, {"log", log}}));
+  const auto start = client->exec(operation("s", "start"));
+  ASSERT_TRUE(waitUntil([&] { return count(readFile(log), "begin s start") == 1; }));
+  upgradeAndWait(daemon);
+  // The result comes while the client has not come back: kept for it.
+  auto other = daemon.connect("other");
+  ASSERT_TRUE(waitUntil([&] { return !other->info("s").busy; }));
+  other.reset();
+  upgradeAndWait(daemon);
+  const auto result = client->waitForResult(start, kPatience);
+  EXPECT_EQ(result.status, ExecStatus::Done);
+  EXPECT_EQ(result.rc, 0);
+  while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, start) << "reported twice";
+}
+
+// A client that does not read while lrmd upgrades: what lrmd could not
+// write to it before the exec (a frame torn in the middle included) is kept
+// for its session and comes, whole and in order, when it resumes.
+TEST_F(Upgrade, WhatASlowReaderHadNotReadIsCarriedOverWhole) {
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  std::vector<sdk::CallId> calls;
+  for (const std::string id : {"f1", "f2", "f3", "f4"}) {
+    client->registerInstance(registration(id, "ocf:lrmtest:Flood", {{"mb", "1"}}));
+    calls.push_back(client->exec(operation(id, "start")));
+  }
+  // Done, and their results (1 MiB each) queued for a client that is not reading.
+  auto other = daemon.connect("other");
+  ASSERT_TRUE(waitUntil([&] {
+    for (const std::string id : {"f1", "f2", "f3", "f4"}) {
+      const auto info = other->info(id);
+      if (info.busy || info.last.empty()) return false;
+    }
+    return true;
+  }));
+  other.reset();
+  upgradeAndWait(daemon);
+  for (const auto call : calls) {
+    const auto result = client->waitForResult(call, kPatience);
+    EXPECT_EQ(result.status, ExecStatus::Done) << result.exit_reason;
+    EXPECT_GE(result.output.size(), 1024u * 1024u);
+  }
+  while (auto event = client->nextEvent(Millis(300))) ADD_FAILURE() << "call " << event->call_id << " again";
+  EXPECT_EQ(client->ping().instances, 4u);
+}
+
+// A SIGHUP during an upgrade is queued: the new image, once up, upgrades
+// again. This upgrade lasts while it waits for an in-process native agent.
+TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
+  TempDir agents;
+  std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents.file("Misbehave.so"));
+  DaemonOptions native = options();
+  native.extra_args = {"--agent-dir", agents.path()};
+  TestDaemon daemon(native);
+  auto client = daemon.connect();
+  client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
+  const auto in_process = client->exec(operation("in", "overrun"));  // 1.5 s
+  ASSERT_TRUE(waitUntil([&] { return client->info("in").busy; }));
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  ASSERT_TRUE(waitUntil([&] { return daemon.log().find(" requested; ") != std::string::npos; }));
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  ASSERT_TRUE(waitUntil([&] { return count(daemon.log(), "upgraded in place") == 2; })) << daemon.log();
+  ASSERT_TRUE(settled(daemon));
+  const std::string text = daemon.log();
+  EXPECT_NE(text.find("SIGHUP during an upgrade: queued"), std::string::npos) << text;
+  EXPECT_EQ(count(text, "upgrading: executing"), 2u) << text;
+  EXPECT_EQ(client->waitForResult(in_process, kPatience).rc, 0);
+  while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, in_process) << "reported twice";
+}
+
+// A package upgrade replaces lrmd's file (renames a new one over it): the
+// kernel then names the running one "PATH (deleted)", and SIGHUP runs the
+// new file at PATH.
+TEST_F(Upgrade, ASighupAfterThePackageReplacedTheBinaryRunsTheNewFile) {
+  namespace fs = std::filesystem;
+  TempDir install;  // bin/lrmd, and lib/ for the libraries it finds at $ORIGIN/../lib
+  fs::create_directory(install.file("bin"));
+  fs::create_directory_symlink(fs::path(binary("lrmd")).parent_path().parent_path() / "lib", install.file("lib"));
+  const std::string lrmd = install.file("bin/lrmd");
+  fs::copy_file(binary("lrmd"), lrmd);
+  DaemonOptions installed = options();
+  installed.lrmd = lrmd;
+  TestDaemon daemon(installed);
+  auto client = daemon.connect();
+  const std::string boot = client->ping().boot_id;
+  fs::copy_file(binary("lrmd"), lrmd + ".new");
+  fs::rename(lrmd + ".new", lrmd);
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  EXPECT_TRUE(waitUntil([&] { return count(daemon.log(), "upgraded in place") == 1; })) << daemon.log();
+  EXPECT_NE(client->ping().boot_id, boot);
+}
+
+// The client library's side of a close without a goodbye, against a
+// scripted lrmd: the connection closes after the request was read, in the
+// middle of a frame; the library resumes the session, takes the kept event
+// and the kept reply to its request, and does not send the request again.
+TEST_F(Upgrade, TheClientLibraryTakesTheReplyKeptForItsRequestAndDoesNotSendItAgain) {
+  const std::string path = scratch_.file("scripted.sock");
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::vector<std::string> received;  // kinds of the requests lrmd read, in order
+  std::string resumed_with;
+  std::thread lrmd([&] {
+    int fd = -1;
+    wire::FrameReader reader;
+    auto read = [&] {
+      std::string payload;
+      while (reader.next(payload) != wire::FrameReader::Status::Frame) {
+        char buffer[4096];
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return wire::Message("closed");
+        reader.feed(buffer, static_cast<std::size_t>(n));
+      }
+      std::string error;
+      auto message = wire::decode(payload, error).value_or(wire::Message("unreadable"));
+      received.push_back(message.kind);
+      return message;
+    };
+    auto write = [&](const std::string& bytes) { ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); };
+    auto reply = [&](const wire::Message& request) {
+      wire::Message message("reply");
+      message.set("id", request.get("id")).set("ok", true).set("session", "t1").set("call_id", "8");
+      return message;
+    };
+    wire::Message event("event");
+    event.set("type", "exec").set("id", "x").set("action", "start").set("call_id", "7").set("status", "done");
+    const std::string event_frame = wire::frame(wire::encode(event));
+    fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    write(wire::frame(wire::encode(reply(read()))));  // hello
+    wire::Message exec = read();
+    write(event_frame.substr(0, event_frame.size() / 2));  // torn by the exec()
+    ::close(fd);
+    fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    reader = wire::FrameReader();
+    wire::Message hello = read();
+    resumed_with = hello.get("resume");
+    write(wire::frame(wire::encode(reply(hello).set("resumed", true).set("kept", "2"))));
+    write(event_frame + wire::frame(wire::encode(reply(exec).set("call_id", "7"))));
+    write(wire::frame(wire::encode(reply(read()))));  // the next request
+    ::close(fd);
+  });
+  try {
+    auto client = client::Client::connect(path, "test", kPatience);
+    EXPECT_EQ(client->exec(operation("x", "start")), 7u);
+    EXPECT_EQ(client->waitForResult(7, Millis(0)).status, ExecStatus::Done);
+    client->ping();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  ::shutdown(listener, SHUT_RDWR);
+  lrmd.join();
+  ::close(listener);
+  EXPECT_EQ(resumed_with, "t1");
+  EXPECT_EQ(received, (std::vector<std::string>{"hello", "exec", "hello", "ping"}));
+}
+
+// Issue 11: clients keep submitting one-shot operations while lrmd is
+// upgraded over and over: ten SIGHUPs 50 ms apart, then a slower series.
+// Steady clients submit short ones (and run a recurring monitor each) and
+// read all the time; quiet ones submit a few longer ones (one of them with
+// 1 MiB of output), then do not read until two more SIGHUPs have been sent,
+// so their results wait in the socket, in the session while it is away, and
+// across the next upgrade. Every acknowledged call is reported exactly once
+// to the client that submitted it, no call fails, and lrmd serves
+// throughout.
+TEST_F(Upgrade, RepeatedUpgradesUnderLoadLoseNoResult) {
+  TestDaemon daemon(options());
+  constexpr int kSteady = 3;
+  constexpr int kQuiet = 2;
+  constexpr std::size_t kWindow = 6;  // unreported ops of a steady client at a time
+  auto name = [](const char* prefix, int i, int j = 0) {
+    return prefix + std::to_string(i) + "-" + std::to_string(j);
+  };
+  {
+    auto setup = daemon.connect("setup");
+    for (int i = 0; i < kSteady; ++i) {
+      for (int j = 0; j < 2; ++j) {
+        setup->registerInstance(registration(name("f", i, j), "ocf:lrmtest:Fail", {{"rc", "0"}}));
+      }
+      setup->registerInstance(
+          registration(name("m", i), "ocf:lrmtest:Counter", {{"count", scratch_.file(name("c", i))}}));
+    }
+    for (int i = 0; i < kQuiet; ++i) {
+      setup->registerInstance(registration(name("q", i), "ocf:lrmtest:Sleeper",
+                                           {{"sleep", "0.2"}, {"state", scratch_.file(name("q", i))}}));
+    }
+    setup->registerInstance(registration("flood", "ocf:lrmtest:Flood", {{"mb", "1"}}));
+  }
+  struct Tally {
+    std::set<sdk::CallId> acknowledged;
+    std::map<sdk::CallId, int> seen;
+    std::string failure;
+  };
+  std::vector<Tally> tallies(kSteady + kQuiet);
+  std::atomic<bool> stop{false};
+  std::atomic<int> signals{0};
+  std::atomic<int> failures{0};  // clients that stopped on an error: no point waiting for them
+  std::atomic<std::size_t> reported{0};
+  std::atomic<std::size_t> recurring_reported{0};
+  // Reads one event for @p tally; @return false if none came within @p wait.
+  auto take = [&](client::Client& client, Tally& tally, Millis wait, sdk::CallId recurring, bool* cancelled) {
+    const auto event = client.nextEvent(wait);
+    if (!event) return false;
+    if (recurring != 0 && event->call_id == recurring) {
+      *cancelled = *cancelled || event->status == ExecStatus::Cancelled;
+      ++recurring_reported;
+    } else if (event->type == "exec" && ++tally.seen[event->call_id] == 1) {
+      ++reported;
+    }
+    return true;
+  };
+  auto unreported = [](const Tally& tally) {
+    return static_cast<std::size_t>(std::count_if(tally.acknowledged.begin(), tally.acknowledged.end(),
+                                                  [&](sdk::CallId call) { return !tally.seen.count(call); }));
+  };
+  std::vector<std::thread> load;
+  for (int i = 0; i < kSteady; ++i) {
+    load.emplace_back([&, i] {
+      Tally& tally = tallies[static_cast<std::size_t>(i)];
+      try {
+        auto client = daemon.connect(name("steady", i));
+        client::ExecRequest monitor = operation(name("m", i), "monitor");
+        monitor.interval_ms = 150;
+        const auto recurring = client->exec(monitor);
+        bool cancelled = false;
+        for (int n = 0; !stop; ++n) {
+          tally.acknowledged.insert(client->exec(operation(name("f", i, n % 2), "start")));
+          while (take(*client, tally, Millis(0), recurring, &cancelled)) {
+          }
+          while (unreported(tally) >= kWindow && take(*client, tally, Millis(5000), recurring, &cancelled)) {
+          }
+        }
+        client->cancel(name("m", i), "monitor", monitor.interval_ms);
+        const auto deadline = Clock::now() + kPatience;
+        while ((unreported(tally) > 0 || !cancelled) && Clock::now() < deadline) {
+          take(*client, tally, Millis(200), recurring, &cancelled);
+        }
+        while (take(*client, tally, Millis(300), recurring, &cancelled)) {  // a second copy would come now
+        }
+      } catch (const std::exception& e) {
+        tally.failure = e.what();
+        ++failures;
+      }
+    });
+  }
+  for (int i = 0; i < kQuiet; ++i) {
+    load.emplace_back([&, i] {
+      Tally& tally = tallies[static_cast<std::size_t>(kSteady + i)];
+      try {
+        auto client = daemon.connect(name("quiet", i));
+        while (!stop) {
+          for (int n = 0; n < 3; ++n) tally.acknowledged.insert(client->exec(operation(name("q", i), "start")));
+          if (i == 0) tally.acknowledged.insert(client->exec(operation("flood", "start")));
+          const int mark = signals;
+          waitUntil([&] { return stop || signals >= mark + 2; });
+          const auto deadline = Clock::now() + Millis(5000);  // the rest is counted at the end
+          while (unreported(tally) > 0 && Clock::now() < deadline) take(*client, tally, Millis(200), 0, nullptr);
+        }
+        const auto deadline = Clock::now() + kPatience;
+        while (unreported(tally) > 0 && Clock::now() < deadline) take(*client, tally, Millis(200), 0, nullptr);
+        while (take(*client, tally, Millis(300), 0, nullptr)) {  // a second copy would come now
+        }
+      } catch (const std::exception& e) {
+        tally.failure = e.what();
+        ++failures;
+      }
+    });
+  }
+  auto upgrades = [&] { return count(daemon.log(), "upgrading: executing"); };
+  auto progress = [&](std::size_t more) {
+    const std::size_t target = reported + more;
+    return waitUntil([&] { return reported >= target || failures > 0; });
+  };
+  auto sighup = [&] {
+    ::kill(daemon.pid(), SIGHUP);
+    ++signals;
+  };
+  EXPECT_TRUE(progress(20));
+  for (int n = 0; n < 10; ++n) {
+    sighup();
+    std::this_thread::sleep_for(Millis(50));  // the pace of the signals, not a wait for anything
+  }
+  EXPECT_TRUE(settled(daemon)) << daemon.log();
+  EXPECT_TRUE(progress(20));
+  for (int n = 0; n < 4; ++n) {
+    sighup();
+    std::this_thread::sleep_for(Millis(700));  // the pace of the signals
+  }
+  EXPECT_TRUE(settled(daemon)) << daemon.log();
+  const std::size_t recurring_before = recurring_reported;
+  EXPECT_TRUE(progress(20));
+  EXPECT_TRUE(waitUntil([&] { return recurring_reported >= recurring_before + kSteady || failures > 0; }))
+      << "the recurring monitors go on";
+  stop = true;
+  for (auto& thread : load) thread.join();
+
+  std::size_t acknowledged = 0;
+  std::size_t lost = 0;
+  std::size_t twice = 0;
+  for (const auto& tally : tallies) {
+    EXPECT_EQ(tally.failure, "") << "a client call failed";
+    acknowledged += tally.acknowledged.size();
+    for (const auto call : tally.acknowledged) {
+      const auto seen = tally.seen.find(call);
+      if (seen == tally.seen.end()) {
+        ++lost;
+      } else if (seen->second > 1) {
+        ++twice;
+      }
+    }
+    for (const auto& [call, times] : tally.seen) EXPECT_TRUE(tally.acknowledged.count(call)) << "call " << call;
+  }
+  std::cout << "[ upgrades ] " << upgrades() << " upgrades, " << acknowledged << " one-shot ops acknowledged, "
+            << lost << " lost, " << twice << " reported more than once, " << recurring_reported
+            << " recurring results" << std::endl;
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(twice, 0u);
+  EXPECT_GE(upgrades(), 2u);
+  EXPECT_TRUE(daemon.alive());
+  EXPECT_NO_THROW(daemon.connect("after")->ping());
 }
 
 }  // namespace

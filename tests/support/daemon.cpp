@@ -115,7 +115,8 @@ bool waitUntil(const std::function<bool()>& condition, Millis deadline) {
 TestDaemon::TestDaemon(DaemonOptions options)
     : socket_(options.socket.empty() ? dir_.file("lrmd.sock") : options.socket) {
   const std::string plugin_dir = options.plugin_dir.empty() ? LRM_TEST_PLUGIN_DIR : options.plugin_dir;
-  std::vector<std::string> argv = {binary("lrmd"), "--foreground", "--socket", socket_,
+  const std::string lrmd = options.lrmd.empty() ? binary("lrmd") : options.lrmd;
+  std::vector<std::string> argv = {lrmd, "--foreground", "--socket", socket_,
                                    "--plugin-dir", plugin_dir, "--log-level", "debug",
                                    "--state-dir", options.state_dir.empty() ? dir_.file("state") : options.state_dir,
                                    "--log-target", dir_.file("lrmd.log")};

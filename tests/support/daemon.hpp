@@ -35,6 +35,7 @@ class TempDir {
 };
 
 struct DaemonOptions {
+  std::string lrmd;        ///< the binary; default: the build's
   std::string socket;      ///< default: lrmd.sock in the daemon's temporary directory
   std::string plugin_dir;  ///< default: the build's plugin directory
   std::string state_dir;   ///< default: state/ in the daemon's temporary directory

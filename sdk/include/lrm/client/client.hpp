@@ -120,6 +120,14 @@ std::string defaultSocketPath();
 /** @brief DESIGN §4.3: is this exec event a failure (for `watch --failures`)? */
 bool isFailure(const Event& event);
 
+/**
+ * @brief One connection to lrmd. Every call rides over an upgrade in place:
+ * it reconnects, resumes the session (subscription, and every message not
+ * delivered yet: events are queued, the reply to a request already read
+ * answers it) and sends again a request the old daemon image did not read.
+ * A connection closed without a goodbye is resumed the same way when lrmd
+ * accepts it; otherwise the call throws `disconnected`.
+ */
 class Client {
  public:
   /**
@@ -184,9 +192,8 @@ class Client {
   void upgrade(const std::string& binary = {});
 
   /**
-   * @brief Next event, or nullopt after @p timeout. At an upgrade in place it
-   * may take up to the request timeout to reconnect and resume the session.
-   * @throws Error `disconnected`.
+   * @brief Next event, or nullopt after @p timeout (reconnecting after an
+   * upgrade may take up to the request timeout). @throws Error `disconnected`.
    */
   std::optional<Event> nextEvent(Millis timeout);
   /**

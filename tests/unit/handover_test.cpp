@@ -1,0 +1,55 @@
+// The upgrade's handover file (kernel/src/handover.cpp): a session's
+// undelivered messages are arbitrary bytes and come back exactly, and the
+// file of an lrmd that did not carry them still reads.
+#include "handover.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "temp_dir.hpp"
+
+namespace lrm::kernel {
+namespace {
+
+TEST(Handover, ASessionsOutboxComesBackByteForByte) {
+  test::TempDir dir;
+  const std::string path = dir.str() + "/handover.json";
+  Handover handed;
+  CarriedSession session;
+  session.client = 7;
+  session.token = "0123456789abcdef0123456789abcdef";
+  session.uid = 1000;
+  session.name = "crm";
+  session.subscription.subscribed = true;
+  session.subscription.instances = {"web"};
+  // Frames are binary: lengths with NUL bytes, and any byte in the payload.
+  for (int byte = 0; byte < 256; ++byte) session.outbox += static_cast<char>(byte);
+  session.outbox += std::string("\0\0\0\x05<a/>", 9);
+  handed.sessions.push_back(session);
+  handed.sessions.push_back(CarriedSession{8, "fedcba9876543210fedcba9876543210", 0, "idle", {}, {}});
+  writeHandover(path, handed);
+
+  const Handover read = readHandover(path);
+  ASSERT_EQ(read.sessions.size(), 2u);
+  EXPECT_EQ(read.sessions[0].client, 7u);
+  EXPECT_EQ(read.sessions[0].token, session.token);
+  EXPECT_TRUE(read.sessions[0].subscription.subscribed);
+  EXPECT_EQ(read.sessions[0].outbox, session.outbox);
+  EXPECT_EQ(read.sessions[1].outbox, "");
+}
+
+TEST(Handover, AFileWithoutOutboxesReadsWithEmptyOnes) {
+  test::TempDir dir;
+  const std::string path = dir.str() + "/handover.json";
+  std::ofstream(path) << R"({"v":1,"next_call":5,"next_client":3,"registered_by":{},"ops":[],)"
+                      << R"("sessions":[{"client":2,"token":"t","uid":0,"name":"n","subscribed":false,)"
+                      << R"("failures_only":false,"instances":[]}],"children":[]})";
+  const Handover read = readHandover(path);
+  ASSERT_EQ(read.sessions.size(), 1u);
+  EXPECT_EQ(read.sessions[0].client, 2u);
+  EXPECT_EQ(read.sessions[0].outbox, "");
+}
+
+}  // namespace
+}  // namespace lrm::kernel
