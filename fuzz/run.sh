@@ -28,13 +28,19 @@ if command -v ccache >/dev/null; then
 fi
 names=()
 for target in "${targets[@]}"; do names+=("${target%% *}"); done
-CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DLRM_FUZZ=ON -DLRM_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
-cmake --build "$build" --target "${names[@]}" >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/lrm-fuzz.XXXXXX")
 keep=0
 trap '[ "$keep" -eq 1 ] || rm -rf "$work"' EXIT
+
+# Quiet unless the build fails.
+if ! { CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+         -DLRM_FUZZ=ON -DLRM_BUILD_TESTS=OFF "${launcher[@]}" &&
+       cmake --build "$build" --target "${names[@]}"; } >"$work/build.log" 2>&1; then
+  cat "$work/build.log" >&2
+  echo "fuzz: unable to build the fuzz targets" >&2
+  exit 1
+fi
 
 status=0
 for target in "${targets[@]}"; do
