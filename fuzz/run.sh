@@ -15,6 +15,7 @@ targets=(
   "fuzz_request 65536"
   "fuzz_metadata 131072"
   "fuzz_journal 1048576"
+  "fuzz_handover 262144"
 )
 
 seconds=${1:-30}

@@ -211,8 +211,18 @@ Handover readHandover(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   try {
+    return parseHandover(text.str());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+}
+
+Handover parseHandover(std::string_view text) {
+  // Poco's JSON objects throw (a Poco::Exception) on a missing key, a value
+  // of another type, and a null object or array dereferenced.
+  try {
     Poco::JSON::Parser parser;
-    const auto root = parser.parse(text.str()).extract<Object::Ptr>();
+    const auto root = parser.parse(std::string(text)).extract<Object::Ptr>();
     if (root->getValue<int>("v") != kFormatVersion) {
       throw std::runtime_error("format " + root->getValue<std::string>("v") + ", expected " +
                                std::to_string(kFormatVersion));
@@ -233,7 +243,7 @@ Handover readHandover(const std::string& path) {
     each("children", [&](const Object::Ptr& o) { handover.children.push_back(childOf(o)); });
     return handover;
   } catch (const Poco::Exception& e) {
-    throw std::runtime_error(path + ": " + e.displayText());
+    throw std::runtime_error(e.displayText());
   }
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine.hpp"
@@ -29,5 +30,7 @@ constexpr const char* kHandoverEnv = "LRM_HANDOVER";
 void writeHandover(const std::string& path, const Handover& handover);
 /** @throws std::runtime_error when the file is missing, unreadable or of another format. */
 Handover readHandover(const std::string& path);
+/** The handover in @p text (a file's contents). @throws std::runtime_error when it is not one. */
+Handover parseHandover(std::string_view text);
 
 }  // namespace lrm::kernel

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
+#include <stdexcept>
 
 #include "temp_dir.hpp"
 
@@ -49,6 +51,27 @@ TEST(Handover, AFileWithoutOutboxesReadsWithEmptyOnes) {
   ASSERT_EQ(read.sessions.size(), 1u);
   EXPECT_EQ(read.sessions[0].client, 2u);
   EXPECT_EQ(read.sessions[0].outbox, "");
+}
+
+// The fuzzer's seed (fuzz/corpus/fuzz_handover) is a real handover, so the
+// fuzzer starts from inputs that reach every reader: it must stay one.
+TEST(Handover, TheFuzzSeedReadsWithEveryKindOfOp) {
+  const Handover read = readHandover(LRM_TEST_FIXTURES_DIR "/../../fuzz/corpus/fuzz_handover/busy.json");
+  ASSERT_EQ(read.ops.ops.size(), 4u);
+  std::set<CarriedOp::State> states;
+  for (const auto& op : read.ops.ops) states.insert(op.state);
+  EXPECT_EQ(states.size(), 4u);
+  ASSERT_EQ(read.sessions.size(), 2u);
+  EXPECT_FALSE(read.sessions[0].outbox.empty());
+  ASSERT_EQ(read.children.size(), 1u);
+  EXPECT_EQ(read.children[0].err, "starting\n");
+}
+
+TEST(Handover, AnythingElseIsRefusedWithAReason) {
+  for (const std::string text : {"", "[]", "{\"v\":1}", "{\"v\":2,\"next_call\":1}",
+                                 R"({"v":1,"next_call":1,"next_client":2,"registered_by":{},"ops":7})"}) {
+    EXPECT_THROW(parseHandover(text), std::runtime_error) << text;
+  }
 }
 
 }  // namespace
