@@ -189,7 +189,18 @@ TEST_F(Exec, OutputFloodIsBoundedAndTheDaemonKeepsServing) {
   // 16 MiB of 'y', a newline and the exit-reason line went to stderr.
   const std::string dropped = std::to_string(16u * 1024u * 1024u + 1u + 24u - 10u * 1024u * 1024u);
   EXPECT_NE(event.output.find("lrmd dropped " + dropped + " bytes"), std::string::npos);
-  EXPECT_NE(daemon_.log().find("stderr: dropped " + dropped + " of"), std::string::npos) << "the excess is logged";
+  const std::string log = daemon_.log();
+  EXPECT_NE(log.find("stderr: dropped " + dropped + " of"), std::string::npos) << "the excess is logged";
+  // The agent's one 10 MiB stderr line is logged clipped, with a marker
+  // saying how much was cut, not as a 10 MiB log line.
+  EXPECT_NE(log.find("[flood flood] start (call 1) stderr: yyy"), std::string::npos);
+  EXPECT_NE(log.find("more bytes]"), std::string::npos);
+  std::size_t longest = 0;
+  for (std::size_t at = 0, end; at < log.size(); at = end + 1) {
+    end = std::min(log.find('\n', at), log.size());
+    longest = std::max(longest, end - at);
+  }
+  EXPECT_LE(longest, 4096u + 256u) << "4 KiB of message, plus the time, the level and the marker";
 }
 
 TEST(ExecOutput, MaxOutputBoundsEachStreamAndAgentOutputIsLogged) {
