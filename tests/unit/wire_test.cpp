@@ -429,6 +429,15 @@ TEST(WireCodec, DecodeRejectsTwoRootElements) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(WireCodec, DecodeLimitsSetTheDepth) {
+  DecodeLimits deep;
+  deep.max_depth = 20;
+  std::string error;
+  EXPECT_TRUE(decode(nested(20), error, deep).has_value()) << error;
+  EXPECT_FALSE(decode(nested(21), error, deep).has_value());
+  EXPECT_THAT(error, HasSubstr("deeper than 20 levels"));
+}
+
 TEST(WireCodec, DecodeAcceptsKMaxDepthAndRejectsDeeper) {
   std::string error;
   auto ok = decode(nested(kMaxDepth), error);

@@ -49,9 +49,10 @@ void encodeElement(tinyxml2::XMLPrinter& printer, const Message& message) {
   printer.CloseElement(true);
 }
 
-bool decodeElement(const tinyxml2::XMLElement& element, Message& out, int depth, std::string& error) {
-  if (depth > kMaxDepth) {
-    error = "elements nested deeper than " + std::to_string(kMaxDepth) + " levels";
+bool decodeElement(const tinyxml2::XMLElement& element, Message& out, int depth, int max_depth,
+                   std::string& error) {
+  if (depth > max_depth) {
+    error = "elements nested deeper than " + std::to_string(max_depth) + " levels";
     return false;
   }
   out.kind = element.Name();
@@ -62,7 +63,7 @@ bool decodeElement(const tinyxml2::XMLElement& element, Message& out, int depth,
     if (const auto* text = node->ToText()) {
       out.text += text->Value();
     } else if (const auto* child = node->ToElement()) {
-      if (!decodeElement(*child, out.children.emplace_back(), depth + 1, error)) return false;
+      if (!decodeElement(*child, out.children.emplace_back(), depth + 1, max_depth, error)) return false;
     }
   }
   return true;
@@ -221,7 +222,7 @@ std::optional<Message> decode(std::string_view xml, std::string& error, const De
     return std::nullopt;
   }
   Message message;
-  if (!decodeElement(*root, message, 1, error)) return std::nullopt;
+  if (!decodeElement(*root, message, 1, limits.max_depth, error)) return std::nullopt;
   return message;
 }
 

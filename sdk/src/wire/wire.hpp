@@ -39,6 +39,8 @@ struct DecodeLimits {
    * instances has more than a million).
    */
   std::size_t max_elements = 0;
+  /** Deepest element nesting, the root being level 1. */
+  int max_depth = kMaxDepth;
 };
 
 /**
