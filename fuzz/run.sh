@@ -16,6 +16,7 @@ targets=(
   "fuzz_metadata 131072"
   "fuzz_journal 1048576"
   "fuzz_handover 262144"
+  "fuzz_pcmk_frame 65536"
 )
 
 seconds=${1:-30}

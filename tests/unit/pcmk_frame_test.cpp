@@ -22,8 +22,7 @@ using ::testing::HasSubstr;
 
 enum class Order { Little, Big };
 
-constexpr Order kHostOrder =
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? Order::Little : Order::Big;
+constexpr Order kHostOrder = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? Order::Little : Order::Big;
 constexpr Order kOtherOrder = kHostOrder == Order::Little ? Order::Big : Order::Little;
 
 // Append @p value as @p bytes bytes in @p order, independently of the code under test.
@@ -169,25 +168,39 @@ TEST(PcmkFrameHeader, ValidationNamesTheFieldTheValueAndTheRule) {
     change(header);
     cases.push_back({what, header, std::move(error)});
   };
-  add("version", [](FrameHeader& h) { h.version = 2; }, "unsupported header version 2 (expected 1)");
-  add("version 0", [](FrameHeader& h) { h.version = 0; }, "unsupported header version 0 (expected 1)");
-  add("offset", [](FrameHeader& h) { h.payload_offset = 48; }, "payload_offset 48 is not the header size 40");
-  add("no NUL room", [](FrameHeader& h) { h.payload_uncompressed = 0, h.size_total = 40; },
+  add(
+      "version", [](FrameHeader& h) { h.version = 2; }, "unsupported header version 2 (expected 1)");
+  add(
+      "version 0", [](FrameHeader& h) { h.version = 0; }, "unsupported header version 0 (expected 1)");
+  add(
+      "offset", [](FrameHeader& h) { h.payload_offset = 48; }, "payload_offset 48 is not the header size 40");
+  add(
+      "no NUL room", [](FrameHeader& h) { h.payload_uncompressed = 0, h.size_total = 40; },
       "payload_uncompressed 0: a payload holds at least its terminating NUL");
-  add("total too small", [](FrameHeader& h) { h.size_total = 49; },
+  add(
+      "total too small", [](FrameHeader& h) { h.size_total = 49; },
       "size_total 49 is not the header size 40 + payload_uncompressed 10");
-  add("total too large", [](FrameHeader& h) { h.size_total = 51; },
+  add(
+      "total too large", [](FrameHeader& h) { h.size_total = 51; },
       "size_total 51 is not the header size 40 + payload_uncompressed 10");
-  add("total wraps", [](FrameHeader& h) { h.size_total = 0xFFFFFFFF, h.payload_uncompressed = 0xFFFFFFD7; },
+  add(
+      "total wraps", [](FrameHeader& h) { h.size_total = 0xFFFFFFFF, h.payload_uncompressed = 0xFFFFFFD7; },
       "payload_uncompressed 4294967255 exceeds the limit of 20971520 bytes");
-  add("uncompressed over the cap", [](FrameHeader& h) { h.payload_uncompressed = kMaxPayloadBytes + 1; },
+  add(
+      "uncompressed over the cap", [](FrameHeader& h) { h.payload_uncompressed = kMaxPayloadBytes + 1; },
       "payload_uncompressed 20971521 exceeds the limit of 20971520 bytes");
-  add("compressed over the cap",
-      [](FrameHeader& h) { h.payload_uncompressed = kMaxPayloadBytes, h.payload_compressed = kMaxPayloadBytes + 1; },
+  add(
+      "compressed over the cap",
+      [](FrameHeader& h) {
+        h.payload_uncompressed = kMaxPayloadBytes, h.payload_compressed = kMaxPayloadBytes + 1;
+      },
       "payload_compressed 20971521 exceeds the limit of 20971520 bytes");
-  add("compressed beyond bzip2's bound", [](FrameHeader& h) { h.payload_compressed = 611, h.size_total = 651; },
+  add(
+      "compressed beyond bzip2's bound",
+      [](FrameHeader& h) { h.payload_compressed = 611, h.size_total = 651; },
       "payload_compressed 611 is more than bzip2 makes of payload_uncompressed 10 bytes (at most 610)");
-  add("total ignores the compressed size", [](FrameHeader& h) { h.payload_compressed = 30; },
+  add(
+      "total ignores the compressed size", [](FrameHeader& h) { h.payload_compressed = 30; },
       "size_total 50 is not the header size 40 + payload_compressed 30");
   for (const Case& c : cases) {
     EXPECT_EQ(validateHeader(c.header), c.error) << c.what;
@@ -234,8 +247,8 @@ TEST(PcmkFrameReader, AFrameFedByteByByteCompletesOnItsLastByte) {
 
 TEST(PcmkFrameReader, SeveralMessagesInOneFeedComeOutInOrder) {
   const std::string tail = rawFrame("<d/>", kOtherOrder);
-  const std::string bytes = rawFrame("<a/>") + rawFrame("<b x=\"1\"/>", kOtherOrder) + rawFrame("<c/>") +
-                            tail.substr(0, 43);
+  const std::string bytes =
+      rawFrame("<a/>") + rawFrame("<b x=\"1\"/>", kOtherOrder) + rawFrame("<c/>") + tail.substr(0, 43);
   FrameReader reader;
   reader.feed(bytes.data(), bytes.size());
   Frame frame;
@@ -333,9 +346,10 @@ TEST(PcmkFrameReader, CorruptBzip2IsAnError) {
 TEST(PcmkFrameReader, ADecompressedSizeThatLiesIsAnError) {
   const std::string text = std::string(1000, 'x') + '\0';
   const std::string compressed = bzip2(text);
-  EXPECT_EQ(errorOf(compressedFrame(compressed, 1000)),
-            "unable to decompress the bzip2 payload: the stream does not end within payload_uncompressed 1000 "
-            "bytes (BZ_OUTBUFF_FULL)");
+  EXPECT_EQ(
+      errorOf(compressedFrame(compressed, 1000)),
+      "unable to decompress the bzip2 payload: the stream does not end within payload_uncompressed 1000 "
+      "bytes (BZ_OUTBUFF_FULL)");
   EXPECT_EQ(errorOf(compressedFrame(compressed, 1002)),
             "bzip2 payload decompresses to 1001 bytes, not payload_uncompressed 1002");
   // A bomb is capped by the header: it never announces more than the limit.
@@ -432,8 +446,8 @@ TEST(PcmkMessage, EverySampleParsesWithItsEnvelopeAndSurvivesFraming) {
     ASSERT_TRUE(envelope.has_value()) << error;
     std::string type = headingValue(sample.heading, "lrmd_remote_msg_type");
     if (type.empty() && message->kind == "lrmd_reply") type = "reply";
-    const MessageType expected = type == "request" ? MessageType::Request
-                                 : type == "reply" ? MessageType::Reply
+    const MessageType expected = type == "request"  ? MessageType::Request
+                                 : type == "reply"  ? MessageType::Reply
                                  : type == "notify" ? MessageType::Notify
                                                     : MessageType::Invalid;
     EXPECT_EQ(envelope->type, expected);
@@ -458,7 +472,8 @@ TEST(PcmkMessage, EverySampleParsesWithItsEnvelopeAndSurvivesFraming) {
 TEST(PcmkMessage, AnExecRequestShowsItsResourceAndParameters) {
   std::string exec;
   for (const Sample& sample : loadSamples()) {
-    if (headingValue(sample.heading, "lrmd_op") == "lrmd_rsc_exec" && sample.heading.find("C->R") != std::string::npos) {
+    if (headingValue(sample.heading, "lrmd_op") == "lrmd_rsc_exec" &&
+        sample.heading.find("C->R") != std::string::npos) {
       exec = sample.xml;
     }
   }
@@ -533,6 +548,10 @@ TEST(PcmkMessage, ABrokenEnvelopeIsNamed) {
        "<lrmd_command> has lrmd_remote_msg_id \"-1\", not a non-negative integer"},
       {"<lrmd_command lrmd_remote_msg_id=\"4x\" lrmd_remote_msg_type=\"request\"/>",
        "<lrmd_command> has lrmd_remote_msg_id \"4x\", not a non-negative integer"},
+      {"<lrmd_command lrmd_remote_msg_id=\"" + std::string(100, '9') +
+           "\" lrmd_remote_msg_type=\"request\"/>",
+       "<lrmd_command> has lrmd_remote_msg_id \"" + std::string(64, '9') +
+           "\"..., not a non-negative integer"},
   };
   for (const auto& [xml, expected] : cases) {
     std::string error;
@@ -547,7 +566,8 @@ TEST(PcmkMessage, RepliesEchoTheRequestIdAndNotifiesCarryZero) {
   wire::Message reply = makeReply(46);
   reply.set("lrmd_origin", "process_lrmd_message").set("lrmd_rc", 9).set("lrmd_callid", 9);
   EXPECT_EQ(wire::encode(reply),
-            "<lrmd_reply lrmd_remote_msg_id=\"46\" lrmd_remote_msg_type=\"reply\" lrmd_origin=\"process_lrmd_message\" "
+            "<lrmd_reply lrmd_remote_msg_id=\"46\" lrmd_remote_msg_type=\"reply\" "
+            "lrmd_origin=\"process_lrmd_message\" "
             "lrmd_rc=\"9\" lrmd_callid=\"9\"/>");
   std::string error;
   auto envelope = readEnvelope(reply, error);
@@ -555,7 +575,8 @@ TEST(PcmkMessage, RepliesEchoTheRequestIdAndNotifiesCarryZero) {
   EXPECT_EQ(envelope->type, MessageType::Reply);
   EXPECT_EQ(envelope->id, 46U);
 
-  EXPECT_EQ(wire::encode(makeNotify()), "<lrmd_notify lrmd_remote_msg_id=\"0\" lrmd_remote_msg_type=\"notify\"/>");
+  EXPECT_EQ(wire::encode(makeNotify()),
+            "<lrmd_notify lrmd_remote_msg_id=\"0\" lrmd_remote_msg_type=\"notify\"/>");
   wire::Message shutdown = makeNotify("lrmd_ipc_proxy");
   shutdown.set("lrmd_ipc_op", "shutdown_req");
   envelope = readEnvelope(shutdown, error);

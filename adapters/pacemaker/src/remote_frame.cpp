@@ -2,8 +2,8 @@
 // validation, the incremental reader with bzip2 decompression, the writer.
 #include "remote_frame.hpp"
 
-#include <bzlib.h>
 #include <byteswap.h>
+#include <bzlib.h>
 
 #include <cstdio>
 #include <cstring>
@@ -41,9 +41,7 @@ std::string hex32(std::uint32_t value) {
 
 // The most BZ2_bzBuffToBuffCompress can produce from @p size bytes, as
 // bzlib's manual bounds it: 1% more than the input plus 600 bytes.
-std::uint64_t bzip2Bound(std::uint32_t size) {
-  return std::uint64_t{size} + size / 100 + 600;
-}
+std::uint64_t bzip2Bound(std::uint32_t size) { return std::uint64_t{size} + size / 100 + 600; }
 
 std::string bzip2Error(int rc, std::uint32_t buffer_bytes) {
   switch (rc) {
@@ -171,10 +169,13 @@ FrameReader::Status FrameReader::next(Frame& frame) {
     // The header's (validated) size and nothing else decides the allocation;
     // bzip2 stops with BZ_OUTBUFF_FULL rather than write past it.
     xml.assign(header->payload_uncompressed, '\0');
+    // bzlib takes the source as char* but only reads it.
     unsigned int decompressed = header->payload_uncompressed;
     const int rc = BZ2_bzBuffToBuffDecompress(xml.data(), &decompressed, const_cast<char*>(payload),
                                               header->payload_compressed, 0, 0);
-    if (rc != BZ_OK) return fail("unable to decompress the bzip2 payload: " + bzip2Error(rc, header->payload_uncompressed));
+    if (rc != BZ_OK) {
+      return fail("unable to decompress the bzip2 payload: " + bzip2Error(rc, header->payload_uncompressed));
+    }
     if (decompressed != header->payload_uncompressed) {
       return fail("bzip2 payload decompresses to " + std::to_string(decompressed) +
                   " bytes, not payload_uncompressed " + std::to_string(header->payload_uncompressed));
@@ -185,8 +186,8 @@ FrameReader::Status FrameReader::next(Frame& frame) {
   const std::size_t nul = xml.find('\0');
   if (nul == std::string::npos) return fail("payload does not end with a NUL byte");
   if (nul != xml.size() - 1) {
-    return fail("payload has a NUL byte at offset " + std::to_string(nul) + ", before its last byte (offset " +
-                std::to_string(xml.size() - 1) + ")");
+    return fail("payload has a NUL byte at offset " + std::to_string(nul) +
+                ", before its last byte (offset " + std::to_string(xml.size() - 1) + ")");
   }
   xml.pop_back();
 

@@ -10,6 +10,12 @@ namespace {
 constexpr std::string_view kTypeAttribute = "lrmd_remote_msg_type";
 constexpr std::string_view kIdAttribute = "lrmd_remote_msg_id";
 
+// @p value quoted for an error message: a peer's text, so made printable and clipped.
+std::string quoted(std::string_view value) {
+  constexpr std::size_t kShown = 64;
+  return "\"" + wire::sanitize(value.substr(0, kShown)) + (value.size() > kShown ? "\"..." : "\"");
+}
+
 }  // namespace
 
 std::optional<wire::Message> parseMessage(std::string_view xml, std::string& error) {
@@ -30,17 +36,17 @@ std::optional<Envelope> readEnvelope(const wire::Message& message, std::string& 
   } else if (*type == "notify") {
     envelope.type = MessageType::Notify;
   } else {
-    error = "<" + message.kind + "> has unknown " + std::string(kTypeAttribute) + " \"" + wire::sanitize(*type) +
-            "\" (expected request, reply or notify)";
+    error = "<" + message.kind + "> has unknown " + std::string(kTypeAttribute) + " " + quoted(*type) +
+            " (expected request, reply or notify)";
     return std::nullopt;
   }
   const std::optional<std::uint64_t> id = message.getUnsigned(kIdAttribute);
   if (!id) {
-    error = "<" + message.kind + "> has " +
-            (message.has(kIdAttribute) ? std::string(kIdAttribute) + " \"" +
-                                             wire::sanitize(message.get(kIdAttribute)) +
-                                             "\", not a non-negative integer"
-                                       : "no " + std::string(kIdAttribute));
+    error =
+        "<" + message.kind + "> has " +
+        (message.has(kIdAttribute) ? std::string(kIdAttribute) + " " + quoted(*message.find(kIdAttribute)) +
+                                         ", not a non-negative integer"
+                                   : "no " + std::string(kIdAttribute));
     return std::nullopt;
   }
   envelope.id = *id;
