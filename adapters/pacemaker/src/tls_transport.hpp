@@ -102,7 +102,7 @@ class TlsSession {
   /**
    * @param fd an accepted, non-blocking TCP socket; the session owns it.
    * @param peer the peer's address for messages ("10.0.0.1:40212").
-   * @throws std::runtime_error when GnuTLS cannot set the session up.
+   * @throws std::runtime_error when GnuTLS cannot set the session up (@p fd is closed).
    */
   TlsSession(std::shared_ptr<const TlsCredentials> credentials, int fd, std::string peer);
   ~TlsSession();
