@@ -68,7 +68,8 @@ class Identity {
     gnutls_x509_privkey_init(&key_);
     gnutls_x509_crt_init(&crt_);
     // ECDSA P-256: generated in microseconds, unlike RSA.
-    EXPECT_EQ(gnutls_x509_privkey_generate(key_, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0), 0);
+    EXPECT_EQ(gnutls_x509_privkey_generate(key_, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+              0);
   }
   ~Identity() {
     gnutls_x509_crt_deinit(crt_);
@@ -79,7 +80,10 @@ class Identity {
 
   // A certificate for @p name, valid for @p lifetime_s, signed by @p issuer
   // (self-signed when null). @p role: "ca", "server" or "client".
-  void certify(const std::string& name, const std::string& role, int serial, const Identity* issuer,
+  void certify(const std::string& name,
+               const std::string& role,
+               int serial,
+               const Identity* issuer,
                std::time_t lifetime_s = 365 * 24 * 3600) {
     const std::time_t now = std::time(nullptr);
     gnutls_x509_crt_set_version(crt_, 3);
@@ -95,7 +99,8 @@ class Identity {
     } else {
       gnutls_x509_crt_set_basic_constraints(crt_, 0, -1);
       gnutls_x509_crt_set_key_usage(crt_, GNUTLS_KEY_DIGITAL_SIGNATURE);
-      gnutls_x509_crt_set_key_purpose_oid(crt_, role == "server" ? GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT, 0);
+      gnutls_x509_crt_set_key_purpose_oid(crt_, role == "server" ? GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT,
+                                          0);
     }
     const Identity& signer = issuer ? *issuer : *this;
     ASSERT_EQ(gnutls_x509_crt_sign2(crt_, signer.crt_, signer.key_, GNUTLS_DIG_SHA256, 0), 0);
@@ -140,7 +145,8 @@ class Identity {
 class TestClient {
  public:
   // A PSK client as Pacemaker's: identity "lrmd", the whole key file as the key.
-  static std::unique_ptr<TestClient> psk(std::uint16_t port, const std::string& key,
+  static std::unique_ptr<TestClient> psk(std::uint16_t port,
+                                         const std::string& key,
                                          const char* priorities = "NORMAL:+DHE-PSK:+PSK") {
     auto client = std::unique_ptr<TestClient>(new TestClient(port));
     gnutls_psk_allocate_client_credentials(&client->psk_);
@@ -159,7 +165,8 @@ class TestClient {
                                 static_cast<unsigned>(identity.cert.size())};
       const gnutls_datum_t key{reinterpret_cast<unsigned char*>(const_cast<char*>(identity.key.data())),
                                static_cast<unsigned>(identity.key.size())};
-      EXPECT_EQ(gnutls_certificate_set_x509_key_mem2(client->certificate_, &cert, &key, GNUTLS_X509_FMT_PEM, nullptr, 0), 0);
+      EXPECT_EQ(
+          gnutls_certificate_set_x509_key_mem2(client->certificate_, &cert, &key, GNUTLS_X509_FMT_PEM, nullptr, 0), 0);
     }
     client->start("NORMAL", GNUTLS_CRD_CERTIFICATE, client->certificate_);
     return client;
@@ -177,7 +184,8 @@ class TestClient {
   bool finished() const { return rc_ != GNUTLS_E_AGAIN; }
   std::string failure() const {
     std::string text = gnutls_strerror(rc_);
-    if (rc_ == GNUTLS_E_FATAL_ALERT_RECEIVED) text += std::string(": ") + gnutls_alert_get_name(gnutls_alert_get(session_));
+    if (rc_ == GNUTLS_E_FATAL_ALERT_RECEIVED)
+      text += std::string(": ") + gnutls_alert_get_name(gnutls_alert_get(session_));
     return text;
   }
   void stepHandshake() {
@@ -335,9 +343,12 @@ TEST_F(PcmkTlsTest, PskHandshakeCompletesAndDataFlowsBothWaysAsSeparateRecords) 
   while (records.size() < 2 && Clock::now() < deadline) {
     std::string record;
     const ssize_t rc = client->receive(record);
-    if (rc > 0) records.push_back(record);
-    else if (rc == GNUTLS_E_AGAIN) waitReadable({client->fd()}, std::chrono::milliseconds(200));
-    else FAIL() << gnutls_strerror(static_cast<int>(rc));
+    if (rc > 0)
+      records.push_back(record);
+    else if (rc == GNUTLS_E_AGAIN)
+      waitReadable({client->fd()}, std::chrono::milliseconds(200));
+    else
+      FAIL() << gnutls_strerror(static_cast<int>(rc));
   }
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0], header);
@@ -420,9 +431,8 @@ TEST_F(PcmkTlsTest, ASilentPeerStaysPendingUntilTheCallersDeadlineClosesIt) {
   while (Clock::now() < deadline) {
     ASSERT_EQ(server->handshake(), Progress::WantRead);
     ++rounds;
-    waitReadable({server->fd()},
-                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) +
-                     std::chrono::milliseconds(1));
+    waitReadable({server->fd()}, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) +
+                                     std::chrono::milliseconds(1));
   }
   EXPECT_GE(rounds, 1);
   EXPECT_FALSE(server->handshakeDone());

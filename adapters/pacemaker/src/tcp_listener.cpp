@@ -46,8 +46,8 @@ std::string describeAddress(const void* storage, unsigned length) {
 }
 
 TcpListener::TcpListener(const std::string& address, std::uint16_t port) {
-  const std::string where = (address.empty() ? std::string("every address") : address) + " port " +
-                            std::to_string(port);
+  const std::string where =
+      (address.empty() ? std::string("every address") : address) + " port " + std::to_string(port);
   addrinfo hints{};
   hints.ai_flags = AI_PASSIVE;
   hints.ai_family = AF_UNSPEC;

@@ -22,9 +22,9 @@ class TcpListener {
   struct Accepted {
     enum class Status { Invalid = 0, Connection, None, Failed };
     Status status = Status::Invalid;
-    int fd = -1;       // with Connection: the caller owns it
-    std::string peer;  // with Connection: "10.0.0.1:40212" or "[fe80::1]:40212"
-    std::string error; // with Failed
+    int fd = -1;        // with Connection: the caller owns it
+    std::string peer;   // with Connection: "10.0.0.1:40212" or "[fe80::1]:40212"
+    std::string error;  // with Failed
   };
 
   /**

@@ -50,8 +50,8 @@ std::shared_ptr<const TlsCredentials> TlsCredentials::load(const TlsConfig& conf
     credentials->loadX509(config);
     credentials->priorities_ = base;  // no PSK suites: a certificate is required
   } else {
-    const bool partial = !config.ca_file.empty() || !config.cert_file.empty() || !config.key_file.empty() ||
-                         !config.crl_file.empty();
+    const bool partial =
+        !config.ca_file.empty() || !config.cert_file.empty() || !config.key_file.empty() || !config.crl_file.empty();
     if (partial) {
       // Pacemaker 3.0 silently falls back to PSK here; say so, since the
       // administrator evidently meant certificates.
@@ -65,11 +65,10 @@ std::shared_ptr<const TlsCredentials> TlsCredentials::load(const TlsConfig& conf
     credentials->priorities_ = base + ":+DHE-PSK:+PSK";
   }
   const char* error_at = nullptr;
-  const int rc = gnutls_priority_init2(&credentials->priority_cache_, credentials->priorities_.c_str(),
-                                       &error_at, 0);
+  const int rc = gnutls_priority_init2(&credentials->priority_cache_, credentials->priorities_.c_str(), &error_at, 0);
   if (rc < 0) {
-    throw std::runtime_error("unable to use TLS priorities \"" + credentials->priorities_ + "\": " +
-                             gnutlsError(rc) + (error_at ? std::string(" at \"") + error_at + "\"" : ""));
+    throw std::runtime_error("unable to use TLS priorities \"" + credentials->priorities_ + "\": " + gnutlsError(rc) +
+                             (error_at ? std::string(" at \"") + error_at + "\"" : ""));
   }
   return credentials;
 }
@@ -82,9 +81,11 @@ TlsCredentials::~TlsCredentials() {
 
 void TlsCredentials::loadPsk(const TlsConfig& config) {
   mode_ = Mode::Psk;
-  if (config.authkey_path.empty()) throw std::runtime_error("unable to load the pre-shared key: no key file configured");
+  if (config.authkey_path.empty())
+    throw std::runtime_error("unable to load the pre-shared key: no key file configured");
   psk_key_ = readWholeFile(config.authkey_path, "the pre-shared key file");
-  if (psk_key_.empty()) throw std::runtime_error("unable to use the pre-shared key file " + config.authkey_path + ": it is empty");
+  if (psk_key_.empty())
+    throw std::runtime_error("unable to use the pre-shared key file " + config.authkey_path + ": it is empty");
   check(gnutls_psk_allocate_server_credentials(&psk_), "allocate PSK credentials");
   gnutls_psk_set_server_credentials_function(psk_, &TlsCredentials::pskKeyOf);
   // TLS 1.2 DHE-PSK needs DH parameters when the client offers no RFC 7919
@@ -109,8 +110,8 @@ void TlsCredentials::loadX509(const TlsConfig& config) {
   const int rc = gnutls_certificate_set_x509_key_file2(certificate_, config.cert_file.c_str(), config.key_file.c_str(),
                                                        GNUTLS_X509_FMT_PEM, nullptr, GNUTLS_PKCS_PLAIN);
   if (rc < 0) {
-    throw std::runtime_error("unable to load the certificate " + config.cert_file + " with the key " +
-                             config.key_file + ": " + gnutlsError(rc));
+    throw std::runtime_error("unable to load the certificate " + config.cert_file + " with the key " + config.key_file +
+                             ": " + gnutlsError(rc));
   }
   // Same choice as for DHE-PSK: the RFC 7919 groups, for TLS 1.2 DHE suites.
   check(gnutls_certificate_set_known_dh_params(certificate_, GNUTLS_SEC_PARAM_MEDIUM), "set the DHE parameters");
@@ -129,7 +130,8 @@ std::optional<std::string> TlsCredentials::certificateExpiryWarning(std::time_t 
       char when[64] = "?";
       struct tm utc {};
       if (gmtime_r(&expires, &utc)) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &utc);
-      warning = std::string("the TLS server certificate ") + (expires <= now ? "expired on " : "will expire on ") + when;
+      warning =
+          std::string("the TLS server certificate ") + (expires <= now ? "expired on " : "will expire on ") + when;
     }
   }
   if (crt) gnutls_x509_crt_deinit(crt);
