@@ -30,6 +30,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 using Progress = TlsSession::Progress;
 using ReadStatus = TlsSession::ReadResult::Status;
@@ -390,7 +391,31 @@ TEST_F(PcmkTlsTest, AWrongKeyFailsBothSidesWithAClearReason) {
   EXPECT_TRUE(client->finished());
   EXPECT_THAT(server->error(), HasSubstr("does it use the same key file?"));
   EXPECT_EQ(client->rc(), GNUTLS_E_FATAL_ALERT_RECEIVED) << client->failure();
+  EXPECT_EQ(server->handshake(), Progress::Failed);  // and stays so
   std::cout << "server: " << server->error() << "\nclient: " << client->failure() << "\n";
+}
+
+TEST_F(PcmkTlsTest, APeerVanishingMidHandshakeIsNotBlamedOnTheKey) {
+  const std::string key = writeKey(32);
+  auto client = TestClient::psk(port(), key);
+  auto server = acceptSession(TlsCredentials::load(pskConfig()));
+  ASSERT_TRUE(server);
+  client->stepHandshake();  // the ClientHello, with the PSK binder
+  Progress outcome = Progress::WantRead;
+  for (auto until = Clock::now() + kPatience; !readable(client->fd()) && Clock::now() < until;) {
+    outcome = server->handshake();  // the key is handed out; the server answers
+    ASSERT_NE(outcome, Progress::Failed) << server->error();
+    waitReadable({server->fd(), client->fd()}, std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(readable(client->fd()));
+  ::shutdown(client->fd(), SHUT_RDWR);
+  for (auto until = Clock::now() + kPatience; outcome != Progress::Failed && Clock::now() < until;) {
+    waitReadable({server->fd()}, std::chrono::milliseconds(200));
+    outcome = server->handshake();
+  }
+  EXPECT_EQ(outcome, Progress::Failed);
+  EXPECT_THAT(server->error(), HasSubstr("The TLS connection was non-properly terminated"));
+  EXPECT_THAT(server->error(), Not(HasSubstr("key file")));
 }
 
 // TLS 1.2 DHE-PSK from a client that offers no RFC 7919 group (as older

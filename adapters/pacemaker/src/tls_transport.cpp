@@ -203,6 +203,7 @@ TlsSession::Progress TlsSession::direction() const {
 
 TlsSession::Progress TlsSession::handshake() {
   if (handshake_done_) return Progress::Done;
+  if (handshake_failed_) return Progress::Failed;  // GnuTLS must not be driven on after a fatal error
   for (;;) {
     const int rc = gnutls_handshake(session_);
     if (rc == GNUTLS_E_SUCCESS) {
@@ -216,10 +217,15 @@ TlsSession::Progress TlsSession::handshake() {
     // Tell the client why (one non-blocking try): it then fails at once with
     // a reason instead of waiting for its own timeout.
     gnutls_alert_send_appropriate(session_, rc);
+    handshake_failed_ = true;
     fail("complete the TLS handshake", rc);
-    // GnuTLS names the symptom (TLS 1.3: "illegal parameter", from the PSK
-    // binder; TLS 1.2: a failed decryption), not the usual cause.
-    if (psk_handed_out_) error_ += " (after the client chose a pre-shared key: does it use the same key file?)";
+    // GnuTLS names the symptom of a wrong key (TLS 1.3: the PSK binder is an
+    // "illegal parameter"; TLS 1.2: the client's Finished does not decrypt),
+    // not its usual cause.
+    const bool key_mismatch = rc == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER || rc == GNUTLS_E_DECRYPTION_FAILED;
+    if (psk_handed_out_ && key_mismatch) {
+      error_ += " (after the client chose a pre-shared key: does it use the same key file?)";
+    }
     return Progress::Failed;
   }
 }

@@ -118,7 +118,9 @@ class TlsSession {
 
   /**
    * Advance the handshake as far as the socket allows. Call it again when the
-   * socket is ready for what it returned (WantRead / WantWrite); Done once.
+   * socket is ready for what it returned (WantRead / WantWrite). On Done,
+   * read() at once: the client's first message may have arrived with its
+   * last handshake record and already be inside GnuTLS. Failed stays Failed.
    */
   Progress handshake();
   bool handshakeDone() const { return handshake_done_; }
@@ -165,6 +167,7 @@ class TlsSession {
   Clock::time_point started_at_;
   gnutls_session_t session_ = nullptr;
   bool handshake_done_ = false;
+  bool handshake_failed_ = false;
   bool psk_handed_out_ = false;  // the client picked a PSK suite and got our key
   bool closed_ = false;
   std::string error_;
