@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config
-          libpoco-dev libboost-dev libtinyxml2-dev libbz2-dev
+          libpoco-dev libboost-dev libtinyxml2-dev libbz2-dev libgnutls28-dev
           libgtest-dev libgmock-dev googletest
           resource-agents
           clang libclang-rt-14-dev)
