@@ -18,6 +18,7 @@
 #include <charconv>
 #include <cstdint>
 #include <sstream>
+#include <stdexcept>
 #include <string_view>
 #include <system_error>
 
