@@ -202,6 +202,9 @@ TEST_F(RemoteConfigTest, DefaultsFileFromTheFlagMustExistTheDefaultOneNeedNot) {
   EXPECT_THAT(error({"--pacemaker-defaults", path("fifo")}), HasSubstr("not a regular file"));
   write("default-pacemaker", "");
   EXPECT_THAT(load().errors, IsEmpty()) << "an empty file has no settings";
+  // The default file exists but cannot be read: an error, not silently no settings.
+  host_.pacemaker_defaults_file = dir_.str();
+  EXPECT_EQ(error(), "unable to read the defaults file '" + dir_.str() + "' (the default): not a regular file");
 }
 
 TEST_F(RemoteConfigTest, EmptyValueCountsAsUnset) {
@@ -346,6 +349,11 @@ TEST_F(RemoteConfigTest, SocketFromFlagThenLrmSocketThenLrmctlsDefault) {
   const std::string long_path = "/" + std::string(200, 's');
   EXPECT_EQ(error({"--socket", long_path}),
             "unable to use lrmd's socket '" + long_path + "' (--socket): longer than 107 bytes");
+}
+
+TEST_F(RemoteConfigTest, NoSocketAnywhereIsAnError) {
+  host_.socket_path.clear();
+  EXPECT_EQ(error(), "unable to find lrmd's socket: no --socket, no LRM_SOCKET and no default");
 }
 
 TEST_F(RemoteConfigTest, LoggingAsLrmds) {
