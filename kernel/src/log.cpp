@@ -56,17 +56,6 @@ std::string clip(std::string_view text, std::size_t max) {
   return std::string(text.substr(0, max)) + "...[" + std::to_string(text.size() - max) + " more bytes]";
 }
 
-std::optional<sdk::LogLevel> parseLogLevel(const std::string& name) {
-  static const std::pair<const char*, sdk::LogLevel> kLevels[] = {
-      {"error", sdk::LogLevel::Error}, {"warning", sdk::LogLevel::Warning},
-      {"notice", sdk::LogLevel::Notice}, {"info", sdk::LogLevel::Info},
-      {"debug", sdk::LogLevel::Debug}, {"trace", sdk::LogLevel::Trace}};
-  for (const auto& [label, level] : kLevels) {
-    if (name == label) return level;
-  }
-  return std::nullopt;
-}
-
 void setupLogging(const std::string& target, sdk::LogLevel level) {
   Poco::AutoPtr<Poco::Channel> sink;
   Poco::AutoPtr<Poco::PatternFormatter> formatter;

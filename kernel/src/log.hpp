@@ -11,8 +11,6 @@
 
 namespace lrm::kernel {
 
-/** Parse a level name (error, warning, notice, info, debug, trace). */
-std::optional<sdk::LogLevel> parseLogLevel(const std::string& name);
 
 /**
  * Configure the root logger: @p target is `stderr`, `syslog` or a file path.

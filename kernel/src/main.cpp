@@ -174,7 +174,7 @@ class LrmdApplication : public Application {
     const bool foreground = setting("foreground", nullptr, "false") == "true";
     try {
       const std::string level_name = setting("log-level", nullptr, "info");
-      const auto level = lrm::kernel::parseLogLevel(level_name);
+      const auto level = lrm::sdk::parseLogLevel(level_name);
       if (!level) throw std::invalid_argument("--log-level: unknown level '" + level_name + "'");
       lrm::kernel::setupLogging(setting("log-target", nullptr, foreground ? "stderr" : "syslog"), *level);
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <charconv>
+#include <utility>
 #include <cstdint>
 
 namespace lrm::sdk {
@@ -27,6 +28,16 @@ const char* toString(ExecStatus status) noexcept {
 std::optional<ExecStatus> parseExecStatus(std::string_view text) noexcept {
   for (std::size_t i = 0; i < kStatusNames.size(); ++i) {
     if (text == kStatusNames[i]) return static_cast<ExecStatus>(i);
+  }
+  return std::nullopt;
+}
+
+std::optional<LogLevel> parseLogLevel(std::string_view name) noexcept {
+  static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+      {"error", LogLevel::Error}, {"warning", LogLevel::Warning}, {"notice", LogLevel::Notice},
+      {"info", LogLevel::Info},   {"debug", LogLevel::Debug},     {"trace", LogLevel::Trace}};
+  for (const auto& [label, level] : kLevels) {
+    if (name == label) return level;
   }
   return std::nullopt;
 }

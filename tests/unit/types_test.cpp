@@ -301,5 +301,18 @@ TEST(IsFailure, OtherStatusesAlwaysAreFailures) {
   }
 }
 
+
+TEST(ParseLogLevel, EveryNameAndNothingElse) {
+  EXPECT_EQ(parseLogLevel("error"), LogLevel::Error);
+  EXPECT_EQ(parseLogLevel("warning"), LogLevel::Warning);
+  EXPECT_EQ(parseLogLevel("notice"), LogLevel::Notice);
+  EXPECT_EQ(parseLogLevel("info"), LogLevel::Info);
+  EXPECT_EQ(parseLogLevel("debug"), LogLevel::Debug);
+  EXPECT_EQ(parseLogLevel("trace"), LogLevel::Trace);
+  EXPECT_FALSE(parseLogLevel("Info"));
+  EXPECT_FALSE(parseLogLevel(""));
+  EXPECT_FALSE(parseLogLevel("warn"));
+}
+
 }  // namespace
 }  // namespace lrm::sdk

@@ -128,6 +128,8 @@ bool isFailure(const std::string& action, std::uint64_t interval_ms, ExecStatus 
 
 /** @brief Log severity, most severe first. */
 enum class LogLevel : int { Error = 0, Warning, Notice, Info, Debug, Trace };
+/** @brief Parse a level name (`error`, `warning`, `notice`, `info`, `debug`, `trace`); nullopt when unknown. */
+std::optional<LogLevel> parseLogLevel(std::string_view name) noexcept;
 
 }  // namespace lrm::sdk
 
