@@ -246,21 +246,29 @@ TEST_F(RemoteConfigTest, AddressIsAnIpLiteralOrAHostName) {
   EXPECT_THAT(error({"--address", std::string(64, 'a') + ".example"}), HasSubstr("not an IPv4"));
 }
 
-TEST_F(RemoteConfigTest, X509PartialConfigurationNamesWhatIsMissing) {
+// As in Pacemaker, X.509 needs all three files; a partial set leaves PSK in
+// force, with a warning naming what is set and what is missing.
+TEST_F(RemoteConfigTest, X509PartialConfigurationWarnsAndStaysWithThePsk) {
   const std::string pem = write("pem", "PEM");
+  env_["PCMK_authkey_location"] = write("key", "secret");
   env_["PCMK_ca_file"] = pem;
-  EXPECT_EQ(error(),
-            "unable to use X.509 mode: PCMK_ca_file (--ca-file) is set but PCMK_cert_file (--cert-file) and "
-            "PCMK_key_file (--key-file) are not; set the CA, certificate and key files, or none of them for PSK "
-            "mode");
-  EXPECT_EQ(error({"--key-file", pem}),
-            "unable to use X.509 mode: PCMK_ca_file (--ca-file) and PCMK_key_file (--key-file) are set but "
-            "PCMK_cert_file (--cert-file) is not; set the CA, certificate and key files, or none of them for PSK "
-            "mode");
-  env_.clear();
+  LoadedRemoteConfig loaded = load();
+  EXPECT_THAT(loaded.errors, ElementsAre());
+  EXPECT_FALSE(loaded.config.x509);
+  EXPECT_EQ(loaded.config.authkey, "secret");
+  EXPECT_THAT(loaded.warnings,
+              ElementsAre("not using X.509 mode: PCMK_ca_file (--ca-file) is set but PCMK_cert_file (--cert-file) "
+                          "and PCMK_key_file (--key-file) are not; using the PSK key file (set the CA, certificate "
+                          "and key files for X.509)"));
+  loaded = load({"--key-file", pem});
+  EXPECT_THAT(loaded.warnings, ElementsAre(HasSubstr("PCMK_ca_file (--ca-file) and PCMK_key_file (--key-file) are "
+                                                     "set but PCMK_cert_file (--cert-file) is not")));
+  env_.erase("PCMK_ca_file");
   write("default-pacemaker", "PCMK_crl_file=" + pem + "\n");
-  EXPECT_THAT(error(), HasSubstr("PCMK_crl_file (--crl-file) is set but PCMK_ca_file (--ca-file), PCMK_cert_file "
-                                 "(--cert-file) and PCMK_key_file (--key-file) are not"));
+  loaded = load();
+  EXPECT_THAT(loaded.warnings, ElementsAre(HasSubstr("PCMK_crl_file (--crl-file) is set but PCMK_ca_file (--ca-file), "
+                                                     "PCMK_cert_file (--cert-file) and PCMK_key_file (--key-file) "
+                                                     "are not")));
 }
 
 TEST_F(RemoteConfigTest, X509FilesMustBeReadable) {

@@ -256,7 +256,10 @@ class Loader {
     config_.address = address->value;
   }
 
-  // Returns whether X.509 mode is configured (complete or not): PSK is then not used.
+  // Returns whether X.509 mode is configured: PSK is then not used. As in
+  // Pacemaker, X.509 needs the CA, certificate and key all set; a partial
+  // set leaves the node in PSK mode (a warning says so), so that a node
+  // moved from pacemaker-remoted keeps working with its configuration.
   bool loadX509() {
     constexpr std::string_view kRequired[] = {"ca-file", "cert-file", "key-file"};
     std::vector<std::string> set;
@@ -266,10 +269,10 @@ class Loader {
     if (crl) set.push_back(x509Name("crl-file"));
     if (set.empty()) return false;
     if (!missing.empty()) {
-      error("unable to use X.509 mode: " + join(set) + (set.size() == 1 ? " is" : " are") + " set but " +
-            join(missing) + (missing.size() == 1 ? " is" : " are") +
-            " not; set the CA, certificate and key files, or none of them for PSK mode");
-      return true;
+      out_.warnings.push_back("not using X.509 mode: " + join(set) + (set.size() == 1 ? " is" : " are") +
+                              " set but " + join(missing) + (missing.size() == 1 ? " is" : " are") +
+                              " not; using the PSK key file (set the CA, certificate and key files for X.509)");
+      return false;
     }
     X509Files files;
     files.ca_file = checkedFile("CA file", *sources_.find("ca-file"));
