@@ -155,7 +155,7 @@ FrameReader::Status FrameReader::fail(std::string error) {
 FrameReader::Status FrameReader::next(Frame& frame) {
   if (!error_.empty()) return Status::Error;
   if (buffered() < kHeaderBytes) return Status::NeedMore;
-  const char* head = buffer_.data() + offset_;
+  const char* head = buffer_.data();
   std::string error;
   bool swapped = false;
   const std::optional<FrameHeader> header = decodeHeader(head, swapped, error);
@@ -194,14 +194,7 @@ FrameReader::Status FrameReader::next(Frame& frame) {
   frame.header = *header;
   frame.swapped = swapped;
   frame.xml = std::move(xml);
-  offset_ += header->size_total;
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
-  } else if (offset_ > 64 * 1024 && offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);
-    offset_ = 0;
-  }
+  buffer_.consume(header->size_total);
   return Status::Frame;
 }
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "wire/wire.hpp"
+
 namespace lrm::pacemaker {
 
 /** First header field as the sender wrote it; byte-swapped it means the other byte order. */
@@ -83,14 +85,13 @@ class FrameReader {
   Status next(Frame& frame);
   const std::string& error() const { return error_; }
   /** Bytes fed and not yet returned in a frame. */
-  std::size_t buffered() const { return buffer_.size() - offset_; }
+  std::size_t buffered() const { return buffer_.size(); }
 
  private:
   Status fail(std::string error);
 
   std::uint32_t max_payload_bytes_;
-  std::string buffer_;
-  std::size_t offset_ = 0;
+  wire::StreamBuffer buffer_;
   std::string error_;
 };
 

@@ -241,7 +241,7 @@ std::string frame(std::string_view payload) {
 FrameReader::Status FrameReader::next(std::string& payload) {
   if (!error_.empty()) return Status::Error;
   if (buffered() < 4) return Status::NeedMore;
-  const auto* head = reinterpret_cast<const unsigned char*>(buffer_.data() + offset_);
+  const auto* head = reinterpret_cast<const unsigned char*>(buffer_.data());
   const std::uint32_t size = (std::uint32_t{head[0]} << 24) | (std::uint32_t{head[1]} << 16) |
                              (std::uint32_t{head[2]} << 8) | std::uint32_t{head[3]};
   if (size == 0) {
@@ -254,16 +254,20 @@ FrameReader::Status FrameReader::next(std::string& payload) {
     return Status::Error;
   }
   if (buffered() < 4 + std::size_t{size}) return Status::NeedMore;
-  payload.assign(buffer_, offset_ + 4, size);
-  offset_ += 4 + size;
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
+  payload.assign(buffer_.data() + 4, size);
+  buffer_.consume(4 + std::size_t{size});
+  return Status::Frame;
+}
+
+void StreamBuffer::consume(std::size_t count) {
+  offset_ += count;
+  if (offset_ == bytes_.size()) {
+    bytes_.clear();
     offset_ = 0;
-  } else if (offset_ > 64 * 1024 && offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);
+  } else if (offset_ > 64 * 1024 && offset_ * 2 > bytes_.size()) {
+    bytes_.erase(0, offset_);
     offset_ = 0;
   }
-  return Status::Frame;
 }
 
 }  // namespace lrm::wire

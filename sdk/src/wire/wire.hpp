@@ -93,6 +93,26 @@ std::string sanitize(std::string_view text);
 /** Frame a payload: 4-byte big-endian length followed by the bytes. */
 std::string frame(std::string_view payload);
 
+/**
+ * The bytes a frame reader has received and not yet taken. Frames are taken
+ * from the front without moving the rest each time: the bytes are moved only
+ * when everything was taken, or when more than 64 KiB and half of the
+ * buffer were, so taking N frames costs O(bytes), not O(N × bytes).
+ */
+class StreamBuffer {
+ public:
+  void append(const char* data, std::size_t size) { bytes_.append(data, size); }
+  /** The first byte not yet taken. */
+  const char* data() const { return bytes_.data() + offset_; }
+  std::size_t size() const { return bytes_.size() - offset_; }
+  /** Take the first @p count bytes (at most size()). */
+  void consume(std::size_t count);
+
+ private:
+  std::string bytes_;
+  std::size_t offset_ = 0;
+};
+
 /** Incremental frame splitter for a byte stream. */
 class FrameReader {
  public:
@@ -106,12 +126,11 @@ class FrameReader {
   /** Extract the next complete frame into @p payload. On Error, error() says why. */
   Status next(std::string& payload);
   const std::string& error() const { return error_; }
-  std::size_t buffered() const { return buffer_.size() - offset_; }
+  std::size_t buffered() const { return buffer_.size(); }
 
  private:
   std::size_t max_frame_;
-  std::string buffer_;
-  std::size_t offset_ = 0;
+  StreamBuffer buffer_;
   std::string error_;
 };
 
