@@ -200,7 +200,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   }
 
   // Restore before serving: instances and last results come back, nothing is
-  // started, stopped or probed (DESIGN §5).
+  // started, stopped or probed (docs/operations.md).
   std::unique_ptr<StateStore> store;
   std::unique_ptr<JournalOutage> outage;
   if (!config.state_dir.empty()) {

@@ -1,5 +1,5 @@
 // Wiring of the daemon: event loop, spawner, plugins, engine and server, and
-// the shutdown sequence (DESIGN §4.2). main.cpp only parses options.
+// the shutdown sequence (docs/architecture.md §8). main.cpp only parses options.
 #pragma once
 
 #include <sys/types.h>

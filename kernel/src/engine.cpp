@@ -453,7 +453,7 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   if (request.action == "stop") cancelAllRecurring(instance);
 
   if (request.interval_ms > 0) {
-    // A second identical recurring op is merged into the first (DESIGN §2.3).
+    // A second identical recurring op is merged into the first (docs/architecture.md §5.1).
     auto same = [&](const OpPtr& op) {
       return op->recurring() && !op->cancel_requested && op->action == request.action &&
              op->interval_ms == request.interval_ms;
@@ -755,7 +755,7 @@ std::size_t Engine::flush(const std::string& id) {
 void Engine::clientGone(ClientId client) {
   for (const auto& [id, instance] : instances_) {
     // Only the client that registered the instance with drop_recurring takes
-    // its recurring ops with it (DESIGN §2.9).
+    // its recurring ops with it (docs/architecture.md §5.1, #20).
     if (!instance->drop_recurring || instance->deleted || instance->registered_by != client) continue;
     const std::size_t count =
         cancelWhere(instance, [client](const Op& op) { return op.recurring() && op.origin == client; });

@@ -11,9 +11,9 @@
 namespace lrm::kernel {
 namespace {
 
-// Every library loaded stays mapped until the process exits (DESIGN: v1
-// never unloads). Destroying the last object of a plugin can happen inside
-// that plugin's own code (a callback closure owning it), which must not
+// Every library loaded stays mapped until the process exits (lrm never
+// unloads a plugin, docs/sdk.md). Destroying the last object of a plugin can
+// happen inside that plugin's own code (a callback closure owning it), which must not
 // unmap the code it is running.
 std::vector<std::shared_ptr<boost::dll::shared_library>>& loadedForever() {
   static std::vector<std::shared_ptr<boost::dll::shared_library>> libraries;

@@ -661,7 +661,7 @@ void Server::send(Connection& connection, const Message& message) {
 }
 
 void Server::flushAll() {
-  // Group commit (DESIGN §5): what the journal recorded up to now is handed
+  // Group commit (docs/operations.md, Durability): what the journal recorded up to now is handed
   // to its syncer (also when nobody is told anything, e.g. a recurring op
   // with notify=changes), and what clients are told about it this iteration
   // is held until it is on disk. The loop does not wait for the disk.

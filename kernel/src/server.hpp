@@ -95,7 +95,7 @@ class Server : public Notifier {
   /** Write what is queued for every connection now (the loop does it before it sleeps). */
   void flushAll();
   /**
-   * Group commit with the journal (DESIGN §5): at the end of each loop
+   * Group commit with the journal (docs/operations.md): at the end of each loop
    * iteration @p commit starts making what was journaled durable and returns
    * its batch; output queued in that iteration is held until @p durable (the
    * last batch on disk) reaches it. Call journalDurable() when a batch lands.

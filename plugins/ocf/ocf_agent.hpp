@@ -22,7 +22,7 @@ int mapExitCodeOfAction(const std::string& action, int exit_code);
 
 /**
  * The complete environment of an agent run: @p base, then the OCF variables
- * (DESIGN §4.2), then `OCF_RESKEY_<name>` for every parameter (except
+ * (docs/architecture.md §6), then `OCF_RESKEY_<name>` for every parameter (except
  * `OCF_CHECK_LEVEL`, the monitor depth, which is exported as it is).
  */
 std::vector<std::string> buildEnvironment(const std::vector<std::string>& base,

@@ -1,4 +1,4 @@
-// lrmctl against the real daemon: the commands of DESIGN §4.3, their output
+// lrmctl against the real daemon: the commands of the README's lrmctl section, their output
 // (text and --json) and their exit codes.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>

@@ -1,4 +1,4 @@
-// Execution semantics of DESIGN §2, case by case, in the spirit of
+// Execution semantics (docs/architecture.md §5), case by case, in the spirit of
 // pacemaker-execd's regression suite (cts-exec): what a CRM written for the
 // executor relies on.
 #include <gtest/gtest.h>

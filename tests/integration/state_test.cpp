@@ -1,4 +1,4 @@
-// Persistent state (DESIGN §5): a daemon that dies or stops comes back with
+// Persistent state (docs/operations.md): a daemon that dies or stops comes back with
 // its instances and last results, starting, stopping and probing nothing.
 #include <gtest/gtest.h>
 

@@ -258,7 +258,7 @@ TEST(RcName, KnownAndUnknownCodes) {
   for (int code : {-1, 10, 99, 189, 192, 255}) EXPECT_STREQ(rcName(code), "unknown") << code;
 }
 
-// ---------------------------------------------------------------- isFailure (DESIGN §4.3)
+// ---------------------------------------------------------------- isFailure
 
 TEST(IsFailure, DoneWithOkOrPromotedIsNotAFailure) {
   for (const char* action : {"start", "stop", "monitor", "promote"}) {

@@ -1,4 +1,4 @@
-// lrmctl: the command-line client of lrmd (DESIGN §4.3), built on the client
+// lrmctl: the command-line client of lrmd (README, lrmctl), built on the client
 // library. Global options come before the command; each command parses its
 // own options with a Poco::Util::OptionProcessor.
 #include <Poco/Util/Option.h>

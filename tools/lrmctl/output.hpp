@@ -1,5 +1,5 @@
 // How lrmctl prints things: one line of text for people, or one JSON object
-// per line (Poco::JSON) with the shapes fixed by DESIGN §4.3.
+// per line (Poco::JSON) with the shapes documented in the README (lrmctl, `--json`).
 #pragma once
 
 #include <Poco/JSON/Object.h>

@@ -117,7 +117,7 @@ struct SubscribeRequest {
  */
 std::string defaultSocketPath();
 
-/** @brief DESIGN §4.3: is this exec event a failure (for `watch --failures`)? */
+/** @brief Is this exec event a failure (for `watch --failures`)? */
 bool isFailure(const Event& event);
 
 /**

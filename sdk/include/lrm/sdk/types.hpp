@@ -1,5 +1,5 @@
 // Value types shared by the daemon, plugins and clients: agent specs,
-// operations, results, status and OCF return codes (DESIGN §1). Plain structs
+// operations, results, status and OCF return codes (README, Concepts). Plain structs
 // and free functions only; nothing here depends on Poco, Boost or tinyxml2.
 #pragma once
 
@@ -18,7 +18,7 @@ using Params = std::map<std::string, std::string>;
 using CallId = std::uint64_t;
 
 /**
- * @brief Did the execution happen? Kept separate from the agent's rc (DESIGN §1).
+ * @brief Did the execution happen? Kept separate from the agent's rc.
  * The numeric values are part of the ABI: append only.
  */
 enum class ExecStatus : int {
@@ -120,7 +120,7 @@ struct Result {
 };
 
 /**
- * @brief Is this result a failure (DESIGN §4.3, `watch --failures`)? Any status
+ * @brief Is this result a failure (`lrmctl watch --failures`)? Any status
  * other than done/cancelled, or done with an rc other than ok/promoted, except
  * a one-shot monitor (a probe) answering "not running".
  */
