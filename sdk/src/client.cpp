@@ -222,10 +222,16 @@ class Client::Impl {
     }
   }
 
+  // Did @p e come from lrmd beginning an upgrade in place (its goodbye, read
+  // now or still unread when a send failed)?
+  bool upgrading(const Error& e) {
+    return e.code() == "upgrading" || (e.code() == "disconnected" && saidUpgrading());
+  }
+
   // A call failed with @p e: if lrmd is being upgraded, reconnect (resuming
   // the session) and @return true; else the error stands.
   bool rideOver(const Error& e, Clock::time_point deadline) {
-    if (e.code() == "upgrading" || (e.code() == "disconnected" && saidUpgrading())) {
+    if (upgrading(e)) {
       reconnect(deadline, false);
       return true;
     }
@@ -396,7 +402,7 @@ std::unique_ptr<Client> Client::connect(const std::string& socket_path,
   } catch (const Error& e) {
     // The hello met the start of an upgrade in place: it was not read; say
     // it again to the new image.
-    if (e.code() != "upgrading" && !(e.code() == "disconnected" && impl->saidUpgrading())) throw;
+    if (!impl->upgrading(e)) throw;
     impl->reconnect(deadline, false);
   }
   impl->request_timeout_ = timeout;
