@@ -654,6 +654,8 @@ Event Client::waitForResult(sdk::CallId call_id, Millis timeout) {
   }
 }
 
+int Client::descriptor() const { return impl_->socket_.impl()->sockfd(); }
+
 void Client::sendRawForTest(const std::string& bytes) { impl_->sendBytes(bytes); }
 
 }  // namespace lrm::client

@@ -2,6 +2,7 @@
 // Debian ocf:heartbeat:Dummy: results, exit reasons, timeouts, process
 // groups, output floods, serialization, delays, cancel, unregister, events.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -90,6 +91,22 @@ TEST_F(Exec, FailureCarriesRcExitReasonAndOutput) {
   EXPECT_EQ(event.exit_reason, "disk /dev/null is not a filesystem");
   EXPECT_NE(event.output.find("some diagnostic"), std::string::npos) << "stderr wins over stdout";
   EXPECT_EQ(event.output.find("stdout of start"), std::string::npos);
+}
+
+// A caller with its own poll loop (lrm-remoted) waits on the client's
+// descriptor and then drains the events without blocking.
+TEST_F(Exec, DescriptorBecomesReadableForAnEventThatNextEventTakesWithoutWaiting) {
+  add("s", "ocf:lrmtest:Sleeper", {{"sleep", "0.2"}});
+  const sdk::CallId call = submit("s", "start");
+  EXPECT_FALSE(client_->nextEvent(Millis(0))) << "nothing has happened yet";
+  pollfd watched{client_->descriptor(), POLLIN, 0};
+  ASSERT_EQ(::poll(&watched, 1, static_cast<int>(kPatience.count())), 1) << "no event within the patience";
+  std::optional<Event> event;
+  waitUntil([&] { return (event = client_->nextEvent(Millis(0))).has_value(); });
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->call_id, call);
+  EXPECT_EQ(event->status, ExecStatus::Done);
+  EXPECT_FALSE(client_->nextEvent(Millis(0)));
 }
 
 TEST_F(Exec, ExitCodesOutsideOcfMapToGenericError) {

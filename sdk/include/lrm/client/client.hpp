@@ -197,6 +197,15 @@ class Client {
    */
   std::optional<Event> nextEvent(Millis timeout);
   /**
+   * @brief The connection's socket, for a caller's own poll()/epoll loop: it
+   * becomes readable when a message from lrmd may be waiting. Then, and after
+   * every other call (events read while waiting for a reply are queued inside
+   * the client), take events with nextEvent(Millis(0)) until it returns
+   * nullopt. The descriptor changes when the client reconnects after an
+   * upgrade in place: ask again before each wait. Never read from or close it.
+   */
+  int descriptor() const;
+  /**
    * @brief Wait for the result of @p call_id; other events stay queued for nextEvent().
    * @throws Error `timeout` or `disconnected`.
    */
