@@ -7,6 +7,10 @@
  *   remote_driver HOST PORT WORK_DIR SCENARIO
  *   remote_driver HOST PORT WORK_DIR bench N PROVIDER:TYPE PID...
  *
+ * bench: N instances x (start, monitor, stop), each phase submitted at once;
+ * one JSON line with the wall time, ops/s and the CPU (utime + stime) each
+ * PID (the daemon's processes) spent meanwhile.
+ *
  * The key is read by liblrmd from PCMK_authkey_location. WORK_DIR holds the
  * agents' state files; it is printed as $WORK so that two runs compare equal.
  * Every reply is one "reply" line, every event one "event" line with the
@@ -598,10 +602,9 @@ static double cpuMs(const char *pid) {
     return (utime + stime) * 1000.0 / sysconf(_SC_CLK_TCK);
 }
 
-static double cpuOfAll(char **pids, int count) {
-    double sum = 0;
-    for (int i = 0; i < count; ++i) sum += cpuMs(pids[i]);
-    return sum;
+// CPU of each daemon process, before or after: the cost of each side.
+static void cpuOfEach(char **pids, int count, double *cpu_ms) {
+    for (int i = 0; i < count; ++i) cpu_ms[i] = cpuMs(pids[i]);
 }
 
 static bool phaseDone(void *unused) {
@@ -625,7 +628,9 @@ static int bench(int n, const char *agent, char **pids, int pid_count) {
         g_free(rsc);
     }
     static const char *const actions[] = {"start", "monitor", "stop"};
-    double cpu_before = cpuOfAll(pids, pid_count), started = nowMs();
+    double *cpu_before = g_new0(double, pid_count + 1), *cpu_after = g_new0(double, pid_count + 1);
+    cpuOfEach(pids, pid_count, cpu_before);
+    double started = nowMs();
     bool complete = true;
     for (int phase = 0; phase < 3 && complete; ++phase) {
         outstanding = n;
@@ -640,16 +645,24 @@ static int bench(int n, const char *agent, char **pids, int pid_count) {
         }
         complete = runUntil(phaseDone, NULL, 10 * kWaitLimitMs);
     }
-    double wall_ms = nowMs() - started, cpu_ms = cpuOfAll(pids, pid_count) - cpu_before;
+    double wall_ms = nowMs() - started;
+    cpuOfEach(pids, pid_count, cpu_after);
     for (int i = 0; i < n; ++i) {
         char *rsc = g_strdup_printf("bench-%d", i);
         conn->cmds->unregister_rsc(conn, rsc, lrmd_opt_none);
         g_free(rsc);
     }
-    printf("{\"bench\":\"remote\",\"agent\":\"ocf:%s\",\"n\":%d,\"wall_ms\":%.1f,\"ops_per_s\":%.1f,"
-           "\"cpu_ms\":%.1f,\"cpu_ms_per_op\":%.4f,\"failures\":%d,\"complete\":%s}\n",
-           agent, n, wall_ms, 3.0 * n * 1000.0 / wall_ms, cpu_ms, cpu_ms / (3.0 * n), failures,
+    double cpu_ms = 0;
+    printf("{\"bench\":\"remote\",\"agent\":\"ocf:%s\",\"n\":%d,\"wall_ms\":%.1f,\"ops_per_s\":%.1f,\"cpu_ms\":[",
+           agent, n, wall_ms, 3.0 * n * 1000.0 / wall_ms);
+    for (int i = 0; i < pid_count; ++i) {
+        printf("%s%.1f", i > 0 ? "," : "", cpu_after[i] - cpu_before[i]);
+        cpu_ms += cpu_after[i] - cpu_before[i];
+    }
+    printf("],\"cpu_ms_per_op\":%.4f,\"failures\":%d,\"complete\":%s}\n", cpu_ms / (3.0 * n), failures,
            complete ? "true" : "false");
+    g_free(cpu_before);
+    g_free(cpu_after);
     g_strfreev(spec);
     return complete && failures == 0 ? 0 : 1;
 }

@@ -18,7 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
 readonly scenarios=(register info probe start recurring cancel unregister_in_flight timeout failing
                     get_recurring new_client garbage wrong_key)
-readonly pcmk_port=3121 lrm_port=3122
+# shellcheck source-path=SCRIPTDIR source=remote_daemons.sh
+source "$here/remote_daemons.sh"
 
 # Differences that are lrm's by design. One entry per line:
 #   scenario|line pattern (ERE)|field|pacemaker-remoted's value|lrm's value
@@ -35,33 +36,36 @@ skip() {
 
 # ---- Inside the namespaces -------------------------------------------------
 
-# Waits until something listens on 127.0.0.1:PORT (or the daemon died).
-wait_listening() {
-  local port=$1 pid=$2 name=$3
-  for _ in $(seq 1 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "unable to start $name: it exited (log in $work)" >&2
-      return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "unable to start $name: nothing listens on port $port after 15 s" >&2
-  return 1
-}
-
 # Runs every scenario against one daemon, outputs in $work/out/SIDE/.
 run_scenarios() {
-  local side=$1 port=$2
+  local side=$1 port=$2 scenario key
   mkdir -p "$work/out/$side" "$work/state/$side"
   for scenario in "${scenarios[@]}"; do
-    local key=$work/authkey
+    key=$work/authkey
     [ "$scenario" = wrong_key ] && key=$work/wrongkey
     PCMK_authkey_location=$key PCMK_logfacility=none \
       ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$here/lsan.supp \
-      UBSAN_OPTIONS=halt_on_error=1 "$build_dir/bin/remote_driver" 127.0.0.1 "$port" "$work/state/$side" "$scenario" \
-      >"$work/out/$side/$scenario" 2>>"$work/driver-$side.stderr" || echo "exit status $?" >>"$work/out/$side/$scenario"
+      UBSAN_OPTIONS=halt_on_error=1 "$build_dir/bin/remote_driver" 127.0.0.1 "$port" "$work/state/$side" \
+      "$scenario" >"$work/out/$side/$scenario" 2>>"$work/driver-$side.stderr" \
+      || echo "exit status $?" >>"$work/out/$side/$scenario"
   done
+}
+
+# Both daemons at once: each has one client at a time, so neither sees the
+# other's traffic, and the run takes as long as the slower side.
+inside() {
+  enter_private_node
+  local status=0
+  if start_daemons; then
+    run_scenarios pacemaker "$pcmk_port" &
+    local pcmk_runner=$!
+    run_scenarios lrm "$lrm_port"
+    wait "$pcmk_runner"
+  else
+    status=1
+  fi
+  stop_daemons
+  return $status
 }
 
 # Rewrites lrm's value of each allowed difference to pacemaker-remoted's.
@@ -75,43 +79,6 @@ apply_allow_list() {
       { print }' "$file" >"$file.allowed"
     mv "$file.allowed" "$file"
   done
-}
-
-inside() {
-  ip link set lo up
-  mount -t tmpfs -o mode=0755 tmpfs /run
-  # The installed agents read-only plus lrmtest, at the path both daemons use.
-  local ocf=/usr/lib/ocf/resource.d
-  mkdir -p "$work/ocf-installed" "$work/ocf"
-  mount --bind "$ocf" "$work/ocf-installed"
-  mount -o remount,bind,ro "$work/ocf-installed"
-  for provider in "$work/ocf-installed"/*; do ln -s "$provider" "$work/ocf/$(basename "$provider")"; done
-  ln -s "$source_dir/tests/fixtures/ocf/lrmtest" "$work/ocf/lrmtest"
-  mount --bind "$work/ocf" "$ocf"
-
-  PCMK_authkey_location=$work/authkey PCMK_remote_port=$pcmk_port PCMK_logfile=$work/pacemaker-remoted.log \
-    PCMK_logfacility=none "$pcmk_daemon" &
-  local pcmk_pid=$!
-  "$build_dir/bin/lrmd" --foreground --socket "$work/lrmd.sock" --state-dir "$work/lrmd-state" \
-    --log-target "$work/lrmd.log" &
-  local lrmd_pid=$!
-  "$build_dir/bin/lrm-remoted" --foreground --socket "$work/lrmd.sock" --address 127.0.0.1 --port "$lrm_port" \
-    --authkey "$work/authkey" --log-target "$work/lrm-remoted.log" &
-  local remoted_pid=$!
-  local status=0
-  if wait_listening "$pcmk_port" "$pcmk_pid" pacemaker-remoted && wait_listening "$lrm_port" "$remoted_pid" lrm-remoted; then
-    run_scenarios pacemaker "$pcmk_port" &
-    local pcmk_runner=$!
-    run_scenarios lrm "$lrm_port"
-    wait "$pcmk_runner"
-  else
-    status=1
-  fi
-  kill "$pcmk_pid" "$remoted_pid" 2>/dev/null || true
-  wait "$pcmk_pid" "$remoted_pid" 2>/dev/null || true
-  kill "$lrmd_pid" 2>/dev/null || true
-  wait "$lrmd_pid" 2>/dev/null || true
-  return $status
 }
 
 # ---- Outside ---------------------------------------------------------------
@@ -129,21 +96,15 @@ fi
 build_dir=$(cd "$1" && pwd)
 keep=${2:-}
 [ -x "$build_dir/bin/remote_driver" ] || skip "remote_driver not built (pacemaker-dev not installed)"
-[ -x "$build_dir/bin/lrmd" ] && [ -x "$build_dir/bin/lrm-remoted" ] || skip "lrmd or lrm-remoted not built in $build_dir"
-[ "$(id -u)" = 0 ] || skip "needs root for private network and mount namespaces"
-command -v unshare >/dev/null && command -v ip >/dev/null || skip "unshare or ip not installed"
-[ -d /usr/lib/ocf/resource.d/heartbeat ] || skip "resource-agents not installed"
-pcmk_daemon=$("$source_dir/tools/fetch-pacemaker-remote.sh" "$build_dir/pacemaker-remote" 2>&1) \
-  || skip "pacemaker-remote package not available: $pcmk_daemon"
+can_run_daemons || skip "$why_not"
 
 work=$(mktemp -d /tmp/lrm-remote-XXXXXX)
-cleanup() {
-  if [ "$keep" = --keep ]; then echo "outputs kept in $work"; else rm -rf "$work"; fi
+cleanup() {  # shellcheck disable=SC2317  # run by the trap
+  if [ "$keep" = --keep ]; then echo "outputs and logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-dd if=/dev/urandom of="$work/authkey" bs=4096 count=1 status=none
-dd if=/dev/urandom of="$work/wrongkey" bs=4096 count=1 status=none
-chmod 0600 "$work/authkey" "$work/wrongkey"
+make_key "$work/authkey"
+make_key "$work/wrongkey"
 
 # The namespaces end with this process: their mounts and daemons go with them.
 if ! unshare --net --mount --propagation private "$BASH" "$0" --inside "$build_dir" "$work" "$pcmk_daemon"; then
@@ -151,7 +112,6 @@ if ! unshare --net --mount --propagation private "$BASH" "$0" --inside "$build_d
   tail -n 20 "$work"/*.log >&2 || true
   exit 1
 fi
-
 failed=0
 for scenario in "${scenarios[@]}"; do
   apply_allow_list "$scenario" "$work/out/lrm/$scenario"

@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154  # build_dir, work, source_dir are the caller's (see below)
+# Sourced by tests/remote/side_by_side.sh and bench/remote.sh: the real
+# pacemaker-remoted and lrm (lrmd + lrm-remoted) on 127.0.0.1 with one key,
+# inside the private network and mount namespace the caller has entered.
+#
+# The caller sets: build_dir (bin/lrmd, bin/lrm-remoted), work (the temp
+# directory: key in $work/authkey, logs and sockets go there), pcmk_daemon
+# (the pacemaker-remoted binary) and source_dir.
+
+readonly pcmk_port=3121 lrm_port=3122
+
+# Loopback up, a private /run (agents keep their state there), and the
+# installed OCF agents plus the lrmtest fixtures at the path both daemons
+# search (pacemaker-remoted's is compiled in: /usr/lib/ocf/resource.d).
+# Everything is undone when the namespace ends.
+enter_private_node() {
+  ip link set lo up
+  mount -t tmpfs -o mode=0755 tmpfs /run
+  local ocf=/usr/lib/ocf/resource.d provider
+  mkdir -p "$work/ocf-installed" "$work/ocf"
+  mount --bind "$ocf" "$work/ocf-installed"
+  mount -o remount,bind,ro "$work/ocf-installed"
+  for provider in "$work/ocf-installed"/*; do ln -s "$provider" "$work/ocf/$(basename "$provider")"; done
+  ln -s "$source_dir/tests/fixtures/ocf/lrmtest" "$work/ocf/lrmtest"
+  mount --bind "$work/ocf" "$ocf"
+}
+
+# Waits until something accepts on 127.0.0.1:PORT; fails when PID exits first.
+wait_listening() {
+  local port=$1 pid=$2 name=$3
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "unable to start $name: it exited (log: $(tail -n 3 "$work/$name.log" 2>/dev/null))" >&2
+      return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "unable to start $name: nothing accepts on port $port after 15 s" >&2
+  return 1
+}
+
+# Starts the three daemons; sets pcmk_pid, lrmd_pid, remoted_pid.
+start_daemons() {
+  PCMK_authkey_location=$work/authkey PCMK_remote_port=$pcmk_port PCMK_logfile=$work/pacemaker-remoted.log \
+    PCMK_logfacility=none "$pcmk_daemon" &
+  pcmk_pid=$!
+  "$build_dir/bin/lrmd" --foreground --socket "$work/lrmd.sock" --state-dir "$work/lrmd-state" \
+    --log-target "$work/lrmd.log" &
+  lrmd_pid=$!
+  "$build_dir/bin/lrm-remoted" --foreground --socket "$work/lrmd.sock" --address 127.0.0.1 \
+    --port "$lrm_port" --authkey "$work/authkey" --log-target "$work/lrm-remoted.log" &
+  remoted_pid=$!
+  wait_listening "$pcmk_port" "$pcmk_pid" pacemaker-remoted && wait_listening "$lrm_port" "$remoted_pid" lrm-remoted
+}
+
+# SIGTERM, then SIGKILL if PID has not exited within 10 s.
+stop_pid() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Stops what start_daemons started, by PID: the endpoints before lrmd.
+stop_daemons() {
+  stop_pid "$pcmk_pid"
+  stop_pid "$remoted_pid"
+  stop_pid "$lrmd_pid"
+}
+
+# Whether the daemons can run here: sets pcmk_daemon, or why_not and fails.
+can_run_daemons() {
+  why_not=
+  if [ ! -x "$build_dir/bin/lrmd" ] || [ ! -x "$build_dir/bin/lrm-remoted" ]; then
+    why_not="lrmd or lrm-remoted not built in $build_dir"
+  elif [ "$(id -u)" != 0 ]; then
+    why_not="needs root for private network and mount namespaces"
+  elif ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+    why_not="unshare or ip not installed"
+  elif [ ! -d /usr/lib/ocf/resource.d/heartbeat ]; then
+    why_not="resource-agents not installed"
+  elif ! pcmk_daemon=$("$source_dir/tools/fetch-pacemaker-remote.sh" "$build_dir/pacemaker-remote" 2>&1); then
+    why_not="pacemaker-remote package not available: $pcmk_daemon"
+  fi
+  [ -z "$why_not" ]
+}
