@@ -3,6 +3,10 @@
 // parsed with parseMessage) and the replies and notifies pacemaker-execd
 // gives, field by field. Notifies are collected by waiting on the client's
 // descriptor and pumping, as lrm-remoted's poll loop does.
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -205,16 +209,6 @@ class PcmkBridge : public ::testing::Test {
   std::vector<wire::Message> notifies_;
   std::uint64_t request_id_ = 0;
 };
-
-TEST_F(PcmkBridge, HandlesTheExecutorRequestsOnly) {
-  for (const char* op : {"lrmd_rsc_info", "lrmd_rsc_register", "lrmd_rsc_exec", "lrmd_rsc_cancel",
-                         "lrmd_rsc_unregister", "lrmd_get_recurring"}) {
-    EXPECT_TRUE(ExecutorBridge::handles(op)) << op;
-  }
-  for (const char* op : {"register", "lrmd_rsc_poke", "lrmd_check", "ipc_fwd", "lrmd_alert_exec", ""}) {
-    EXPECT_FALSE(ExecutorBridge::handles(op)) << op;
-  }
-}
 
 TEST_F(PcmkBridge, RegisterRepliesAndNotifiesThenInfoDescribesIt) {
   // The sample's register, drop_recurring as 2.1 encodes it.
@@ -513,6 +507,54 @@ TEST_F(PcmkBridge, ResultsOfOpsOthersSubmittedAreNotifiedForTheClustersResources
   EXPECT_FALSE(result.has("lrmd_timeout"));
   EXPECT_TRUE(result.children.empty());
   for (const auto& notify : notifies_) EXPECT_NE(notify.get("lrmd_rsc_id"), "local");
+}
+
+TEST_F(PcmkBridge, ARepeatedRecurringExecTakesOverTheOpWithItsNewCallId) {
+  registerResource("c1", "ocf", "lrmtest", "Counter");
+  ExecSpec monitor{"c1", "monitor", 60000, 20000, 0, 4, {{"count", scratch_.file("n")}}};
+  const std::int64_t first = exec(monitor);
+  awaitResult(first);
+  monitor.timeout_ms = 15000;
+  const std::int64_t second = exec(monitor);
+  EXPECT_GT(second, first);
+  // lrmd runs the merged op again and notifies it under the new call id,
+  // echoing what the new request carried.
+  const wire::Message result = awaitResult(second);
+  EXPECT_EQ(result.get("lrmd_timeout"), "15000");
+  ASSERT_EQ(result.children.size(), 1u);
+  EXPECT_EQ(sorted(result.children[0].attrs), sorted(withMeta(monitor)));
+  notifies_.clear();
+  EXPECT_EQ(rcOf(cancelXml("c1", "monitor", 60000)), 0);
+  ASSERT_EQ(notifies_.size(), 1u);
+  EXPECT_EQ(integer(notifies_[0], "lrmd_callid"), second);
+  EXPECT_EQ(notifies_[0].get("lrmd_timeout"), "15000");
+}
+
+// Poco channel keeping what the bridge logs.
+class Captured : public Poco::Channel {
+ public:
+  void log(const Poco::Message& message) override { lines.emplace_back(message.getPriority(), message.getText()); }
+  std::vector<std::pair<int, std::string>> lines;
+};
+
+TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
+  Poco::Logger& logger = Poco::Logger::get("lrm-remoted");
+  Poco::AutoPtr<Captured> captured(new Captured);
+  Poco::Channel::Ptr previous_channel = logger.getChannel();
+  const int previous_level = logger.getLevel();
+  logger.setChannel(captured);
+  logger.setLevel(Poco::Message::PRIO_DEBUG);
+  registerResource("s1", "ocf", "lrmtest", "Sleeper");
+  EXPECT_EQ(rcOf(execXml({"nope", "start", 0, 20000, 0, 0, {}})), -19);
+  logger.setChannel(previous_channel);
+  logger.setLevel(previous_level);
+  ASSERT_EQ(captured->lines.size(), 2u);
+  EXPECT_EQ(captured->lines[0].first, Poco::Message::PRIO_DEBUG);
+  EXPECT_EQ(captured->lines[0].second, "lrmd_rsc_register [s1]: lrmd_rc 0");
+  EXPECT_EQ(captured->lines[1].first, Poco::Message::PRIO_WARNING);
+  EXPECT_EQ(captured->lines[1].second.rfind("unable to execute an operation of [nope]: lrmd refused it (unknown-instance)", 0), 0u)
+      << captured->lines[1].second;
+  EXPECT_NE(captured->lines[1].second.find("(answered -19)"), std::string::npos);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // The translations ExecutorBridge applies: lrm's statuses as PCMK_EXEC_*
 // values, lrmd's error codes as the errno pacemaker-execd answers, agent
-// specs, and both Pacemaker encodings of drop_recurring.
+// specs, both Pacemaker encodings of drop_recurring, and which requests
+// the bridge takes.
 #include <gtest/gtest.h>
 
 #include <cerrno>
 
+#include "executor_bridge.hpp"
 #include "executor_mapping.hpp"
 
 namespace lrm::pacemaker {
@@ -59,6 +61,16 @@ TEST(PcmkExecutorMapping, CallOptionsOfBothPacemakerLines) {
   EXPECT_TRUE(changesOnlyRequested(0x4));
   EXPECT_TRUE(changesOnlyRequested(0x6));
   EXPECT_FALSE(changesOnlyRequested(0x3));
+}
+
+TEST(PcmkExecutorMapping, TheBridgeHandlesTheExecutorRequestsOnly) {
+  for (const char* op : {"lrmd_rsc_info", "lrmd_rsc_register", "lrmd_rsc_exec", "lrmd_rsc_cancel",
+                         "lrmd_rsc_unregister", "lrmd_get_recurring"}) {
+    EXPECT_TRUE(ExecutorBridge::handles(op)) << op;
+  }
+  for (const char* op : {"register", "lrmd_rsc_poke", "lrmd_check", "ipc_fwd", "lrmd_alert_exec", ""}) {
+    EXPECT_FALSE(ExecutorBridge::handles(op)) << op;
+  }
 }
 
 }  // namespace
