@@ -450,7 +450,7 @@ TEST_F(PcmkBridge, GetRecurringOfEveryResource) {
   EXPECT_TRUE(unknown.children.empty());
 }
 
-TEST_F(PcmkBridge, AClassLrmDoesNotHaveRegistersAndItsOpsEndNotInstalled) {
+TEST_F(PcmkBridge, AClassLrmDoesNotHaveRegistersAndItsOpsEndNotInstalledButStop) {
   const wire::Message reply = send(registerXml("sd1", "systemd", "", "chronyd"));
   EXPECT_EQ(reply.get("lrmd_rc"), "0");
   ASSERT_EQ(notifies_.size(), 1u);
@@ -471,6 +471,12 @@ TEST_F(PcmkBridge, AClassLrmDoesNotHaveRegistersAndItsOpsEndNotInstalled) {
   registerResource("s1", "ocf", "lrmtest", "Sleeper");
   const std::int64_t lrm_call = exec({"s1", "start", 0, 20000, 0, 0, {{"state", scratch_.file("s1")}}});
   EXPECT_GT(exec({"sd1", "monitor", 0, 20000, 0, 0, {}}), lrm_call);
+
+  // Nothing of that class runs here: a stop succeeds.
+  const wire::Message stop = awaitResult(exec({"sd1", "stop", 0, 20000, 0, 0, {}}));
+  EXPECT_EQ(stop.get("lrmd_exec_rc"), "0");
+  EXPECT_EQ(stop.get("lrmd_exec_op_status"), "0");
+  EXPECT_FALSE(stop.has("lrmd_rsc_exit_reason"));
 
   EXPECT_EQ(rcOf(cancelXml("sd1", "monitor", 10000)), -95);
   const wire::Message recurring = send(rscXml("lrmd_get_recurring", "lrmd_api_get_recurring_ops", "sd1"));

@@ -183,8 +183,8 @@ class ExecutorBridge::Impl {
   };
 
   // A resource of a class lrm does not have (systemd, stonith, ...): execd
-  // registers any class and fails its ops "not installed"; lrmd refuses the
-  // registration, so the bridge keeps it.
+  // registers any class without checking it; lrmd refuses the registration,
+  // so the bridge keeps it and answers its ops itself (foreignResult()).
   struct Foreign {
     std::string cls;
     std::string provider;
@@ -282,7 +282,7 @@ class ExecutorBridge::Impl {
 
     if (auto foreign = foreign_.find(id); foreign != foreign_.end()) {
       const sdk::CallId call_id = ++last_call_id_;
-      deferred_.push_back(notInstalledNotify(record, call_id, foreign->second.cls));
+      deferred_.push_back(foreignResult(record, call_id, foreign->second.cls));
       succeed(reply, static_cast<std::int64_t>(call_id), call_id);
       return;
     }
@@ -396,20 +396,25 @@ class ExecutorBridge::Impl {
     if (record) notify.add(record->attributes);
   }
 
-  // The result execd gives an op of a class it cannot run: the services
-  // library finds no such standard (ENOENT), so the op ends at once.
-  wire::Message notInstalledNotify(const CallRecord& record, sdk::CallId call_id, const std::string& cls) {
+  // The result of an op of a class lrm does not have, as execd gives it for
+  // an agent it cannot find (a systemd unit that does not exist): not
+  // installed, except a stop, which succeeds: nothing of that class runs
+  // here. A probe answered "not installed" keeps the cluster from placing
+  // the resource on this node; a failed stop would have it fence the node.
+  wire::Message foreignResult(const CallRecord& record, sdk::CallId call_id, const std::string& cls) {
+    const bool stop = record.action == "stop";
     wire::Message notify = execNotify(&record, record.interval_ms);
-    notify.set("lrmd_exec_rc", sdk::rc::kNotInstalled);
-    notify.set("lrmd_exec_op_status", pcmkExecStatus(sdk::ExecStatus::NotInstalled));
+    notify.set("lrmd_exec_rc", stop ? sdk::rc::kOk : sdk::rc::kNotInstalled);
+    notify.set("lrmd_exec_op_status", pcmkExecStatus(stop ? sdk::ExecStatus::Done : sdk::ExecStatus::NotInstalled));
     notify.set("lrmd_callid", call_id);
     notify.set("lrmd_rsc_deleted", 0);
     notify.set("lrmd_run_time", static_cast<std::uint64_t>(std::time(nullptr)));
+    // execd's op ends before its services library runs anything: no rc change is dated.
     notify.set("lrmd_rcchange_time", 0);
     notify.set("lrmd_exec_time", 0);
     notify.set("lrmd_queue_time", 0);
     finishNotify(notify, record.rsc_id, record.action, &record,
-                 "lrm has no resource class \"" + cls + "\"", {});
+                 stop ? std::string() : "lrm has no resource class \"" + cls + "\"", {});
     return notify;
   }
 
