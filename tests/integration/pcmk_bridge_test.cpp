@@ -558,7 +558,7 @@ TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
   EXPECT_EQ(captured->lines[0].first, Poco::Message::PRIO_DEBUG);
   EXPECT_EQ(captured->lines[0].second, "lrmd_rsc_register [s1]: lrmd_rc 0");
   EXPECT_EQ(captured->lines[1].first, Poco::Message::PRIO_WARNING);
-  EXPECT_EQ(captured->lines[1].second.rfind("unable to execute an operation of [nope]: lrmd refused it (unknown-instance)", 0), 0u)
+  EXPECT_EQ(captured->lines[1].second.rfind("unable to execute start of [nope]: lrmd refused it (unknown-instance)", 0), 0u)
       << captured->lines[1].second;
   EXPECT_NE(captured->lines[1].second.find("(answered -19)"), std::string::npos);
 }

@@ -55,12 +55,14 @@ const char* replyOrigin(std::string_view op) {
   return "process_lrmd_message";
 }
 
-// What a warning says the cluster was unable to do.
-std::string verbOf(std::string_view op) {
+// What a warning says the cluster was unable to do to a resource.
+std::string verbOf(std::string_view op, const wire::Message& command) {
+  const wire::Message* rsc = requestResource(command);
+  const std::string action = rsc && rsc->has("lrmd_rsc_action") ? rsc->get("lrmd_rsc_action") : "an operation";
   if (op == kRscInfo) return "describe";
   if (op == kRscRegister) return "register";
-  if (op == kRscExec) return "execute an operation of";
-  if (op == kRscCancel) return "cancel an operation of";
+  if (op == kRscExec) return "execute " + action + " of";
+  if (op == kRscCancel) return "cancel " + action + " of";
   if (op == kRscUnregister) return "unregister";
   if (op == kGetRecurring) return "list the recurring operations of";
   return "carry out " + std::string(op) + " for";
@@ -120,13 +122,13 @@ class ExecutorBridge::Impl {
         throw Refusal{-EOPNOTSUPP, "not an executor request"};
       }
     } catch (const Refusal& refusal) {
-      return refuse(std::move(reply), op, id, refusal.rc, refusal.reason);
+      return refuse(std::move(reply), verbOf(op, command), id, refusal.rc, refusal.reason);
     } catch (const client::Error& error) {
       if (isLrmdUnreachable(error.code())) throw;
-      return refuse(std::move(reply), op, id, errnoForLrmError(error.code()),
+      return refuse(std::move(reply), verbOf(op, command), id, errnoForLrmError(error.code()),
                     "lrmd refused it (" + error.code() + "): " + error.what());
     }
-    logger().debug(op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
+    if (logger().debug()) logger().debug(op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
     return reply;
   }
 
@@ -150,16 +152,25 @@ class ExecutorBridge::Impl {
         info = lrmd_.info(id);
       } catch (const client::Error& error) {
         if (isLrmdUnreachable(error.code())) throw;
-        it = drop_recurring_.erase(it);  // unregistered behind the cluster's back
+        if (error.code() == "unknown-instance") {
+          it = drop_recurring_.erase(it);  // unregistered behind the cluster's back
+        } else {
+          logger().warning("unable to drop the recurring operations of [" + id + "]: " + error.what());
+          ++it;
+        }
         continue;
       }
       for (const auto& op : info.recurring) {
+        const std::string what = op.action + " every " + std::to_string(op.interval_ms) + " ms";
         try {
           lrmd_.cancel(id, op.action, op.interval_ms);
-          logger().information("[" + id + "] " + op.action + " every " + std::to_string(op.interval_ms) +
-                               " ms cancelled: the last cluster connection closed");
+          logger().information("[" + id + "] " + what + " cancelled: the last cluster connection closed");
         } catch (const client::Error& error) {
-          if (isLrmdUnreachable(error.code())) throw;  // else: already being cancelled or gone
+          if (isLrmdUnreachable(error.code())) throw;
+          // not-found: already being cancelled, or ended meanwhile
+          if (error.code() != "not-found") {
+            logger().warning("unable to cancel " + what + " of [" + id + "]: " + error.what());
+          }
         }
       }
       ++it;
@@ -191,10 +202,9 @@ class ExecutorBridge::Impl {
     std::string type;
   };
 
-  wire::Message refuse(wire::Message reply, const std::string& op, const std::string& id, int rc,
-                       const std::string& reason) {
-    logger().warning("unable to " + verbOf(op) + " [" + id + "]: " + reason + " (answered " +
-                     std::to_string(rc) + ")");
+  static wire::Message refuse(wire::Message reply, const std::string& verb, const std::string& id, int rc,
+                              const std::string& reason) {
+    logger().warning("unable to " + verb + " [" + id + "]: " + reason + " (answered " + std::to_string(rc) + ")");
     reply.set("lrmd_rc", rc);
     reply.set("lrmd_callid", 0);
     return reply;
