@@ -99,8 +99,8 @@ std::string rscXml(const std::string& op, const std::string& origin, const std::
 
 std::string cancelXml(const std::string& id, const std::string& action, std::uint64_t interval_ms) {
   return commandXml("lrmd_rsc_cancel", 0,
-                    "<lrmd_rsc lrmd_origin=\"lrmd_api_cancel\" lrmd_rsc_action=\"" + action + "\" lrmd_rsc_id=\"" +
-                        id + "\" lrmd_rsc_interval=\"" + std::to_string(interval_ms) + "\"/>");
+                    "<lrmd_rsc lrmd_origin=\"lrmd_api_cancel\" lrmd_rsc_action=\"" + action + "\" lrmd_rsc_id=\"" + id +
+                        "\" lrmd_rsc_interval=\"" + std::to_string(interval_ms) + "\"/>");
 }
 
 // Every attribute of @p message except the two of the envelope and those named in @p skip.
@@ -213,7 +213,8 @@ class PcmkBridge : public ::testing::Test {
 TEST_F(PcmkBridge, RegisterRepliesAndNotifiesThenInfoDescribesIt) {
   // The sample's register, drop_recurring as 2.1 encodes it.
   const wire::Message reply = send(registerXml("d1", "ocf", "pacemaker", "Dummy", 3));
-  EXPECT_EQ(attributesOf(reply), sorted({{"lrmd_origin", "process_lrmd_message"}, {"lrmd_rc", "0"}, {"lrmd_callid", "0"}}));
+  EXPECT_EQ(attributesOf(reply),
+            sorted({{"lrmd_origin", "process_lrmd_message"}, {"lrmd_rc", "0"}, {"lrmd_callid", "0"}}));
   ASSERT_EQ(notifies_.size(), 1u);
   EXPECT_EQ(notifies_[0].kind, "lrmd_notify");
   EXPECT_EQ(notifies_[0].get("lrmd_remote_msg_id"), "0");
@@ -267,8 +268,7 @@ TEST_F(PcmkBridge, ProbeStartMonitorOfDummyNotifyEveryFieldAsExecd) {
   EXPECT_EQ(probe.kind, "lrmd_notify");
   EXPECT_EQ(probe.get("lrmd_remote_msg_id"), "0");
   EXPECT_EQ(probe.get("lrmd_remote_msg_type"), "notify");
-  const std::vector<std::string> timing = {"lrmd_run_time", "lrmd_rcchange_time", "lrmd_exec_time",
-                                           "lrmd_queue_time"};
+  const std::vector<std::string> timing = {"lrmd_run_time", "lrmd_rcchange_time", "lrmd_exec_time", "lrmd_queue_time"};
   EXPECT_EQ(attributesOf(probe, timing), sorted({{"lrmd_origin", "send_cmd_complete_notify"},
                                                  {"lrmd_timeout", "20000"},
                                                  {"lrmd_rsc_interval", "0"},
@@ -392,6 +392,23 @@ TEST_F(PcmkBridge, RecurringMonitorWithChangesOnlyNotifiesFirstAndChanges) {
   const wire::Message none = send(rscXml("lrmd_get_recurring", "lrmd_api_get_recurring_ops", "c1"));
   ASSERT_EQ(none.children.size(), 1u);
   EXPECT_TRUE(none.children[0].children.empty());
+}
+
+TEST_F(PcmkBridge, StartDelayCountsInQueueTimeAndADelayedOpCanBeCancelled) {
+  registerResource("s1", "ocf", "lrmtest", "Sleeper");
+  const Attributes params = {{"state", scratch_.file("s1")}, {"sleep", "0"}};
+  const wire::Message delayed = awaitResult(exec({"s1", "start", 0, 20000, 300, 0, params}));
+  EXPECT_EQ(delayed.get("lrmd_rsc_start_delay"), "300");
+  EXPECT_GE(integer(delayed, "lrmd_queue_time"), 300) << "execd's queue time includes the start delay";
+
+  const std::int64_t call = exec({"s1", "stop", 0, 20000, 600000, 0, params});
+  notifies_.clear();
+  EXPECT_EQ(rcOf(cancelXml("s1", "stop", 0)), 0);
+  ASSERT_EQ(notifies_.size(), 1u) << "the cancelled notify precedes the reply";
+  EXPECT_EQ(integer(notifies_[0], "lrmd_callid"), call);
+  EXPECT_EQ(notifies_[0].get("lrmd_exec_op_status"), "1");
+  EXPECT_EQ(notifies_[0].get("lrmd_run_time"), "0") << "it never ran";
+  EXPECT_EQ(notifies_[0].get("lrmd_queue_time"), "0");
 }
 
 TEST_F(PcmkBridge, CancelOfARunningOneShotIsEopnotsupp) {
@@ -558,7 +575,8 @@ TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
   EXPECT_EQ(captured->lines[0].first, Poco::Message::PRIO_DEBUG);
   EXPECT_EQ(captured->lines[0].second, "lrmd_rsc_register [s1]: lrmd_rc 0");
   EXPECT_EQ(captured->lines[1].first, Poco::Message::PRIO_WARNING);
-  EXPECT_EQ(captured->lines[1].second.rfind("unable to execute start of [nope]: lrmd refused it (unknown-instance)", 0), 0u)
+  EXPECT_EQ(captured->lines[1].second.rfind("unable to execute start of [nope]: lrmd refused it (unknown-instance)", 0),
+            0u)
       << captured->lines[1].second;
   EXPECT_NE(captured->lines[1].second.find("(answered -19)"), std::string::npos);
 }

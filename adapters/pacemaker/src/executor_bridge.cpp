@@ -188,9 +188,9 @@ class ExecutorBridge::Impl {
     std::uint64_t start_delay_ms = 0;
     std::optional<std::string> userdata;
     wire::Message attributes{"attributes"};
-    bool notified = false;       // a result was notified: execd zeroes the times of later ones
-    int last_rc = 0;             // execd starts from rc 0
-    std::int64_t rcchange = 0;   // epoch s of the last change of rc; 0: never changed
+    bool notified = false;      // a result was notified: execd zeroes the times of later ones
+    int last_rc = 0;            // execd starts from rc 0
+    std::int64_t rcchange = 0;  // epoch s of the last change of rc; 0: never changed
   };
 
   // A resource of a class lrm does not have (systemd, stonith, ...): execd
@@ -464,8 +464,7 @@ class ExecutorBridge::Impl {
     notify.set("lrmd_queue_time", first ? event.queue_ms + delay_ms : 0);
     finishNotify(notify, event.id, event.action, record, event.exit_reason, event.output);
 
-    const bool over =
-        event.interval_ms == 0 || event.status == sdk::ExecStatus::Cancelled || event.deleted;
+    const bool over = event.interval_ms == 0 || event.status == sdk::ExecStatus::Cancelled || event.deleted;
     if (record && over) calls_.erase(found);
     return notify;
   }

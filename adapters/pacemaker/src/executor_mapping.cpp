@@ -14,15 +14,24 @@ constexpr std::uint64_t kNotifyChangesOnly = 0x4;
 
 int pcmkExecStatus(sdk::ExecStatus status) {
   switch (status) {
-    case sdk::ExecStatus::Pending: return -1;
-    case sdk::ExecStatus::Done: return 0;
-    case sdk::ExecStatus::Cancelled: return 1;
-    case sdk::ExecStatus::Timeout: return 2;
-    case sdk::ExecStatus::NotSupported: return 3;
-    case sdk::ExecStatus::Error: return 4;
-    case sdk::ExecStatus::ErrorHard: return 5;
-    case sdk::ExecStatus::ErrorFatal: return 6;
-    case sdk::ExecStatus::NotInstalled: return 7;
+    case sdk::ExecStatus::Pending:
+      return -1;
+    case sdk::ExecStatus::Done:
+      return 0;
+    case sdk::ExecStatus::Cancelled:
+      return 1;
+    case sdk::ExecStatus::Timeout:
+      return 2;
+    case sdk::ExecStatus::NotSupported:
+      return 3;
+    case sdk::ExecStatus::Error:
+      return 4;
+    case sdk::ExecStatus::ErrorHard:
+      return 5;
+    case sdk::ExecStatus::ErrorFatal:
+      return 6;
+    case sdk::ExecStatus::NotInstalled:
+      return 7;
   }
   return 4;  // a status appended to lrm's enum after this was written: an error
 }
