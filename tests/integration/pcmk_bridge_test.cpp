@@ -514,6 +514,22 @@ TEST_F(PcmkBridge, LastConnectionClosedCancelsRecurringOpsOfDropRecurringResourc
   EXPECT_EQ(lrmd_->info("keep").recurring.size(), 1u);
 }
 
+// lrm-remoted restarted: lrmd still has the resource and the cluster does
+// not register it again, yet its recurring ops are dropped as execd's.
+TEST_F(PcmkBridge, LastConnectionClosedDropsRecurringOpsOfResourcesAnEarlierBridgeRegistered) {
+  registerResource("drop", "ocf", "lrmtest", "Counter", 3);
+  bridge_.reset();
+  lrmd_.reset();
+  lrmd_ = daemon_.connect("lrm-remoted");
+  bridge_ =
+      std::make_unique<ExecutorBridge>(*lrmd_, [this](const wire::Message& notify) { notifies_.push_back(notify); });
+  EXPECT_EQ(rcOf(rscXml("lrmd_rsc_info", "lrmd_api_get_rsc_info", "drop")), 0);
+  awaitResult(exec({"drop", "monitor", 60000, 20000, 0, 4, {{"count", scratch_.file("a")}}}));
+  ASSERT_EQ(lrmd_->info("drop").recurring.size(), 1u);
+  bridge_->lastConnectionClosed();
+  EXPECT_TRUE(lrmd_->info("drop").recurring.empty());
+}
+
 TEST_F(PcmkBridge, ResultsOfOpsOthersSubmittedAreNotifiedForTheClustersResourcesOnly) {
   registerResource("s1", "ocf", "lrmtest", "Sleeper");
   auto other = daemon_.connect("lrmctl");

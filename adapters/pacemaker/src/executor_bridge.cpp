@@ -144,19 +144,21 @@ class ExecutorBridge::Impl {
     }
   }
 
+  // execd cancels the recurring ops of every resource registered with
+  // drop_recurring. The cluster's controller registers every resource so,
+  // but it does not register again a resource lrmd still has after
+  // lrm-remoted restarted: so every resource the cluster named counts,
+  // except those registered through this bridge without the flag.
   void lastConnectionClosed() {
-    for (auto it = drop_recurring_.begin(); it != drop_recurring_.end();) {
-      const std::string id = *it;
+    for (const std::string& id : named_) {
+      if (keep_recurring_.count(id) || foreign_.count(id)) continue;
       client::InstanceInfo info;
       try {
         info = lrmd_.info(id);
       } catch (const client::Error& error) {
         if (isLrmdUnreachable(error.code())) throw;
-        if (error.code() == "unknown-instance") {
-          it = drop_recurring_.erase(it);  // unregistered behind the cluster's back
-        } else {
+        if (error.code() != "unknown-instance") {
           logger().warning("unable to drop the recurring operations of [" + id + "]: " + error.what());
-          ++it;
         }
         continue;
       }
@@ -173,7 +175,6 @@ class ExecutorBridge::Impl {
           }
         }
       }
-      ++it;
     }
     pump(false);
   }
@@ -265,10 +266,10 @@ class ExecutorBridge::Impl {
                        "\", which lrm does not have: its operations will end \"not installed\"");
       foreign_[id] = std::move(agent);
     }
-    if (drop_recurring && !foreign_.count(id)) {
-      drop_recurring_.insert(id);
+    if (drop_recurring) {
+      keep_recurring_.erase(id);
     } else {
-      drop_recurring_.erase(id);
+      keep_recurring_.insert(id);
     }
     named_.insert(id);
     succeed(reply);
@@ -338,7 +339,7 @@ class ExecutorBridge::Impl {
 
   void unregisterResource(const std::string& id, wire::Message& reply) {
     if (id.empty()) throw Refusal{-ENODEV, "no lrmd_rsc_id"};
-    drop_recurring_.erase(id);
+    keep_recurring_.erase(id);
     int rc = 0;
     if (foreign_.erase(id) == 0) {
       bool busy = false;
@@ -473,8 +474,8 @@ class ExecutorBridge::Impl {
   Broadcast broadcast_;
   std::map<sdk::CallId, CallRecord> calls_;
   std::map<std::string, Foreign> foreign_;
-  std::set<std::string> drop_recurring_;  // registered through the bridge with drop_recurring
   std::set<std::string> named_;           // resources the cluster named in a request
+  std::set<std::string> keep_recurring_;  // registered through the bridge without drop_recurring
   std::deque<wire::Message> deferred_;    // results made here, notified by the next pump()
   sdk::CallId last_call_id_ = 0;          // the largest call id given out
 };
