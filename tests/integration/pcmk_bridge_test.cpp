@@ -411,6 +411,28 @@ TEST_F(PcmkBridge, StartDelayCountsInQueueTimeAndADelayedOpCanBeCancelled) {
   EXPECT_EQ(notifies_[0].get("lrmd_queue_time"), "0");
 }
 
+// The controller changes a monitor by cancelling it and executing it again:
+// the old op's cancelled result, coming after the new exec, still carries
+// what the old request did.
+TEST_F(PcmkBridge, AMonitorCancelledWhileRunningAndExecutedAgainKeepsBothRecords) {
+  registerResource("s1", "ocf", "lrmtest", "Sleeper");
+  ExecSpec monitor{"s1", "monitor", 60000, 20000, 0, 4, {{"state", scratch_.file("s1")}, {"sleep", "1"}}};
+  const std::int64_t old_call = exec(monitor);
+  ASSERT_TRUE(test::waitUntil([&] { return lrmd_->info("s1").busy; }));
+  EXPECT_EQ(rcOf(cancelXml("s1", "monitor", 60000)), 0);
+  monitor.timeout_ms = 15000;
+  const std::int64_t new_call = exec(monitor);
+  EXPECT_NE(new_call, old_call);
+  const wire::Message cancelled = awaitResult(old_call);
+  EXPECT_EQ(cancelled.get("lrmd_exec_op_status"), "1");
+  EXPECT_EQ(cancelled.get("lrmd_timeout"), "20000");
+  EXPECT_EQ(cancelled.get("lrmd_rsc_userdata_str"), kUserdata);
+  EXPECT_EQ(cancelled.children.size(), 1u);
+  const wire::Message result = awaitResult(new_call);
+  EXPECT_EQ(result.get("lrmd_timeout"), "15000");
+  EXPECT_EQ(result.get("lrmd_exec_op_status"), "0");
+}
+
 TEST_F(PcmkBridge, CancelOfARunningOneShotIsEopnotsupp) {
   registerResource("s1", "ocf", "lrmtest", "Sleeper");
   const std::int64_t call = exec({"s1", "start", 0, 20000, 0, 0, {{"state", scratch_.file("s1")}, {"sleep", "1"}}});

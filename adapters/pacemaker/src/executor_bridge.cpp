@@ -189,6 +189,7 @@ class ExecutorBridge::Impl {
     std::uint64_t start_delay_ms = 0;
     std::optional<std::string> userdata;
     wire::Message attributes{"attributes"};
+    bool ending = false;        // cancelled, stopped or unregistered: lrmd will not merge an exec into it
     bool notified = false;      // a result was notified: execd zeroes the times of later ones
     int last_rc = 0;            // execd starts from rc 0
     std::int64_t rcchange = 0;  // epoch s of the last change of rc; 0: never changed
@@ -214,6 +215,14 @@ class ExecutorBridge::Impl {
   static void succeed(wire::Message& reply, std::int64_t rc = 0, std::uint64_t call_id = 0) {
     reply.set("lrmd_rc", std::to_string(rc));
     reply.set("lrmd_callid", call_id);
+  }
+
+  // Mark the ops of @p id that @p which selects as ending: their last result is still to come.
+  template <typename Which>
+  void markEnding(const std::string& id, Which which) {
+    for (auto& [call_id, record] : calls_) {
+      if (record.rsc_id == id && which(record)) record.ending = true;
+    }
   }
 
   // execd's notify of register and unregister, after every accepted one.
@@ -309,15 +318,18 @@ class ExecutorBridge::Impl {
     const sdk::CallId call_id = lrmd_.exec(request);
     last_call_id_ = std::max(last_call_id_, call_id);
     if (record.interval_ms > 0) {
-      // lrmd merges a repeated recurring op into the existing one, which
-      // takes the new call id: the old one will not be heard of again.
+      // lrmd merges a repeated recurring op into the existing one (unless it
+      // is ending), which takes the new call id: the old one will not be
+      // heard of again.
       for (auto it = calls_.begin(); it != calls_.end();) {
         const CallRecord& other = it->second;
-        const bool merged =
-            other.rsc_id == id && other.action == record.action && other.interval_ms == record.interval_ms;
+        const bool merged = !other.ending && other.rsc_id == id && other.action == record.action &&
+                            other.interval_ms == record.interval_ms;
         it = merged ? calls_.erase(it) : std::next(it);
       }
     }
+    // A stop cancels the resource's recurring ops first.
+    if (record.action == "stop") markEnding(id, [](const CallRecord& other) { return other.interval_ms > 0; });
     calls_[call_id] = std::move(record);
     succeed(reply, static_cast<std::int64_t>(call_id), call_id);
   }
@@ -331,6 +343,7 @@ class ExecutorBridge::Impl {
     named_.insert(id);
     if (foreign_.count(id)) throw Refusal{-EOPNOTSUPP, "no " + action + " operation to cancel"};
     lrmd_.cancel(id, action, interval_ms);
+    markEnding(id, [&](const CallRecord& other) { return other.action == action && other.interval_ms == interval_ms; });
     // lrmd sent the cancelled result before its reply: execd's cluster sees
     // the notify before the reply too.
     pump(true);
@@ -349,6 +362,7 @@ class ExecutorBridge::Impl {
         if (error.code() != "unknown-instance") throw;
       }
       lrmd_.unregisterInstance(id);
+      markEnding(id, [](const CallRecord&) { return true; });
       // The running op completes and is notified with lrmd_rsc_deleted=1.
       if (busy) rc = -EINPROGRESS;
     }
