@@ -607,9 +607,10 @@ TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
   logger.setLevel(Poco::Message::PRIO_DEBUG);
   registerResource("s1", "ocf", "lrmtest", "Sleeper");
   EXPECT_EQ(rcOf(execXml({"nope", "start", 0, 20000, 0, 0, {}})), -19);
+  EXPECT_EQ(rcOf(rscXml("lrmd_rsc_info", "lrmd_api_get_rsc_info", "two&#10;lines&#1;")), -19);
   logger.setChannel(previous_channel);
   logger.setLevel(previous_level);
-  ASSERT_EQ(captured->lines.size(), 2u);
+  ASSERT_EQ(captured->lines.size(), 3u);
   EXPECT_EQ(captured->lines[0].first, Poco::Message::PRIO_DEBUG);
   EXPECT_EQ(captured->lines[0].second, "lrmd_rsc_register [s1]: lrmd_rc 0");
   EXPECT_EQ(captured->lines[1].first, Poco::Message::PRIO_WARNING);
@@ -617,6 +618,9 @@ TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
             0u)
       << captured->lines[1].second;
   EXPECT_NE(captured->lines[1].second.find("(answered -19)"), std::string::npos);
+  // A peer's text stays on one printable line.
+  EXPECT_EQ(captured->lines[2].second.rfind("unable to describe [two lines\xEF\xBF\xBD]", 0), 0u)
+      << captured->lines[2].second;
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include "executor_bridge.hpp"
 
 #include <Poco/Logger.h>
+#include <Poco/Message.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <deque>
@@ -31,6 +33,17 @@ constexpr std::string_view kRscUnregister = "lrmd_rsc_unregister";
 constexpr std::string_view kGetRecurring = "lrmd_get_recurring";
 
 Poco::Logger& logger() { return Poco::Logger::get("lrm-remoted"); }
+
+// Log one line at @p priority. Resource ids, classes and actions come from
+// the cluster: what a log line cannot carry is made printable, and line
+// breaks become spaces so that one message stays one line.
+void log(Poco::Message::Priority priority, const std::string& line) {
+  if (!logger().is(priority)) return;
+  std::string text = wire::sanitize(line);
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  logger().log(Poco::Message("lrm-remoted", text, priority));
+}
 
 // A request refused with @p rc, the negative errno execd would answer.
 struct Refusal {
@@ -128,7 +141,7 @@ class ExecutorBridge::Impl {
       return refuse(std::move(reply), verbOf(op, command), id, errnoForLrmError(error.code()),
                     "lrmd refused it (" + error.code() + "): " + error.what());
     }
-    if (logger().debug()) logger().debug(op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
+    log(Poco::Message::PRIO_DEBUG, op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
     return reply;
   }
 
@@ -158,7 +171,7 @@ class ExecutorBridge::Impl {
       } catch (const client::Error& error) {
         if (isLrmdUnreachable(error.code())) throw;
         if (error.code() != "unknown-instance") {
-          logger().warning("unable to drop the recurring operations of [" + id + "]: " + error.what());
+          log(Poco::Message::PRIO_WARNING, "unable to drop the recurring operations of [" + id + "]: " + error.what());
         }
         continue;
       }
@@ -166,12 +179,13 @@ class ExecutorBridge::Impl {
         const std::string what = op.action + " every " + std::to_string(op.interval_ms) + " ms";
         try {
           lrmd_.cancel(id, op.action, op.interval_ms);
-          logger().information("[" + id + "] " + what + " cancelled: the last cluster connection closed");
+          log(Poco::Message::PRIO_INFORMATION,
+              "[" + id + "] " + what + " cancelled: the last cluster connection closed");
         } catch (const client::Error& error) {
           if (isLrmdUnreachable(error.code())) throw;
           // not-found: already being cancelled, or ended meanwhile
           if (error.code() != "not-found") {
-            logger().warning("unable to cancel " + what + " of [" + id + "]: " + error.what());
+            log(Poco::Message::PRIO_WARNING, "unable to cancel " + what + " of [" + id + "]: " + error.what());
           }
         }
       }
@@ -206,7 +220,8 @@ class ExecutorBridge::Impl {
 
   static wire::Message refuse(wire::Message reply, const std::string& verb, const std::string& id, int rc,
                               const std::string& reason) {
-    logger().warning("unable to " + verb + " [" + id + "]: " + reason + " (answered " + std::to_string(rc) + ")");
+    log(Poco::Message::PRIO_WARNING,
+        "unable to " + verb + " [" + id + "]: " + reason + " (answered " + std::to_string(rc) + ")");
     reply.set("lrmd_rc", rc);
     reply.set("lrmd_callid", 0);
     return reply;
@@ -271,8 +286,8 @@ class ExecutorBridge::Impl {
       if (error.code() != "unknown-class") throw;
       // Replace what lrmd had under this id, as execd replaces a resource.
       lrmd_.unregisterInstance(id);
-      logger().warning("[" + id + "] registered with class \"" + agent.cls +
-                       "\", which lrm does not have: its operations will end \"not installed\"");
+      log(Poco::Message::PRIO_WARNING, "[" + id + "] registered with class \"" + agent.cls +
+                                           "\", which lrm does not have: its operations will end \"not installed\"");
       foreign_[id] = std::move(agent);
     }
     if (drop_recurring) {
@@ -449,8 +464,8 @@ class ExecutorBridge::Impl {
     auto found = calls_.find(event.call_id);
     CallRecord* record = found == calls_.end() ? nullptr : &found->second;
     if (!record && !named_.count(event.id)) {
-      logger().debug("[" + event.id + "] result of call " + std::to_string(event.call_id) +
-                     " not notified: not a resource of the cluster");
+      log(Poco::Message::PRIO_DEBUG, "[" + event.id + "] result of call " + std::to_string(event.call_id) +
+                                         " not notified: not a resource of the cluster");
       return std::nullopt;
     }
     const std::int64_t now = std::time(nullptr);
