@@ -214,14 +214,14 @@ TEST_F(PcmkBridge, RegisterRepliesAndNotifiesThenInfoDescribesIt) {
   // The sample's register, drop_recurring as 2.1 encodes it.
   const wire::Message reply = send(registerXml("d1", "ocf", "pacemaker", "Dummy", 3));
   EXPECT_EQ(attributesOf(reply),
-            sorted({{"lrmd_origin", "process_lrmd_message"}, {"lrmd_rc", "0"}, {"lrmd_callid", "0"}}));
+            sorted({{"lrmd_origin", "process_lrmd_message"}, {"lrmd_rc", "0"}, {"lrmd_callid", "1"}}));
   ASSERT_EQ(notifies_.size(), 1u);
   EXPECT_EQ(notifies_[0].kind, "lrmd_notify");
   EXPECT_EQ(notifies_[0].get("lrmd_remote_msg_id"), "0");
   EXPECT_EQ(notifies_[0].get("lrmd_remote_msg_type"), "notify");
   EXPECT_EQ(attributesOf(notifies_[0]), sorted({{"lrmd_origin", "send_generic_notify"},
                                                 {"lrmd_rc", "0"},
-                                                {"lrmd_callid", "0"},
+                                                {"lrmd_callid", "1"},
                                                 {"lrmd_op", "lrmd_rsc_register"},
                                                 {"lrmd_rsc_id", "d1"}}));
   EXPECT_EQ(lrmd_->info("d1").agent.toString(), "ocf:pacemaker:Dummy");
@@ -230,7 +230,7 @@ TEST_F(PcmkBridge, RegisterRepliesAndNotifiesThenInfoDescribesIt) {
   const wire::Message info = send(rscXml("lrmd_rsc_info", "lrmd_api_get_rsc_info", "d1"));
   EXPECT_EQ(attributesOf(info), sorted({{"lrmd_origin", "process_lrmd_get_rsc_info"},
                                         {"lrmd_rc", "0"},
-                                        {"lrmd_callid", "0"},
+                                        {"lrmd_callid", std::to_string(request_id_)},
                                         {"lrmd_rsc_id", "d1"},
                                         {"lrmd_class", "ocf"},
                                         {"lrmd_provider", "pacemaker"},
@@ -244,8 +244,9 @@ TEST_F(PcmkBridge, RegisterRepliesAndNotifiesThenInfoDescribesIt) {
   EXPECT_EQ(lsb.get("lrmd_type"), "lrm-test-service");
 
   const wire::Message unknown = send(rscXml("lrmd_rsc_info", "lrmd_api_get_rsc_info", "nope"));
-  EXPECT_EQ(attributesOf(unknown),
-            sorted({{"lrmd_origin", "process_lrmd_get_rsc_info"}, {"lrmd_rc", "-19"}, {"lrmd_callid", "0"}}));
+  EXPECT_EQ(attributesOf(unknown), sorted({{"lrmd_origin", "process_lrmd_get_rsc_info"},
+                                           {"lrmd_rc", "-19"},
+                                           {"lrmd_callid", std::to_string(request_id_)}}));
 }
 
 TEST_F(PcmkBridge, RegistrationLrmRefusesIsEinvalWithoutNotify) {
@@ -446,12 +447,14 @@ TEST_F(PcmkBridge, UnregisterWithAnOpInFlightIsEinprogressAndTheResultSaysDelete
   const std::int64_t call = exec({"s1", "start", 0, 20000, 0, 0, {{"state", scratch_.file("s1")}, {"sleep", "1"}}});
   ASSERT_TRUE(test::waitUntil([&] { return lrmd_->info("s1").busy; }));
   const wire::Message reply = send(rscXml("lrmd_rsc_unregister", "lrmd_api_unregister_rsc", "s1"));
+  const std::string unregister_id = std::to_string(request_id_);
+  EXPECT_EQ(reply.get("lrmd_callid"), unregister_id) << "a request other than exec carries its own id";
   EXPECT_EQ(reply.get("lrmd_rc"), "-115");
   auto unregistered = awaitNotify([](const wire::Message& n) { return n.get("lrmd_op") == "lrmd_rsc_unregister"; });
   ASSERT_TRUE(unregistered);
   EXPECT_EQ(attributesOf(*unregistered), sorted({{"lrmd_origin", "send_generic_notify"},
                                                  {"lrmd_rc", "-115"},
-                                                 {"lrmd_callid", "0"},
+                                                 {"lrmd_callid", unregister_id},
                                                  {"lrmd_op", "lrmd_rsc_unregister"},
                                                  {"lrmd_rsc_id", "s1"}}));
   const wire::Message result = awaitResult(call);

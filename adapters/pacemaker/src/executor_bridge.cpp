@@ -118,6 +118,7 @@ class ExecutorBridge::Impl {
     const std::string id = resourceId(command);
     wire::Message reply = makeReply(request_id);
     reply.set("lrmd_origin", replyOrigin(op));
+    request_id_ = request_id;
     try {
       if (op == kRscInfo) {
         describe(id, reply);
@@ -135,10 +136,10 @@ class ExecutorBridge::Impl {
         throw Refusal{-EOPNOTSUPP, "not an executor request"};
       }
     } catch (const Refusal& refusal) {
-      return refuse(std::move(reply), verbOf(op, command), id, refusal.rc, refusal.reason);
+      return refuse(std::move(reply), verbOf(op, command), id, request_id, refusal.rc, refusal.reason);
     } catch (const client::Error& error) {
       if (isLrmdUnreachable(error.code())) throw;
-      return refuse(std::move(reply), verbOf(op, command), id, errnoForLrmError(error.code()),
+      return refuse(std::move(reply), verbOf(op, command), id, request_id, errnoForLrmError(error.code()),
                     "lrmd refused it (" + error.code() + "): " + error.what());
     }
     log(Poco::Message::PRIO_DEBUG, op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
@@ -218,16 +219,22 @@ class ExecutorBridge::Impl {
     std::string type;
   };
 
-  static wire::Message refuse(wire::Message reply, const std::string& verb, const std::string& id, int rc,
-                              const std::string& reason) {
+  static wire::Message refuse(wire::Message reply, const std::string& verb, const std::string& id,
+                              std::uint64_t request_id, int rc, const std::string& reason) {
     log(Poco::Message::PRIO_WARNING,
         "unable to " + verb + " [" + id + "]: " + reason + " (answered " + std::to_string(rc) + ")");
     reply.set("lrmd_rc", rc);
-    reply.set("lrmd_callid", 0);
+    reply.set("lrmd_callid", request_id);
     return reply;
   }
 
-  static void succeed(wire::Message& reply, std::int64_t rc = 0, std::uint64_t call_id = 0) {
+  // execd numbers every request with its call id counter; its clients read
+  // the number only from an exec's reply (the op's call id). Other requests,
+  // and their notifies, carry the cluster's number of the request (counted
+  // from 1), so that the field is set, as execd's always is.
+  void succeed(wire::Message& reply, std::int64_t rc = 0) const { succeedCall(reply, rc, request_id_); }
+
+  static void succeedCall(wire::Message& reply, std::int64_t rc, std::uint64_t call_id) {
     reply.set("lrmd_rc", std::to_string(rc));
     reply.set("lrmd_callid", call_id);
   }
@@ -245,7 +252,7 @@ class ExecutorBridge::Impl {
     wire::Message notify = makeNotify();
     notify.set("lrmd_origin", "send_generic_notify");
     notify.set("lrmd_rc", rc);
-    notify.set("lrmd_callid", 0);
+    notify.set("lrmd_callid", request_id_);
     notify.set("lrmd_op", std::string(op));
     notify.set("lrmd_rsc_id", id);
     broadcast_(notify);
@@ -318,7 +325,7 @@ class ExecutorBridge::Impl {
     if (auto foreign = foreign_.find(id); foreign != foreign_.end()) {
       const sdk::CallId call_id = ++last_call_id_;
       deferred_.push_back(foreignResult(record, call_id, foreign->second.cls));
-      succeed(reply, static_cast<std::int64_t>(call_id), call_id);
+      succeedCall(reply, static_cast<std::int64_t>(call_id), call_id);
       return;
     }
 
@@ -346,7 +353,7 @@ class ExecutorBridge::Impl {
     // A stop cancels the resource's recurring ops first.
     if (record.action == "stop") markEnding(id, [](const CallRecord& other) { return other.interval_ms > 0; });
     calls_[call_id] = std::move(record);
-    succeed(reply, static_cast<std::int64_t>(call_id), call_id);
+    succeedCall(reply, static_cast<std::int64_t>(call_id), call_id);
   }
 
   void cancel(const wire::Message& command, const std::string& id, wire::Message& reply) {
@@ -507,6 +514,7 @@ class ExecutorBridge::Impl {
   std::set<std::string> keep_recurring_;  // registered through the bridge without drop_recurring
   std::deque<wire::Message> deferred_;    // results made here, notified by the next pump()
   sdk::CallId last_call_id_ = 0;          // the largest call id given out
+  std::uint64_t request_id_ = 0;          // the request being handled
 };
 
 ExecutorBridge::ExecutorBridge(client::Client& lrmd, Broadcast broadcast)
