@@ -320,7 +320,7 @@ TEST_F(PcmkBridge, TimeoutIsOpStatus2WithRc1) {
   EXPECT_EQ(timed_out.get("lrmd_exec_op_status"), "2");
   EXPECT_EQ(timed_out.get("lrmd_exec_rc"), "1");
   EXPECT_EQ(timed_out.get("lrmd_timeout"), "300");
-  EXPECT_FALSE(timed_out.get("lrmd_rsc_exit_reason").empty());
+  EXPECT_EQ(timed_out.get("lrmd_rsc_exit_reason"), "Resource agent did not complete within 300ms") << "execd's words";
 }
 
 TEST_F(PcmkBridge, ExecOfUnknownOrIncompleteRequestsIsRefused) {

@@ -53,6 +53,21 @@ TEST(PcmkExecutorMapping, AgentSpecHasTheProviderOnlyWhenGiven) {
   EXPECT_EQ(agentSpecOf("service", "", "ssh"), "service:ssh");
 }
 
+TEST(PcmkExecutorMapping, DurationsAreWrittenAsPacemakerWritesThem) {
+  EXPECT_EQ(readableInterval(0), "0s");
+  EXPECT_EQ(readableInterval(300), "300ms");
+  EXPECT_EQ(readableInterval(1000), "1000ms") << "a unit is taken only when the rest is more than it";
+  EXPECT_EQ(readableInterval(1500), "1.500s");
+  EXPECT_EQ(readableInterval(1005), "1.005s");
+  EXPECT_EQ(readableInterval(20000), "20s");
+  EXPECT_EQ(readableInterval(60000), "60s");
+  EXPECT_EQ(readableInterval(90000), "1m30s");
+  EXPECT_EQ(readableInterval(120000), "2m");
+  EXPECT_EQ(readableInterval(3600000 + 60000 + 2000), "1h1m2s");
+  EXPECT_EQ(readableInterval(2 * 86400000ull + 5), "2d5ms");
+  EXPECT_EQ(timeoutExitReason(20000), "Resource agent did not complete within 20s");
+}
+
 TEST(PcmkExecutorMapping, CallOptionsOfBothPacemakerLines) {
   EXPECT_TRUE(dropRecurringRequested(0x3)) << "2.1";
   EXPECT_TRUE(dropRecurringRequested(0x1)) << "3.0";

@@ -499,7 +499,10 @@ class ExecutorBridge::Impl {
     notify.set("lrmd_rcchange_time", std::to_string(rcchange));
     notify.set("lrmd_exec_time", first ? event.exec_ms : 0);
     notify.set("lrmd_queue_time", first ? event.queue_ms + delay_ms : 0);
-    finishNotify(notify, event.id, event.action, record, event.exit_reason, event.output);
+    // The cluster shows execd's words for a timeout; lrmd's log has its own (with the pid).
+    const bool timed_out = record && event.status == sdk::ExecStatus::Timeout;
+    finishNotify(notify, event.id, event.action, record,
+                 timed_out ? timeoutExitReason(record->timeout_ms) : event.exit_reason, event.output);
 
     const bool over = event.interval_ms == 0 || event.status == sdk::ExecStatus::Cancelled || event.deleted;
     if (record && over) calls_.erase(found);

@@ -57,6 +57,38 @@ std::string agentSpecOf(std::string_view cls, std::string_view provider, std::st
   return spec.append(":").append(type);
 }
 
+std::string readableInterval(std::uint64_t interval_ms) {
+  struct Unit {
+    std::uint64_t ms;
+    const char* suffix;
+  };
+  constexpr Unit kUnits[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}};
+  std::string text;
+  for (const Unit& unit : kUnits) {
+    if (interval_ms > unit.ms) {
+      text += std::to_string(interval_ms / unit.ms) + unit.suffix;
+      interval_ms %= unit.ms;
+    }
+  }
+  if (interval_ms > 1000) {
+    text += std::to_string(interval_ms / 1000);
+    if (interval_ms % 1000 != 0) {
+      const std::string millis = std::to_string(interval_ms % 1000);
+      text += "." + std::string(3 - millis.size(), '0') + millis;
+    }
+    text += "s";
+  } else if (interval_ms > 0) {
+    text += std::to_string(interval_ms) + "ms";
+  } else if (text.empty()) {
+    text = "0s";
+  }
+  return text;
+}
+
+std::string timeoutExitReason(std::uint64_t timeout_ms) {
+  return "Resource agent did not complete within " + readableInterval(timeout_ms);
+}
+
 bool dropRecurringRequested(std::uint64_t callopt) { return (callopt & kDropRecurring) != 0; }
 
 bool changesOnlyRequested(std::uint64_t callopt) { return (callopt & kNotifyChangesOnly) != 0; }

@@ -44,6 +44,17 @@ std::string agentSpecOf(std::string_view cls, std::string_view provider, std::st
  */
 bool dropRecurringRequested(std::uint64_t callopt);
 
+/**
+ * A duration as Pacemaker writes it in exit reasons: days, hours, minutes,
+ * then seconds with milliseconds (`1h1m2s`, `1.500s`), or milliseconds alone
+ * (`300ms`); `0s` for 0. Each unit is taken only when the rest is strictly
+ * more than one of it, as Pacemaker does: 60000 ms is `60s`, 1000 ms `1000ms`.
+ */
+std::string readableInterval(std::uint64_t interval_ms);
+
+/** The exit reason pacemaker-execd gives an agent that timed out after @p timeout_ms. */
+std::string timeoutExitReason(std::uint64_t timeout_ms);
+
 /** Does an exec's `lrmd_callopt` ask to be notified of changed results only (0x4)? */
 bool changesOnlyRequested(std::uint64_t callopt);
 
