@@ -180,6 +180,9 @@ class ExecutorBridge::Impl {
         const std::string what = op.action + " every " + std::to_string(op.interval_ms) + " ms";
         try {
           lrmd_.cancel(id, op.action, op.interval_ms);
+          markEnding(id, [&](const CallRecord& other) {
+            return other.action == op.action && other.interval_ms == op.interval_ms;
+          });
           log(Poco::Message::PRIO_INFORMATION,
               "[" + id + "] " + what + " cancelled: the last cluster connection closed");
         } catch (const client::Error& error) {
