@@ -146,6 +146,25 @@ TEST_F(RemotedTest, ExecutorRequestIsAnsweredThroughTheBridge) {
   EXPECT_EQ(reply.get("lrmd_rc"), "-19") << wire::encode(reply);  // ENODEV: no such resource
 }
 
+TEST_F(RemotedTest, MessagesAreFoundWhateverTheRecordBoundaries) {
+  auto peer = signedOn();
+  pacemaker::FrameWriter writer;
+  std::string error;
+  const auto first = writer.encode(wire::encode(PcmkPeer::command("lrmd_rsc_poke", 30)), error);
+  const auto second = writer.encode(wire::encode(PcmkPeer::command("lrmd_frobnicate", 31)), error);
+  ASSERT_TRUE(first && second) << error;
+  // Two whole messages and the start of a third in one record, the rest in another.
+  const auto third = writer.encode(wire::encode(PcmkPeer::command("lrmd_rsc_poke", 32)), error);
+  ASSERT_TRUE(third) << error;
+  const std::string third_bytes = third->header + third->payload;
+  peer->sendRaw(first->header + first->payload + second->header + second->payload + third_bytes.substr(0, 7));
+  peer->sendRaw(third_bytes.substr(7));
+  EXPECT_EQ(peer->expectMessage().get("lrmd_remote_msg_id"), "30");
+  EXPECT_EQ(peer->expectMessage().get("lrmd_op"), "lrmd_rsc_poke");
+  EXPECT_EQ(peer->expectMessage().get("lrmd_rc"), "-95");
+  EXPECT_EQ(peer->expectMessage().get("lrmd_remote_msg_id"), "32");
+}
+
 TEST_F(RemotedTest, BrokenStreamClosesOnlyItsSession) {
   auto bystander = signedOn();
   auto broken = remoted_->connect();
@@ -232,6 +251,14 @@ TEST_F(RemotedTest, ShutdownHandshakeNackKeepsServingAckExitsAfterDisconnect) {
   EXPECT_EQ(remoted_->waitExit(), 0) << remoted_->log();
 }
 
+TEST_F(RemotedTest, ShutdownRequestWithoutAnswerExitsAfterTwentySeconds) {
+  auto peer = signedOn();
+  remoted_->signal(SIGTERM);
+  EXPECT_EQ(peer->expectMessage().get("lrmd_ipc_op"), "shutdown_req");
+  EXPECT_EQ(remoted_->waitExit(kPatience), 0) << remoted_->log();
+  EXPECT_TRUE(remoted_->waitForLog("did not answer the shutdown request within 20 s")) << remoted_->log();
+}
+
 TEST_F(RemotedTest, SecondSigtermExitsAtOnce) {
   auto peer = signedOn();
   remoted_->signal(SIGTERM);
@@ -258,6 +285,24 @@ TEST_F(RemotedTest, LosingLrmdClosesSessionsAndReconnectsWhenItIsBack) {
   EXPECT_TRUE(remoted_->waitForLog("reconnected to lrmd at")) << remoted_->log();
   auto again = signedOn();
   expectPokeAnswered(*again, 2);
+}
+
+TEST(RemotedStartTest, LrmdUnreachableAtStartIsRetried) {
+  TempDir socket_dir;
+  const std::string socket = socket_dir.file("lrmd.sock");
+  RemotedProcess remoted(RemotedOptions{socket, {}, {}});
+  EXPECT_TRUE(remoted.waitForLog("unable to connect to lrmd at " + socket)) << remoted.log();
+  {
+    PcmkPeer refused(remoted.port());
+    EXPECT_TRUE(refused.waitClosed());
+  }
+  EXPECT_TRUE(remoted.waitForLog("lrmd at " + socket + " is not connected")) << remoted.log();
+  DaemonOptions options;
+  options.socket = socket;
+  TestDaemon lrmd(options);
+  EXPECT_TRUE(remoted.waitForLog("reconnected to lrmd at " + socket)) << remoted.log();
+  auto peer = remoted.connect();
+  EXPECT_EQ(peer->signOn(1).get("lrmd_rc"), "0");
 }
 
 TEST(RemotedConfigTest, BadConfigurationExitsTwoWithTheReason) {

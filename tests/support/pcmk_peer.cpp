@@ -110,7 +110,8 @@ std::string PcmkPeer::handshake(const std::string& key, Millis timeout) {
   gnutls_datum_t datum{reinterpret_cast<unsigned char*>(const_cast<char*>(key.data())),
                        static_cast<unsigned>(key.size())};
   gnutls_psk_set_client_credentials(credentials_, "lrmd", &datum, GNUTLS_PSK_KEY_RAW);
-  gnutls_init(&session_, GNUTLS_CLIENT);
+  // GNUTLS_NO_SIGNAL: the server may be gone when this peer says goodbye.
+  gnutls_init(&session_, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
   gnutls_priority_set_direct(session_, "NORMAL:+DHE-PSK:+PSK", nullptr);
   gnutls_credentials_set(session_, GNUTLS_CRD_PSK, credentials_);
   gnutls_transport_set_int(session_, fd_);

@@ -42,6 +42,7 @@ constexpr int kRcProtocolError = -EPROTO;      // -71: bad sign-on version, malf
 constexpr int kRcNotSupported = -EOPNOTSUPP;   // -95: unknown request
 constexpr int kRcNotConnected = -ENOTCONN;     // -107: request before sign-on
 constexpr int kRcInternalError = -EIO;         // -5: a request we could not carry out
+constexpr int kRcMessageTooLong = -EMSGSIZE;   // -90: a reply over the framing's cap
 
 // The only protocol major version Pacemaker has defined (LRMD_COMPATIBLE_PROTOCOL).
 constexpr int kProtocolMajor = 1;
@@ -348,6 +349,10 @@ class RemoteServer::Impl {
   void handleRequest(Session& session, const wire::Message& request, const Envelope& envelope) {
     const std::uint64_t call_id = nextCallId();
     const std::string& op = envelope.op;
+    if (remoteLogEnabled(LogLevel::Debug)) {
+      remoteLog(LogLevel::Debug, "request " + std::to_string(envelope.id) + " '" + op + "' from " + session.who() +
+                                     " (call " + std::to_string(call_id) + ")");
+    }
     if (op == "register") {
       signOn(session, request, envelope.id, call_id);
       return;
@@ -478,7 +483,15 @@ class RemoteServer::Impl {
     std::string error;
     std::optional<OutgoingFrame> frame = session.writer.encode(wire::encode(message), error);
     if (!frame) {
-      remoteLog(LogLevel::Error, "unable to send a <" + message.kind + "> to " + session.who() + ": " + error);
+      // Only a reply beyond the 20 MiB cap can get here (wire::encode
+      // replaces NUL bytes): the request still gets an answer, an error.
+      // The substitute is a few bytes: it cannot fail the same way.
+      const auto request_id = message.getUnsigned("lrmd_remote_msg_id");
+      const bool substitute = message.kind == "lrmd_reply" && request_id;
+      remoteLog(LogLevel::Error, "unable to send a <" + message.kind + "> to " + session.who() + ": " + error +
+                                     (substitute ? " (answering " + std::to_string(kRcMessageTooLong) + " instead)"
+                                                 : ""));
+      if (substitute) reply(session, *request_id, kRcMessageTooLong);
       return;
     }
     const std::size_t size = frame->header.size() + frame->payload.size();
