@@ -80,6 +80,8 @@ TEST_F(RemotedTest, SignOnWithAnotherMajorVersionIsRefused) {
   const wire::Message reply = peer->signOn(1, "2.0");
   EXPECT_EQ(reply.get("lrmd_rc"), "-71") << wire::encode(reply);
   EXPECT_TRUE(remoted_->waitForLog("protocol version '2.0', not 1.x")) << remoted_->log();
+  EXPECT_EQ(peer->signOn(5, "one").get("lrmd_rc"), "-71");
+  EXPECT_EQ(peer->signOn(6, "").get("lrmd_rc"), "-71");
   // Not signed on: requests are still refused, and the connection stays.
   peer->send(PcmkPeer::command("lrmd_rsc_poke", 2));
   EXPECT_EQ(peer->expectMessage().get("lrmd_rc"), "-107");

@@ -108,6 +108,7 @@ class RemoteServer::Impl {
     remoteLog(LogLevel::Notice, "serving Pacemaker Remote connections on " + listener_->boundAddress() +
                                     " with lrmd at " + options_.socket_path);
     connectLrmd();
+    int status = 0;
     std::vector<pollfd> fds;
     std::vector<Session*> polled;  // polled[i] is fds[i + 3]: after the signalfd, listener and lrmd
     while (!exit_) {
@@ -128,6 +129,7 @@ class RemoteServer::Impl {
       const int ready = ::poll(fds.data(), fds.size(), pollTimeout(now));
       if (ready < 0 && errno != EINTR) {
         remoteLog(LogLevel::Error, std::string("unable to wait for events: ") + std::strerror(errno));
+        status = 1;
         break;
       }
       if (ready > 0) {
@@ -148,7 +150,7 @@ class RemoteServer::Impl {
     remoteLog(LogLevel::Notice, "exiting with " + std::to_string(sessions_.size()) + " cluster connection(s) open");
     for (auto& session : sessions_) session->tls->close();
     sessions_.clear();
-    return 0;
+    return status;
   }
 
  private:

@@ -45,7 +45,7 @@ class RemoteServer {
   RemoteServer(const RemoteServer&) = delete;
   RemoteServer& operator=(const RemoteServer&) = delete;
 
-  /** Serve until shut down; @return the exit status (0). */
+  /** Serve until shut down; @return the exit status: 0, or 1 when poll() itself failed. */
   int run();
 
  private:
