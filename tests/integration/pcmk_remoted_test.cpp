@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -213,6 +214,29 @@ TEST_F(RemotedTest, PeerThatNeverAuthenticatesIsClosedAfterTenSeconds) {
   EXPECT_TRUE(silent.waitClosed(kPatience));
   EXPECT_TRUE(remoted_->waitForLog("not authenticated within 10 s")) << remoted_->log();
   expectPokeAnswered(*good, 2);
+}
+
+TEST_F(RemotedTest, ClosedSessionsLeaveNoDescriptorsBehind) {
+  const auto descriptors = [this] {
+    std::size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(remoted_->pid()) + "/fd")) {
+      (void)entry;
+      ++count;
+    }
+    return count;
+  };
+  const std::size_t before = descriptors();
+  for (int round = 0; round < 5; ++round) {
+    auto served = signedOn();
+    auto broken = remoted_->connect();
+    broken->sendRaw(std::string(40, 'x'));
+    EXPECT_TRUE(broken->waitClosed());
+    PcmkPeer wrong_key(remoted_->port());
+    EXPECT_NE(wrong_key.handshake(std::string(4096, 'k')), "");
+    expectPokeAnswered(*served, 2);
+  }
+  EXPECT_TRUE(waitUntil([&] { return descriptors() == before; })) << descriptors() << " open, " << before
+                                                                   << " before";
 }
 
 TEST_F(RemotedTest, SigtermWithoutSessionsExitsAtOnce) {

@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <list>
 #include <optional>
 #include <stdexcept>
@@ -56,6 +57,10 @@ constexpr std::size_t kReadChunkBytes = 64 * 1024;
 // listener stays readable, so retrying at once would spin).
 constexpr std::chrono::milliseconds kAcceptBackoff{1000};
 
+// How often a long-running server looks again at its certificate's expiry
+// (X.509 mode; the start-up check is among the credentials' warnings).
+constexpr std::chrono::hours kCertificateCheckInterval{24};
+
 // How long connecting to lrmd may take before the attempt counts as failed.
 constexpr client::Millis kLrmdConnectTimeout{5000};
 
@@ -85,7 +90,8 @@ class RemoteServer::Impl {
       : options_(std::move(options)),
         credentials_(std::move(credentials)),
         listener_(std::move(listener)),
-        started_at_(Clock::now()) {
+        started_at_(Clock::now()),
+        certificate_check_at_(started_at_ + kCertificateCheckInterval) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
@@ -599,6 +605,12 @@ class RemoteServer::Impl {
       }
     }
     if (!lrmd_ && now >= lrmd_retry_at_) connectLrmd();
+    if (credentials_->mode() == TlsCredentials::Mode::X509 && now >= certificate_check_at_) {
+      certificate_check_at_ = now + kCertificateCheckInterval;
+      if (const auto warning = credentials_->certificateExpiryWarning(std::time(nullptr))) {
+        remoteLog(LogLevel::Warning, *warning);
+      }
+    }
     if (shutdown_ == Shutdown::Requested && now >= shutdown_deadline_) {
       remoteLog(LogLevel::Warning, "the cluster did not answer the shutdown request within " +
                                        seconds(options_.shutdown_ack_timeout) + ": exiting");
@@ -617,6 +629,7 @@ class RemoteServer::Impl {
     if (!lrmd_) consider(lrmd_retry_at_);
     if (shutdown_ == Shutdown::Requested) consider(shutdown_deadline_);
     if (now < accept_resume_at_) consider(accept_resume_at_);
+    if (credentials_->mode() == TlsCredentials::Mode::X509) consider(certificate_check_at_);
     if (!nearest) return -1;
     if (*nearest <= now) return 0;
     // Round up: waking a millisecond early would only loop once more.
@@ -641,6 +654,7 @@ class RemoteServer::Impl {
   std::shared_ptr<const TlsCredentials> credentials_;
   std::unique_ptr<TcpListener> listener_;
   const Clock::time_point started_at_;
+  Clock::time_point certificate_check_at_;
   int signal_fd_ = -1;
   // The bridge refers to the client: declared after it, destroyed before it.
   std::unique_ptr<client::Client> lrmd_;
