@@ -41,7 +41,23 @@ wait_listening() {
   return 1
 }
 
-# Starts the three daemons; sets pcmk_pid, lrmd_pid, remoted_pid.
+# Waits until lrmd's socket exists; fails when PID exits first.
+wait_socket() {
+  local socket=$1 pid=$2
+  for _ in $(seq 1 300); do
+    [ -S "$socket" ] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "unable to start lrmd: it exited (log: $(tail -n 3 "$work/lrmd.log" 2>/dev/null))" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  echo "unable to start lrmd: no socket at $socket after 15 s" >&2
+  return 1
+}
+
+# Starts the three daemons; sets pcmk_pid, lrmd_pid, remoted_pid. lrm-remoted
+# starts once lrmd serves: until it reaches lrmd it refuses cluster connections.
 start_daemons() {
   PCMK_authkey_location=$work/authkey PCMK_remote_port=$pcmk_port PCMK_logfile=$work/pacemaker-remoted.log \
     PCMK_logfacility=none "$pcmk_daemon" &
@@ -49,6 +65,7 @@ start_daemons() {
   "$build_dir/bin/lrmd" --foreground --socket "$work/lrmd.sock" --state-dir "$work/lrmd-state" \
     --log-target "$work/lrmd.log" &
   lrmd_pid=$!
+  wait_socket "$work/lrmd.sock" "$lrmd_pid" || return 1
   "$build_dir/bin/lrm-remoted" --foreground --socket "$work/lrmd.sock" --address 127.0.0.1 \
     --port "$lrm_port" --authkey "$work/authkey" --log-target "$work/lrm-remoted.log" &
   remoted_pid=$!
@@ -89,4 +106,10 @@ can_run_daemons() {
     why_not="pacemaker-remote package not available: $pcmk_daemon"
   fi
   [ -z "$why_not" ]
+}
+
+# A fresh 4096-byte key, as Pacemaker's documentation makes them.
+make_key() {
+  dd if=/dev/urandom of="$1" bs=4096 count=1 status=none
+  chmod 0600 "$1"
 }

@@ -15,7 +15,8 @@
  * agents' state files; it is printed as $WORK so that two runs compare equal.
  * Every reply is one "reply" line, every event one "event" line with the
  * same fields in the same order; times are printed as present or zero, call
- * ids as "reply" (the id the exec reply gave) or present/zero. Each scenario
+ * ids as present/zero, or for an exec result as "reply" when it is the id the
+ * exec's reply gave. Each scenario
  * runs in its own process because liblrmd caches the key for a minute.
  * Exit status: 0 when the scenario ran to its end (whatever the daemon
  * answered: the diff judges that), 1 when a wait ran out, 2 on bad usage.
@@ -28,6 +29,7 @@
 #include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,7 @@ static int events_seen;
 static int exec_call_id;  // the call id the last exec reply gave
 static bool wait_failed;
 static bool quiet;        // bench mode: count events, print nothing
+static int *new_clients;  // when set, new_client events are counted here, not printed
 
 // The event type a wait is for (waitType), and whether it came.
 struct TypeSeen {
@@ -118,7 +121,7 @@ static void printEvent(const lrmd_event_data_t *event) {
     printField("op", event->op_type);
     printf(" interval=%u timeout=%d start_delay=%d rc=%d op_status=%d", event->interval_ms, event->timeout,
            event->start_delay, (int) event->rc, event->op_status);
-    if (event->call_id > 0 && event->call_id == exec_call_id) {
+    if (event->type == lrmd_event_exec_complete && event->call_id > 0 && event->call_id == exec_call_id) {
         fputs(" call_id=reply", stdout);
     } else {
         printf(" call_id=%s", event->call_id > 0 ? "present" : (event->call_id == 0 ? "zero" : "negative"));
@@ -137,6 +140,10 @@ static void printEvent(const lrmd_event_data_t *event) {
 static void onEvent(lrmd_event_data_t *event) {
     ++events_seen;
     if (type_wanted != NULL && event->type == type_wanted->type) type_wanted->seen = true;
+    if (new_clients != NULL && event->type == lrmd_event_new_client) {
+        ++*new_clients;
+        return;
+    }
     if (quiet) {
         if (event->type == lrmd_event_exec_complete) {
             if (event->rc != 0 || event->op_status != 0) ++failures;
@@ -514,19 +521,29 @@ static const char *waitClosed(int fd) {
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n == 0) return "closed";
         // A reset is a close too, as far as a client can tell.
-        if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? "kept the connection" : "closed";
+        if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? "kept" : "closed";
     }
 }
 
 static const char kGarbage[] = "\x01\x02\x03 this is not a frame \xff\xfe\xfd\x00 nor XML <<<";
 
-// Raw TLS with the right key: the handshake, then bytes that are no frame,
-// then a header that promises more than any message may hold.
-static void garbageAfterHandshake(void) {
+// A header as Pacemaker frames them (little-endian on x86-64) that promises a
+// 64 MiB payload, more than any message may hold (20 MB).
+static const uint32_t kOversizeHeader[10] = {
+    0xBADADBBDu, 1,                  // endian, version
+    1, 0,                            // id (u64)
+    0, 0,                            // flags (u64)
+    40u + (64u << 20), 40,           // size_total, payload_offset
+    0, 64u << 20,                    // payload_compressed, payload_uncompressed
+};
+
+// Raw TLS with the right key: the handshake, then `bytes`; says whether the
+// daemon closes the connection (within 2 s) or keeps it.
+static void sendAfterHandshake(const char *label, const void *bytes, size_t size) {
     int fd = dialDaemon();
     gnutls_datum_t key = {NULL, 0};
     if (fd < 0 || gnutls_load_file(getenv("PCMK_authkey_location"), &key) != GNUTLS_E_SUCCESS) {
-        puts("garbage-tls: unable to connect or read the key");
+        printf("%s connected=no\n", label);
         wait_failed = true;
         if (fd >= 0) close(fd);
         return;
@@ -544,19 +561,19 @@ static void garbageAfterHandshake(void) {
     do {
         rc = gnutls_handshake(session);
     } while (rc < 0 && !gnutls_error_is_fatal(rc));
-    printf("garbage-tls: handshake %s\n", rc == GNUTLS_E_SUCCESS ? "ok" : gnutls_strerror(rc));
+    printf("%s handshake=%s\n", label, rc == GNUTLS_E_SUCCESS ? "ok" : gnutls_strerror(rc));
     if (rc == GNUTLS_E_SUCCESS) {
-        gnutls_record_send(session, kGarbage, sizeof kGarbage);
+        gnutls_record_send(session, bytes, size);
         gnutls_record_set_timeout(session, kGarbageCloseLimitMs);
         char buf[4096];
         ssize_t n;
         do {
             n = gnutls_record_recv(session, buf, sizeof buf);
         } while (n > 0 || n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
-        printf("garbage-tls: daemon %s the connection\n",
+        printf("%s daemon=%s\n", label,
                n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION || n == GNUTLS_E_PUSH_ERROR ? "closed"
                : n == GNUTLS_E_TIMEDOUT                                                      ? "kept"
-                                                                                             : "broke");
+                                                                                             : gnutls_strerror((int) n));
     }
     gnutls_deinit(session);
     gnutls_psk_free_client_credentials(psk);
@@ -569,17 +586,24 @@ static void scenarioGarbage(void) {
     int fd = dialDaemon();
     if (fd >= 0) {
         ssize_t sent = send(fd, kGarbage, sizeof kGarbage, MSG_NOSIGNAL);
-        printf("garbage-tcp: sent %s, daemon %s\n", sent == (ssize_t) sizeof kGarbage ? "all" : "part",
+        printf("garbage-tcp sent=%s daemon=%s\n", sent == (ssize_t) sizeof kGarbage ? "all" : "part",
                waitClosed(fd));
         close(fd);
     } else {
-        puts("garbage-tcp: unable to connect");
+        puts("garbage-tcp connected=no");
     }
-    garbageAfterHandshake();
+    // Whether the raw peers are announced as new clients (they never sign on)
+    // is counted, on one line.
+    int announced = 0;
+    new_clients = &announced;
+    sendAfterHandshake("garbage-tls", kGarbage, sizeof kGarbage);
+    sendAfterHandshake("oversize-tls", kOversizeHeader, sizeof kOversizeHeader);
     // The daemon still serves the connection made before and a new one.
     int rc = conn->cmds->poke_connection(conn);
     reply("poke", rc);
     if (rc == pcmk_ok) waitType(lrmd_event_poke);
+    new_clients = NULL;
+    printf("raw-peers new_client_events=%d\n", announced);
     lrmd_t *second = NULL;
     rc = connectAs(&second, "lrm-compare-after-garbage");
     reply("connect after garbage", rc);

@@ -21,12 +21,23 @@ readonly scenarios=(register info probe start recurring cancel unregister_in_fli
 # shellcheck source-path=SCRIPTDIR source=remote_daemons.sh
 source "$here/remote_daemons.sh"
 
-# Differences that are lrm's by design. One entry per line:
+# Differences that are lrm's by design, each explained in docs/pacemaker-remote.md
+# ("Compared with pacemaker-remoted"). One entry per line:
 #   scenario|line pattern (ERE)|field|pacemaker-remoted's value|lrm's value
-# The lrm value is rewritten to pacemaker-remoted's on matching lines of lrm's
-# output before the diff. Each entry is explained in docs/pacemaker-remote.md,
-# "Compared with pacemaker-remoted".
+# On lines that match the pattern, lrm's " field=value" is rewritten to
+# pacemaker-remoted's before the diff.
 readonly allowed=(
+  # A peer whose stream is not Pacemaker's framing cannot be resynchronised:
+  # lrm-remoted closes it (and logs why); pacemaker-remoted 2.1.5 keeps
+  # reading from it. Every other connection is served on either way.
+  "garbage|^garbage-tls |daemon|kept|closed"
+  # A header that promises more than 20 MB: lrm-remoted closes the connection
+  # before allocating anything; pacemaker-remoted 2.1.5 waits for the payload.
+  "garbage|^oversize-tls |daemon|kept|closed"
+  # lrm-remoted announces a new client when it signs on, pacemaker-remoted when
+  # its TLS handshake completes. A controller signs on right after the
+  # handshake, so it sees the same; the raw TLS peers above never sign on.
+  "garbage|^raw-peers |new_client_events|2|0"
 )
 
 skip() {
@@ -68,16 +79,21 @@ inside() {
   return $status
 }
 
-# Rewrites lrm's value of each allowed difference to pacemaker-remoted's.
+# Prints lrm's output of SCENARIO with the value of each allowed difference
+# rewritten to pacemaker-remoted's.
 apply_allow_list() {
-  local scenario=$1 file=$2 entry s pattern field pcmk lrm
+  local scenario=$1 entry s pattern field pcmk lrm
+  local lrm_file=$work/out/lrm-allowed/$scenario
+  mkdir -p "$work/out/lrm-allowed"
+  cp "$work/out/lrm/$scenario" "$lrm_file"
   for entry in "${allowed[@]}"; do
     IFS='|' read -r s pattern field pcmk lrm <<<"$entry"
     [ "$s" = "$scenario" ] || continue
     awk -v pattern="$pattern" -v from=" $field=$lrm" -v to=" $field=$pcmk" '
-      $0 ~ pattern { i = index($0 " ", from " "); if (i) $0 = substr($0, 1, i - 1) to substr($0, i + length(from)) }
-      { print }' "$file" >"$file.allowed"
-    mv "$file.allowed" "$file"
+      $0 ~ pattern { line = " " $0 " "; i = index(line, from " ")
+                     if (i) $0 = substr(line, 2, i - 2) to substr(line, i + length(from), length(line) - i - length(from)) }
+      { print }' "$lrm_file" >"$lrm_file.allowed"
+    mv "$lrm_file.allowed" "$lrm_file"
   done
 }
 
@@ -114,9 +130,9 @@ if ! unshare --net --mount --propagation private "$BASH" "$0" --inside "$build_d
 fi
 failed=0
 for scenario in "${scenarios[@]}"; do
-  apply_allow_list "$scenario" "$work/out/lrm/$scenario"
+  apply_allow_list "$scenario"
   if ! diff -u --label "pacemaker-remoted/$scenario" --label "lrm/$scenario" \
-      "$work/out/pacemaker/$scenario" "$work/out/lrm/$scenario"; then
+      "$work/out/pacemaker/$scenario" "$work/out/lrm-allowed/$scenario"; then
     failed=1
   fi
 done
