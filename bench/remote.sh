@@ -5,8 +5,10 @@
 # lrm (lrmd + lrm-remoted) on the same machine, N = 100 and 500 (--quick: 20).
 # Each phase is submitted at once, as the burst benchmark does. Reported: wall
 # time, ops/s, and each side's own CPU per op (utime + stime from /proc of
-# pacemaker-remoted; of lrmd plus lrm-remoted), and lrm's ratios. Both daemons
-# run in a private network and mount namespace (tests/remote/remote_daemons.sh).
+# pacemaker-remoted; of lrmd plus lrm-remoted), and lrm's ratios to
+# pacemaker-remoted. lrm runs twice: with lrmd's journal (as installed) and
+# without (pacemaker-remoted keeps nothing). One daemon runs at a time, in a
+# private network and mount namespace (tests/remote/remote_daemons.sh).
 #
 #   bench/remote.sh BUILD_DIR [--quick]
 #
@@ -19,44 +21,64 @@ readonly agent=heartbeat:Dummy
 # shellcheck source-path=SCRIPTDIR source=../tests/remote/remote_daemons.sh
 source "$source_dir/tests/remote/remote_daemons.sh"
 
-# One measurement: prints the driver's JSON line (exit status 1 on failures).
+# One measurement against PORT: prints the driver's JSON line, also on stderr.
 measure() {
-  local port=$1 n=$2
+  local port=$1 n=$2 line
   shift 2
   mkdir -p "$work/state"
-  PCMK_authkey_location=$work/authkey PCMK_logfacility=none ASAN_OPTIONS=detect_leaks=0 \
-    "$build_dir/bin/remote_driver" 127.0.0.1 "$port" "$work/state" bench "$n" "$agent" "$@"
+  line=$(PCMK_authkey_location=$work/authkey PCMK_logfacility=none ASAN_OPTIONS=detect_leaks=0 \
+    "$build_dir/bin/remote_driver" 127.0.0.1 "$port" "$work/state" bench "$n" "$agent" "$@") || status=1
+  echo "$line" >&2
+  echo "$line"
 }
 
-# A number out of a JSON line: field NAME (the first element of an array).
+# A number out of the driver's JSON line; cpu_ms is an array, one per PID.
 field() {
-  sed -E "s/.*\"$2\":\[?([-0-9.]+).*/\1/" <<<"$1"
+  sed -E "s/.*\"$2\":([-0-9.]+).*/\1/" <<<"$1"
+}
+cpu_of() {
+  sed -E 's/.*"cpu_ms":\[([-0-9.,]+)\].*/\1/' <<<"$1" | cut -d, -f"$2"
+}
+
+# One table row; for lrm, the ratios to pacemaker-remoted's row of the same N.
+row() {
+  local n=$1 side=$2 line=$3 parts=$4 reference=${5:-}
+  awk -v n="$n" -v side="$side" -v parts="$parts" -v wall="$(field "$line" wall_ms)" \
+      -v rate="$(field "$line" ops_per_s)" -v cpu="$(field "$line" cpu_ms_per_op)" \
+      -v rate0="$([ -n "$reference" ] && field "$reference" ops_per_s)" \
+      -v cpu0="$([ -n "$reference" ] && field "$reference" cpu_ms_per_op)" 'BEGIN {
+    printf "%-5d %-20s %9.0f %8.1f %10.3f  %-26s", n, side, wall, rate, cpu, parts
+    if (rate0 > 0 && cpu0 > 0) printf " %7.1fx %8.2f", rate / rate0, cpu / cpu0
+    printf "\n" }'
+}
+
+# lrm at N: a row, its CPU split into lrmd's and lrm-remoted's.
+lrm_row() {
+  local n=$1 side=$2 reference=$3 line
+  line=$(measure "$lrm_port" "$n" "$lrmd_pid" "$remoted_pid")
+  row "$n" "$side" "$line" "$(awk -v a="$(cpu_of "$line" 1)" -v b="$(cpu_of "$line" 2)" -v n="$n" \
+    'BEGIN { printf "lrmd %.3f + remoted %.3f", a / (3 * n), b / (3 * n) }')" "$reference"
 }
 
 inside() {
   enter_private_node
-  start_daemons || return 1
-  local sizes=(100 500) n pcmk lrm status=0
+  local sizes=(100 500) n pcmk
   [ "$quick" = --quick ] && sizes=(20)
+  status=0
   echo "== remote: N instances x (start, monitor, stop) of ocf:$agent over TLS through liblrmd, each phase submitted at once"
-  printf '%-5s %9s %9s %10s %10s %9s %12s %12s %14s %9s\n' N "pcmk ms" "lrm ms" "pcmk op/s" "lrm op/s" \
-    "lrm/pcmk" "pcmk ms/op" "lrm ms/op" "(lrmd+remoted)" "cpu l/p"
+  printf '%-5s %-20s %9s %8s %10s  %-26s %8s %8s\n' N side "wall ms" "ops/s" "CPU ms/op" "" "ops/s x" "CPU/op x"
   for n in "${sizes[@]}"; do
-    pcmk=$(measure "$pcmk_port" "$n" "$pcmk_pid") || status=1
-    lrm=$(measure "$lrm_port" "$n" "$lrmd_pid" "$remoted_pid") || status=1
-    echo "$pcmk" >&2
-    echo "$lrm" >&2
-    local lrmd_cpu remoted_cpu
-    lrmd_cpu=$(sed -E 's/.*"cpu_ms":\[([-0-9.]+),.*/\1/' <<<"$lrm")
-    remoted_cpu=$(sed -E 's/.*"cpu_ms":\[[-0-9.]+,([-0-9.]+)\].*/\1/' <<<"$lrm")
-    awk -v n="$n" -v pw="$(field "$pcmk" wall_ms)" -v lw="$(field "$lrm" wall_ms)" \
-        -v pr="$(field "$pcmk" ops_per_s)" -v lr="$(field "$lrm" ops_per_s)" \
-        -v pc="$(field "$pcmk" cpu_ms_per_op)" -v lc="$(field "$lrm" cpu_ms_per_op)" \
-        -v ld="$lrmd_cpu" -v lx="$remoted_cpu" 'BEGIN {
-      printf "%-5d %9.0f %9.0f %10.1f %10.1f %9.2f %12.3f %12.3f %6.3f+%-7.3f %9.2f\n",
-        n, pw, lw, pr, lr, (pr > 0 ? lr / pr : 0), pc, lc, ld / (3 * n), lx / (3 * n), (pc > 0 ? lc / pc : 0) }'
+    start_pacemaker || return 1
+    pcmk=$(measure "$pcmk_port" "$n" "$pcmk_pid")
+    stop_pid "$pcmk_pid"
+    row "$n" pacemaker-remoted "$pcmk" ""
+    start_lrm "$work/lrmd-state" || return 1
+    lrm_row "$n" "lrm" "$pcmk"
+    stop_lrm
+    start_lrm none || return 1
+    lrm_row "$n" "lrm, no journal" "$pcmk"
+    stop_lrm
   done
-  stop_daemons
   return $status
 }
 

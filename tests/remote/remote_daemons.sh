@@ -56,25 +56,37 @@ wait_socket() {
   return 1
 }
 
-# Starts the three daemons; sets pcmk_pid, lrmd_pid, remoted_pid. lrm-remoted
-# starts once lrmd serves: until it reaches lrmd it refuses cluster connections.
-start_daemons() {
+# Starts pacemaker-remoted; sets pcmk_pid.
+start_pacemaker() {
   PCMK_authkey_location=$work/authkey PCMK_remote_port=$pcmk_port PCMK_logfile=$work/pacemaker-remoted.log \
     PCMK_logfacility=none "$pcmk_daemon" &
   pcmk_pid=$!
-  "$build_dir/bin/lrmd" --foreground --socket "$work/lrmd.sock" --state-dir "$work/lrmd-state" \
+  wait_listening "$pcmk_port" "$pcmk_pid" pacemaker-remoted
+}
+
+# Starts lrmd (journal in STATE_DIR, or none) and lrm-remoted; sets lrmd_pid
+# and remoted_pid. lrm-remoted starts once lrmd serves: until it reaches lrmd
+# it refuses cluster connections.
+start_lrm() {
+  local state_dir=$1
+  "$build_dir/bin/lrmd" --foreground --socket "$work/lrmd.sock" --state-dir "$state_dir" \
     --log-target "$work/lrmd.log" &
   lrmd_pid=$!
   wait_socket "$work/lrmd.sock" "$lrmd_pid" || return 1
   "$build_dir/bin/lrm-remoted" --foreground --socket "$work/lrmd.sock" --address 127.0.0.1 \
     --port "$lrm_port" --authkey "$work/authkey" --log-target "$work/lrm-remoted.log" &
   remoted_pid=$!
-  wait_listening "$pcmk_port" "$pcmk_pid" pacemaker-remoted && wait_listening "$lrm_port" "$remoted_pid" lrm-remoted
+  wait_listening "$lrm_port" "$remoted_pid" lrm-remoted
+}
+
+start_daemons() {
+  start_pacemaker && start_lrm "$work/lrmd-state"
 }
 
 # SIGTERM, then SIGKILL if PID has not exited within 10 s.
 stop_pid() {
   local pid=$1
+  [ -n "$pid" ] || return 0
   kill "$pid" 2>/dev/null || return 0
   for _ in $(seq 1 200); do
     kill -0 "$pid" 2>/dev/null || break
@@ -84,11 +96,17 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Stops what start_daemons started, by PID: the endpoints before lrmd.
+# Stops lrm, by PID: the endpoint before lrmd.
+stop_lrm() {
+  stop_pid "${remoted_pid:-}"
+  stop_pid "${lrmd_pid:-}"
+  remoted_pid="" lrmd_pid=""
+}
+
+# Stops what start_daemons started.
 stop_daemons() {
-  stop_pid "$pcmk_pid"
-  stop_pid "$remoted_pid"
-  stop_pid "$lrmd_pid"
+  stop_pid "${pcmk_pid:-}"
+  stop_lrm
 }
 
 # Whether the daemons can run here: sets pcmk_daemon, or why_not and fails.
