@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# A real one-node Corosync + Pacemaker cluster managing an lrm machine as a
+# Pacemaker Remote node, built entirely inside private namespaces so that
+# nothing of the host's configuration or state is touched.
+#
+#   tests/cluster/run.sh BUILD_DIR
+#   REMOTE=pacemaker-remoted tests/cluster/run.sh BUILD_DIR   (the reference peer)
+#
+# The cluster node (corosync + pacemakerd and its daemons) runs in its own
+# network, mount and PID namespaces, with its own /etc/corosync,
+# /etc/pacemaker, /var/lib/pacemaker, /var/lib/corosync, /var/log/pacemaker,
+# /run and /dev/shm. The remote node lives in another network namespace
+# (joined to the cluster's by a veth pair) with its own mount namespace and
+# /run; there run lrmd and lrm-remoted (or Pacemaker's pacemaker-remoted).
+# Every scenario waits on the CIB (cibadmin/crm_mon/crm_failcount) or on
+# lrmd (lrmctl) with generous deadlines; nothing sleeps a fixed time.
+# Everything lives under one /tmp/lrm-cluster-* directory; a trap stops the
+# processes this script started, removes the namespaces, the veth pair and
+# the directory, and prints the daemons' logs when a scenario failed.
+# Exit 0: passed (or skipped, with one line saying why); non-zero: failed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+self="$here/$(basename "$0")"
+
+skip() { echo "cluster test skipped: $*"; exit 0; }
+
+# ---------------------------------------------------------------------------
+# Entry points run inside the namespaces (this script calls itself).
+
+# The cluster node: pid 1 of its PID namespace, in its own mount and network
+# namespaces. Mounts private directories over everything corosync and
+# Pacemaker write, starts both, and waits; killing it (pid 1) ends every
+# process of the namespace.
+cluster_node() {
+  local work=$1
+  mount --make-rprivate /
+  ip link set lo up
+  mount -t tmpfs -o mode=0755 lrm-cluster-run /run
+  mount -t tmpfs -o mode=1777 lrm-cluster-shm /dev/shm
+  mount -t tmpfs -o mode=0755 lrm-cluster-corosync /var/lib/corosync
+  mount --bind "$work/cluster/etc-corosync" /etc/corosync
+  mount --bind "$work/cluster/etc-pacemaker" /etc/pacemaker
+  mount --bind "$work/cluster/lib-pacemaker" /var/lib/pacemaker
+  mount --bind "$work/cluster/log" /var/log/pacemaker
+  corosync -f -c /etc/corosync/corosync.conf >>"$work/cluster/corosync.stderr" 2>&1 &
+  # pacemakerd gives up at once when corosync is not serving yet.
+  local deadline=$((SECONDS + 30))
+  until corosync-quorumtool -s >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ] || ! kill -0 $! 2>/dev/null; then
+      echo "unable to start corosync: not quorate within 30 s" >>"$work/cluster/corosync.stderr"
+      exit 1
+    fi
+    sleep 0.1
+  done
+  PCMK_logfile="$work/cluster/pacemaker.log" PCMK_logfacility=none \
+    PCMK_authkey_location=/etc/pacemaker/authkey \
+    pacemakerd -f >>"$work/cluster/pacemakerd.stderr" 2>&1 &
+  wait
+}
+
+# The remote node's mount namespace: its own /run (a directory of the work
+# directory, so the test can break a resource from outside) and /dev/shm;
+# then it only holds the namespace for the daemons started into it.
+remote_node() {
+  local work=$1
+  mount --make-rprivate /
+  ip link set lo up
+  mount --bind "$work/remote/run" /run
+  mount -t tmpfs -o mode=1777 lrm-remote-shm /dev/shm
+  mount --bind "$work/remote/lib-pacemaker" /var/lib/pacemaker
+  mount --bind "$work/remote/log" /var/log/pacemaker
+  exec sleep infinity
+}
+
+case "${1:-}" in
+  --cluster-node) cluster_node "$2"; exit ;;
+  --remote-node) remote_node "$2"; exit ;;
+esac
+
+# ---------------------------------------------------------------------------
+# Preconditions.
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+remote_kind=${REMOTE:-lrm}
+case "$remote_kind" in
+  lrm | pacemaker-remoted) ;;
+  *) echo "REMOTE must be lrm or pacemaker-remoted, not '$remote_kind'" >&2; exit 2 ;;
+esac
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (namespaces, mounts)"
+for tool in unshare nsenter ip mount; do
+  command -v "$tool" >/dev/null || skip "no $tool"
+done
+for tool in corosync corosync-quorumtool pacemakerd cibadmin crm_resource crm_mon crm_failcount; do
+  command -v "$tool" >/dev/null || skip "$tool is not installed (corosync, pacemaker, pacemaker-cli-utils)"
+done
+[ -x /usr/lib/ocf/resource.d/pacemaker/Dummy ] || skip "no ocf:pacemaker:Dummy agent (pacemaker)"
+[ -x /usr/lib/ocf/resource.d/pacemaker/remote ] || skip "no ocf:pacemaker:remote agent (pacemaker)"
+getent passwd hacluster >/dev/null || skip "no hacluster user (pacemaker)"
+if [ "$remote_kind" = lrm ]; then
+  for binary in lrmd lrm-remoted lrmctl; do
+    [ -x "$build/bin/$binary" ] || { echo "cluster test: $build/bin/$binary is missing" >&2; exit 1; }
+  done
+fi
+unshare --mount --pid --fork --mount-proc true 2>/dev/null || skip "unshare cannot create mount/PID namespaces here"
+
+started_at=$SECONDS
+tag="lrmtest-$$"
+ns_cluster="$tag-c"
+ns_remote="$tag-r"
+veth_cluster="lrm$$c"
+veth_remote="lrm$$r"
+ip netns add "$ns_cluster" 2>/dev/null || skip "ip netns cannot create a network namespace here"
+ip netns delete "$ns_cluster"
+
+work=$(mktemp -d /tmp/lrm-cluster-XXXXXX)
+chmod 0755 "$work"   # the cluster's daemons run as hacluster and log here
+cluster_pid=""       # unshare holding the cluster's PID namespace
+remote_holder_pid="" # the process holding the remote's mount namespace
+lrmd_pid=""
+remoted_pid=""       # lrm-remoted or pacemaker-remoted
+failed=""
+current=""
+
+print_logs() {
+  local log
+  for log in "$work"/cluster/corosync.log "$work"/cluster/corosync.stderr \
+             "$work"/cluster/pacemaker.log "$work"/cluster/pacemakerd.stderr \
+             "$work"/remote/*.log "$work"/remote/*.stderr; do
+    [ -s "$log" ] || continue
+    echo "----- last lines of ${log#"$work"/} -----" >&2
+    tail -n 60 "$log" >&2
+  done
+  if [ -n "$cluster_pid" ] && kill -0 "$cluster_pid" 2>/dev/null; then
+    echo "----- crm_mon -----" >&2
+    in_cluster crm_mon -1 -r -f -A >&2 2>&1 || true
+    echo "----- CIB status of the remote node -----" >&2
+    in_cluster cibadmin -Q --xpath "//node_state[@uname='rnode1']" >&2 2>&1 || true
+  fi
+}
+
+stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ $status -ne 0 ] || [ -n "$failed" ]; then
+    echo "cluster test FAILED${current:+ in scenario: $current}${failed:+: $failed}" >&2
+    print_logs
+    [ $status -ne 0 ] || status=1
+  fi
+  stop_pid "$remoted_pid"
+  stop_pid "$lrmd_pid"
+  stop_pid "$remote_holder_pid"
+  # Killing unshare kills pid 1 of the cluster's PID namespace (--kill-child)
+  # and with it every process of the cluster.
+  stop_pid "$cluster_pid"
+  ip link delete "$veth_cluster" 2>/dev/null || true
+  ip netns delete "$ns_remote" 2>/dev/null || true
+  ip netns delete "$ns_cluster" 2>/dev/null || true
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { failed="$*"; exit 1; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local what=$1 limit=$2
+  shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "$what: not within $limit s"
+    sleep 0.2
+  done
+}
+
+in_cluster() { nsenter -t "$cluster_init" -m -n "$@"; }
+in_remote() { nsenter -t "$remote_holder_pid" -m -n "$@"; }
+cib_has() { in_cluster cibadmin -Q --xpath "$1"; }
+cib_lacks() { ! in_cluster cibadmin -Q --xpath "$1"; }
+cib_value() { # cib_value XPATH ATTRIBUTE: the attribute of the one element matched
+  in_cluster cibadmin -Q --xpath "$1" 2>/dev/null | sed -n "s/.* $2=\"\([^\"]*\)\".*/\1/p" | head -n 1
+}
+scenario() { current=$1; echo "cluster test: $1 ($((SECONDS - started_at)) s)"; }
+
+remote_ops="//node_state[@uname='rnode1']/lrm/lrm_resources"
+op_xpath() { # op_xpath RESOURCE OP_ID [more predicates]
+  echo "$remote_ops/lrm_resource[@id='$1']/lrm_rsc_op[@id='$1_$2']$3"
+}
+ok='[@rc-code="0"][@op-status="0"]'
+
+node_online() {
+  in_cluster crm_mon -1 --output-as=xml | grep -q "<node name=\"$1\" [^>]*online=\"true\""
+}
+failcount() { # failcount RESOURCE: the fail count on rnode1, 0 when none
+  local value
+  value=$(in_cluster crm_failcount --query -r "$1" -N rnode1 2>/dev/null | sed -n 's/.*value=\([0-9A-Za-z]*\).*/\1/p')
+  echo "${value:-0}"
+}
+
+# ---------------------------------------------------------------------------
+# Files: corosync's and Pacemaker's configuration, the key, the directories.
+
+mkdir -p "$work"/cluster/{etc-corosync,etc-pacemaker,lib-pacemaker/{cib,pengine,blackbox,cores},log} \
+         "$work"/remote/{run,lib-pacemaker/cores,log,state}
+dd if=/dev/urandom of="$work/authkey" bs=4096 count=1 status=none
+cp "$work/authkey" "$work/cluster/etc-pacemaker/authkey"
+chown -R hacluster:haclient "$work/cluster/etc-pacemaker" "$work/cluster/lib-pacemaker" "$work/cluster/log"
+chmod 0640 "$work/cluster/etc-pacemaker/authkey"
+chmod 0600 "$work/authkey"
+touch "$work/cluster/pacemaker.log"
+chown hacluster:haclient "$work/cluster/pacemaker.log"
+chmod 0660 "$work/cluster/pacemaker.log"
+
+cat >"$work/cluster/etc-corosync/corosync.conf" <<EOF
+totem {
+    version: 2
+    cluster_name: lrmtest
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+}
+nodelist {
+    node {
+        ring0_addr: 127.0.0.1
+        name: node1
+        nodeid: 1
+    }
+}
+quorum {
+    provider: corosync_votequorum
+    expected_votes: 1
+}
+logging {
+    to_logfile: yes
+    logfile: $work/cluster/corosync.log
+    to_syslog: no
+    to_stderr: no
+    timestamp: on
+}
+EOF
+
+# stonith-enabled=false: without fencing devices nothing would start.
+# dc-deadtime=2s: the first election would otherwise wait 20 s.
+cat >"$work/cluster/lib-pacemaker/cib/cib.xml" <<'EOF'
+<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config>
+      <cluster_property_set id="cib-bootstrap-options">
+        <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="false"/>
+        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="2s"/>
+      </cluster_property_set>
+    </crm_config>
+    <nodes/>
+    <resources/>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>
+EOF
+chown hacluster:haclient "$work/cluster/lib-pacemaker/cib/cib.xml"
+chmod 0600 "$work/cluster/lib-pacemaker/cib/cib.xml"
+
+# ---------------------------------------------------------------------------
+# Namespaces: the cluster's and the remote's, joined by a veth pair.
+
+ip netns add "$ns_cluster"
+ip netns add "$ns_remote"
+ip link add "$veth_cluster" type veth peer name "$veth_remote"
+ip link set "$veth_cluster" netns "$ns_cluster"
+ip link set "$veth_remote" netns "$ns_remote"
+ip -n "$ns_cluster" addr add 10.200.0.1/24 dev "$veth_cluster"
+ip -n "$ns_remote" addr add 10.200.0.2/24 dev "$veth_remote"
+ip -n "$ns_cluster" link set "$veth_cluster" up
+ip -n "$ns_remote" link set "$veth_remote" up
+
+ip netns exec "$ns_cluster" unshare --mount --pid --fork --kill-child --mount-proc \
+  "$self" --cluster-node "$work" &
+cluster_pid=$!
+ip netns exec "$ns_remote" unshare --mount "$self" --remote-node "$work" &
+remote_holder_pid=$!
+
+# The cluster's pid 1 (unshare's child) is where the tools enter.
+child_of() { pgrep -P "$1" | head -n 1; }
+wait_for "the cluster's namespace to exist" 10 child_of "$cluster_pid"
+cluster_init=$(child_of "$cluster_pid")
+# The remote holder has mounted everything once it is sleep.
+remote_ready() { [ "$(cat /proc/"$remote_holder_pid"/comm 2>/dev/null)" = sleep ]; }
+wait_for "the remote node's namespace to exist" 10 remote_ready
+
+# ---------------------------------------------------------------------------
+# The remote node's daemons.
+
+lrmd_socket="$work/remote/run/lrm/lrmd.sock"   # /run/lrm/lrmd.sock inside
+lrmctl() { "$build/bin/lrmctl" --socket "$lrmd_socket" "$@"; }
+
+start_lrmd() {
+  mkdir -p "$work/remote/run/lrm"
+  in_remote "$build/bin/lrmd" --foreground --socket /run/lrm/lrmd.sock \
+    --state-dir "$work/remote/state" --log-target "$work/remote/lrmd.log" \
+    >>"$work/remote/lrmd.stderr" 2>&1 &
+  lrmd_pid=$!
+  wait_for "lrmd to serve" 30 lrmctl ping
+}
+
+start_remoted() {
+  if [ "$remote_kind" = lrm ]; then
+    in_remote "$build/bin/lrm-remoted" --foreground --socket /run/lrm/lrmd.sock \
+      --address 10.200.0.2 --authkey "$work/authkey" --log-target "$work/remote/lrm-remoted.log" \
+      >>"$work/remote/lrm-remoted.stderr" 2>&1 &
+  else
+    in_remote env PCMK_logfile="$work/remote/pacemaker-remoted.log" PCMK_logfacility=none \
+      PCMK_authkey_location="$work/authkey" PCMK_remote_address=10.200.0.2 \
+      "$pacemaker_remoted" >>"$work/remote/pacemaker-remoted.stderr" 2>&1 &
+  fi
+  remoted_pid=$!
+}
+
+if [ "$remote_kind" = pacemaker-remoted ]; then
+  pacemaker_remoted=${PACEMAKER_REMOTED:-}
+  if [ -z "$pacemaker_remoted" ]; then
+    # pacemaker-remote conflicts with pacemaker: unpack it, do not install it.
+    (cd "$work" && apt-get download pacemaker-remote >/dev/null 2>&1) ||
+      skip "cannot download pacemaker-remote (set PACEMAKER_REMOTED=/path/to/pacemaker-remoted)"
+    dpkg-deb -x "$work"/pacemaker-remote_*.deb "$work/pacemaker-remote"
+    pacemaker_remoted="$work/pacemaker-remote/usr/sbin/pacemaker-remoted"
+  fi
+else
+  start_lrmd
+fi
+start_remoted
+
+# ---------------------------------------------------------------------------
+# Scenarios.
+
+scenario "the cluster comes up"
+wait_for "the cluster to elect node1 DC" 60 cib_has "/cib[@dc-uuid]//node_state[@uname='node1'][@crmd='online'][@join='member']"
+
+scenario "the remote node comes online"
+in_cluster cibadmin -C -o resources -X '
+  <primitive id="rnode1" class="ocf" provider="pacemaker" type="remote">
+    <instance_attributes id="rnode1-instance_attributes">
+      <nvpair id="rnode1-server" name="server" value="10.200.0.2"/>
+      <nvpair id="rnode1-reconnect_interval" name="reconnect_interval" value="2s"/>
+    </instance_attributes>
+    <operations>
+      <op id="rnode1-monitor-5s" name="monitor" interval="5s" timeout="15s"/>
+    </operations>
+  </primitive>'
+wait_for "rnode1 to be online" 30 node_online rnode1
+
+# place_dummy ID: an ocf:pacemaker:Dummy allowed only on rnode1, monitored
+# every second; created stopped because a constraint cannot name a
+# resource that does not exist yet.
+place_dummy() {
+  local id=$1
+  in_cluster cibadmin -C -o resources -X "
+    <primitive id=\"$id\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">
+      <meta_attributes id=\"$id-meta_attributes\">
+        <nvpair id=\"$id-meta_attributes-target-role\" name=\"target-role\" value=\"Stopped\"/>
+      </meta_attributes>
+      <operations>
+        <op id=\"$id-monitor-1s\" name=\"monitor\" interval=\"1s\" timeout=\"20s\"/>
+      </operations>
+    </primitive>"
+  in_cluster cibadmin -C -o constraints -X "<rsc_location id=\"$id-on-rnode1\" rsc=\"$id\" node=\"rnode1\" score=\"INFINITY\"/>"
+  in_cluster cibadmin -C -o constraints -X "<rsc_location id=\"$id-not-node1\" rsc=\"$id\" node=\"node1\" score=\"-INFINITY\"/>"
+  in_cluster crm_resource -r "$id" --meta -d target-role >/dev/null
+}
+
+started_and_monitored() { # RESOURCE: last op a successful start, monitor running fine
+  cib_has "$(op_xpath "$1" last_0 "[@operation='start']$ok")" &&
+    cib_has "$(op_xpath "$1" monitor_1000 "$ok")"
+}
+
+scenario "a Dummy is placed on the remote node, probed, started and monitored"
+place_dummy d1
+wait_for "d1 to be started and monitored on rnode1" 30 started_and_monitored d1
+grep -q "Result of probe operation for d1 on rnode1: not running" "$work/cluster/pacemaker.log" ||
+  fail "no probe of d1 on rnode1 in the controller's log"
+[ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1's state file is not in the remote node's /run"
+if [ "$remote_kind" = lrm ]; then
+  info=$(lrmctl info d1) || fail "lrmd does not know d1"
+  echo "$info"
+fi
+
+echo "cluster test: passed in $((SECONDS - started_at)) s ($remote_kind)"
