@@ -59,9 +59,11 @@ cluster_node() {
   wait
 }
 
-# The remote node's mount namespace: its own /run (a directory of the work
-# directory, so the test can break a resource from outside) and /dev/shm;
-# then it only holds the namespace for the daemons started into it.
+# The remote node: pid 1 of its PID namespace, in its own mount and network
+# namespaces, with its own /run (a directory of the work directory, so the
+# test can break a resource from outside) and /dev/shm; then it only holds
+# the namespaces for the daemons started into them. Killing it ends every
+# process of the remote node.
 remote_node() {
   local work=$1
   mount --make-rprivate /
@@ -118,9 +120,11 @@ ip netns delete "$ns_cluster"
 work=$(mktemp -d /tmp/lrm-cluster-XXXXXX)
 chmod 0755 "$work"   # the cluster's daemons run as hacluster and log here
 cluster_pid=""       # unshare holding the cluster's PID namespace
-remote_holder_pid="" # the process holding the remote's mount namespace
-lrmd_pid=""
-remoted_pid=""       # lrm-remoted or pacemaker-remoted
+remote_pid=""        # unshare holding the remote's PID namespace
+# Daemons of the remote node: each runs under an nsenter (its *_wrapper, our
+# child, whose exit status is the daemon's); *_pid is the daemon itself.
+lrmd_wrapper="" lrmd_pid=""
+remoted_wrapper="" remoted_pid=""   # lrm-remoted or pacemaker-remoted
 failed=""
 current=""
 
@@ -145,7 +149,7 @@ stop_pid() {
   local pid=$1
   [ -n "$pid" ] || return 0
   kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  { wait "$pid"; } 2>/dev/null || true
 }
 
 cleanup() {
@@ -156,11 +160,14 @@ cleanup() {
     print_logs
     [ $status -ne 0 ] || status=1
   fi
-  stop_pid "$remoted_pid"
-  stop_pid "$lrmd_pid"
-  stop_pid "$remote_holder_pid"
-  # Killing unshare kills pid 1 of the cluster's PID namespace (--kill-child)
-  # and with it every process of the cluster.
+  if [ -n "${LOGS_TO:-}" ]; then
+    mkdir -p "$LOGS_TO" && cp -r "$work/cluster" "$work/remote" "$LOGS_TO/" 2>/dev/null || true
+  fi
+  # Killing an unshare kills pid 1 of its PID namespace (--kill-child) and
+  # with it every process of that node.
+  stop_pid "$remote_pid"
+  stop_pid "$remoted_wrapper"
+  stop_pid "$lrmd_wrapper"
   stop_pid "$cluster_pid"
   ip link delete "$veth_cluster" 2>/dev/null || true
   ip netns delete "$ns_remote" 2>/dev/null || true
@@ -185,7 +192,6 @@ wait_for() {
 }
 
 in_cluster() { nsenter -t "$cluster_init" -m -n "$@"; }
-in_remote() { nsenter -t "$remote_holder_pid" -m -n "$@"; }
 cib_has() { in_cluster cibadmin -Q --xpath "$1"; }
 cib_lacks() { ! in_cluster cibadmin -Q --xpath "$1"; }
 cib_value() { # cib_value XPATH ATTRIBUTE: the attribute of the one element matched
@@ -195,13 +201,14 @@ scenario() { current=$1; echo "cluster test: $1 ($((SECONDS - started_at)) s)"; 
 
 remote_ops="//node_state[@uname='rnode1']/lrm/lrm_resources"
 op_xpath() { # op_xpath RESOURCE OP_ID [more predicates]
-  echo "$remote_ops/lrm_resource[@id='$1']/lrm_rsc_op[@id='$1_$2']$3"
+  echo "$remote_ops/lrm_resource[@id='$1']/lrm_rsc_op[@id='$1_$2']${3:-}"
 }
 ok='[@rc-code="0"][@op-status="0"]'
 
 node_online() {
   in_cluster crm_mon -1 --output-as=xml | grep -q "<node name=\"$1\" [^>]*online=\"true\""
 }
+failcount_is() { [ "$(failcount "$1")" = "$2" ]; }
 failcount() { # failcount RESOURCE: the fail count on rnode1, 0 when none
   local value
   value=$(in_cluster crm_failcount --query -r "$1" -N rnode1 2>/dev/null | sed -n 's/.*value=\([0-9A-Za-z]*\).*/\1/p')
@@ -287,16 +294,31 @@ ip -n "$ns_remote" link set "$veth_remote" up
 ip netns exec "$ns_cluster" unshare --mount --pid --fork --kill-child --mount-proc \
   "$self" --cluster-node "$work" &
 cluster_pid=$!
-ip netns exec "$ns_remote" unshare --mount "$self" --remote-node "$work" &
-remote_holder_pid=$!
+ip netns exec "$ns_remote" unshare --mount --pid --fork --kill-child --mount-proc \
+  "$self" --remote-node "$work" &
+remote_pid=$!
 
-# The cluster's pid 1 (unshare's child) is where the tools enter.
+# Each node's pid 1 (unshare's child) is where commands enter its namespaces.
 child_of() { pgrep -P "$1" | head -n 1; }
-wait_for "the cluster's namespace to exist" 10 child_of "$cluster_pid"
+wait_for "the cluster's namespaces to exist" 10 child_of "$cluster_pid"
 cluster_init=$(child_of "$cluster_pid")
-# The remote holder has mounted everything once it is sleep.
-remote_ready() { [ "$(cat /proc/"$remote_holder_pid"/comm 2>/dev/null)" = sleep ]; }
-wait_for "the remote node's namespace to exist" 10 remote_ready
+# The remote's pid 1 has mounted everything once it is sleep.
+remote_ready() { [ "$(cat /proc/"$(child_of "$remote_pid")"/comm 2>/dev/null)" = sleep ]; }
+wait_for "the remote node's namespaces to exist" 10 remote_ready
+remote_init=$(child_of "$remote_pid")
+
+# spawn_in_remote NAME COMMAND...: starts COMMAND on the remote node (its
+# namespaces) in the background; sets NAME_wrapper to the nsenter around it
+# and NAME_pid to the command itself.
+spawn_in_remote() {
+  local name=$1 wrapper
+  shift
+  nsenter -t "$remote_init" -m -n -p "$@" &
+  wrapper=$!
+  wait_for "$1 to start on the remote node" 10 child_of "$wrapper"
+  printf -v "${name}_wrapper" %s "$wrapper"
+  printf -v "${name}_pid" %s "$(child_of "$wrapper")"
+}
 
 # ---------------------------------------------------------------------------
 # The remote node's daemons.
@@ -306,24 +328,22 @@ lrmctl() { "$build/bin/lrmctl" --socket "$lrmd_socket" "$@"; }
 
 start_lrmd() {
   mkdir -p "$work/remote/run/lrm"
-  in_remote "$build/bin/lrmd" --foreground --socket /run/lrm/lrmd.sock \
+  spawn_in_remote lrmd "$build/bin/lrmd" --foreground --socket /run/lrm/lrmd.sock \
     --state-dir "$work/remote/state" --log-target "$work/remote/lrmd.log" \
-    >>"$work/remote/lrmd.stderr" 2>&1 &
-  lrmd_pid=$!
+    2>>"$work/remote/lrmd.stderr"
   wait_for "lrmd to serve" 30 lrmctl ping
 }
 
 start_remoted() {
   if [ "$remote_kind" = lrm ]; then
-    in_remote "$build/bin/lrm-remoted" --foreground --socket /run/lrm/lrmd.sock \
+    spawn_in_remote remoted "$build/bin/lrm-remoted" --foreground --socket /run/lrm/lrmd.sock \
       --address 10.200.0.2 --authkey "$work/authkey" --log-target "$work/remote/lrm-remoted.log" \
-      >>"$work/remote/lrm-remoted.stderr" 2>&1 &
+      2>>"$work/remote/lrm-remoted.stderr"
   else
-    in_remote env PCMK_logfile="$work/remote/pacemaker-remoted.log" PCMK_logfacility=none \
+    spawn_in_remote remoted env PCMK_logfile="$work/remote/pacemaker-remoted.log" PCMK_logfacility=none \
       PCMK_authkey_location="$work/authkey" PCMK_remote_address=10.200.0.2 \
-      "$pacemaker_remoted" >>"$work/remote/pacemaker-remoted.stderr" 2>&1 &
+      "$pacemaker_remoted" 2>>"$work/remote/pacemaker-remoted.stderr"
   fi
-  remoted_pid=$!
 }
 
 if [ "$remote_kind" = pacemaker-remoted ]; then
@@ -378,6 +398,29 @@ place_dummy() {
   in_cluster crm_resource -r "$id" --meta -d target-role >/dev/null
 }
 
+# cluster_view RESOURCE: what the cluster knows of it on rnode1: the last
+# operation (id, call, rc, status), whether a failure is recorded, the
+# fail-count, the connection's last operation and failure.
+cluster_view() {
+  local op
+  for op in "$(op_xpath "$1" last_0)" "$(op_xpath "$1" last_failure_0)"; do
+    echo "$(cib_value "$op" operation_key) $(cib_value "$op" call-id) $(cib_value "$op" rc-code) $(cib_value "$op" op-status)"
+  done
+  echo "fail-count $(failcount "$1")"
+  op="//node_state[@uname='node1']//lrm_resource[@id='rnode1']/lrm_rsc_op"
+  echo "connection $(cib_value "$op[@id='rnode1_last_0']" operation_key) $(cib_value "$op[@id='rnode1_last_0']" call-id)"
+  echo "connection failure $(cib_value "$op[@id='rnode1_last_failure_0']" call-id)"
+}
+lost_connections() { grep -c "Lost connection to Pacemaker Remote node rnode1" "$work/cluster/pacemaker.log" || true; }
+# lrmd_last_run RESOURCE ACTION INTERVAL_MS: when lrmd last ran it (epoch s).
+lrmd_last_run() {
+  lrmctl --json info "$1" | grep -o "\"action\":\"$2\",\"interval_ms\":$3,[^}]*" |
+    sed -n 's/.*"t_run":\([0-9]*\).*/\1/p'
+}
+
+running_and_monitored() { # RESOURCE: last op a success (a start or a probe), monitor running fine
+  cib_has "$(op_xpath "$1" last_0 "$ok")" && cib_has "$(op_xpath "$1" monitor_1000 "$ok")"
+}
 started_and_monitored() { # RESOURCE: last op a successful start, monitor running fine
   cib_has "$(op_xpath "$1" last_0 "[@operation='start']$ok")" &&
     cib_has "$(op_xpath "$1" monitor_1000 "$ok")"
@@ -392,6 +435,132 @@ grep -q "Result of probe operation for d1 on rnode1: not running" "$work/cluster
 if [ "$remote_kind" = lrm ]; then
   info=$(lrmctl info d1) || fail "lrmd does not know d1"
   echo "$info"
+fi
+
+scenario "breaking d1 from outside its node is detected and Pacemaker recovers it"
+start_call=$(cib_value "$(op_xpath d1 last_0)" call-id)
+rm "$work/remote/run/Dummy-d1.state"   # the remote's /run, from the host's side
+wait_for "d1's monitor failure to be recorded" 30 \
+  cib_has "$(op_xpath d1 last_failure_0 "[@operation='monitor'][@interval='1000'][@rc-code='7']")"
+wait_for "d1's fail-count to be 1" 30 failcount_is d1 1
+restarted() { # RESOURCE CALL_ID: started again after that call, monitored since
+  started_and_monitored "$1" &&
+    [ "$(cib_value "$(op_xpath "$1" last_0)" call-id)" -gt "$2" ] &&
+    [ "$(cib_value "$(op_xpath "$1" monitor_1000)" call-id)" -gt "$(cib_value "$(op_xpath "$1" last_0)" call-id)" ]
+}
+wait_for "d1 to be started again" 30 restarted d1 "$start_call"
+[ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1 was restarted but its state file is missing"
+failcount_is d1 1 || fail "d1's fail-count is $(failcount d1) after one failure, not 1"
+
+# The upgrade in place: lrmd replaces its image while monitors run every
+# second; the cluster must see nothing (same start, no failure, no new
+# fail-count, the connection untouched) and monitors must go on.
+if [ "$remote_kind" = lrm ]; then
+  scenario "lrmctl upgrade of lrmd while the cluster watches changes nothing the cluster sees"
+  history_before=$(cluster_view d1)
+  start_before=$(lrmd_last_run d1 start 0)
+  upgraded_at=$(date +%s)
+  lrmctl upgrade >/dev/null || fail "lrmctl upgrade failed"
+  kill -0 "$lrmd_pid" || fail "lrmd's pid $lrmd_pid is gone after the upgrade"
+  # Monitors (every second) for three seconds after the upgrade, by lrmd.
+  monitored_after() { [ "$(lrmd_last_run d1 monitor 1000)" -ge $((upgraded_at + 3)) ]; }
+  wait_for "d1 to be monitored 3 s after the upgrade" 30 monitored_after
+  [ "$(lrmd_last_run d1 start 0)" = "$start_before" ] || fail "lrmd ran a start of d1 during the upgrade"
+  [ "$(cluster_view d1)" = "$history_before" ] ||
+    fail "the cluster's view of d1 changed across the upgrade: before: $history_before; after: $(cluster_view d1)"
+  node_online rnode1 || fail "rnode1 went offline during the upgrade"
+fi
+
+# What Pacemaker does when the remote daemon dies (seen with
+# pacemaker-remoted): the connection's monitor fails ("Lost connection to
+# Pacemaker Remote node"), the node is lost (unclean; without fencing it is
+# taken as down), the connection is stopped and, after reconnect_interval,
+# started again; the resources are probed again and, found running, only
+# monitored again: no stop, no start; the lost node's transient attributes,
+# fail-counts included, are erased (so d1's is 0 afterwards). lrm
+# does the same when lrmd dies: lrm-remoted closes the cluster's
+# connections and reconnects to the restarted lrmd.
+if [ "$remote_kind" = lrm ]; then
+  scenario "kill -9 of lrmd and its restart"
+else
+  scenario "kill -9 of pacemaker-remoted and its restart"
+fi
+monitor_key=$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)
+lost_before=$(lost_connections)
+if [ "$remote_kind" = lrm ]; then
+  kill -KILL "$lrmd_pid"
+  { wait "$lrmd_wrapper"; } 2>/dev/null || true
+  lrmd_wrapper="" lrmd_pid=""
+  start_lrmd
+else
+  kill -KILL "$remoted_pid"
+  { wait "$remoted_wrapper"; } 2>/dev/null || true
+  remoted_wrapper="" remoted_pid=""
+  start_remoted
+fi
+connection_lost() { [ "$(lost_connections)" -gt "$lost_before" ]; }
+wait_for "the cluster to see the connection lost" 30 connection_lost
+monitored_again() {
+  node_online rnode1 && running_and_monitored d1 &&
+    [ "$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)" != "$monitor_key" ]
+}
+wait_for "d1 to be monitored again on rnode1" 60 monitored_again
+failcount_is d1 0 || fail "d1's fail-count is $(failcount d1), not 0 as after a lost node"
+grep -q "Result of probe operation for d1 on rnode1: ok" "$work/cluster/pacemaker.log" ||
+  fail "d1 was not probed and found running after the reconnection"
+[ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1's state file vanished"
+
+scenario "crm_resource --refresh forgets d1 and finds it running"
+monitor_key=$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)
+in_cluster crm_resource --refresh -r d1 >/dev/null
+refreshed() {
+  failcount_is d1 0 &&
+    cib_has "$(op_xpath d1 last_0 "[@operation='monitor'][@interval='0']$ok")" &&
+    running_and_monitored d1 &&
+    [ "$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)" != "$monitor_key" ]
+}
+wait_for "d1 to be probed again, found running and monitored" 30 refreshed
+[ "$remote_kind" != lrm ] || lrmctl info d1 >/dev/null || fail "lrmd does not know d1 after the refresh"
+
+scenario "deleting d1 stops it and removes it from the remote node"
+in_cluster crm_resource -r d1 --meta -p target-role -v Stopped >/dev/null
+wait_for "d1 to be stopped" 30 cib_has "$(op_xpath d1 last_0 "[@operation='stop']$ok")"
+[ ! -e "$work/remote/run/Dummy-d1.state" ] || fail "d1 was stopped but its state file is still there"
+in_cluster cibadmin -D -o constraints -X '<rsc_location id="d1-on-rnode1"/>'
+in_cluster cibadmin -D -o constraints -X '<rsc_location id="d1-not-node1"/>'
+in_cluster cibadmin -D -o resources -X '<primitive id="d1"/>'
+wait_for "d1's history to leave the CIB" 30 cib_lacks "$remote_ops/lrm_resource[@id='d1']"
+if [ "$remote_kind" = lrm ]; then
+  lrmd_forgot() { ! lrmctl info d1; }
+  wait_for "lrmd to forget d1" 30 lrmd_forgot
+fi
+
+# The shutdown handshake: SIGTERM makes lrm-remoted ask the cluster
+# (shutdown_req); the cluster stops the node's resources and acknowledges;
+# lrm-remoted exits 0 after the acknowledgement and the disconnect.
+# (pacemaker-remoted 2.1.5 exits at once instead, an upstream bug fixed in
+# 2.1.6, so this runs against lrm only.)
+if [ "$remote_kind" = lrm ]; then
+  scenario "SIGTERM to lrm-remoted: the cluster stops the resources, then lrm-remoted exits 0"
+  place_dummy d2
+  wait_for "d2 to be started and monitored on rnode1" 30 started_and_monitored d2
+  unclean_before=$(grep -c "Remote node rnode1 is unclean" "$work/cluster/pacemaker.log" || true)
+  kill -TERM "$remoted_pid"
+  remoted_exited() { ! kill -0 "$remoted_pid" 2>/dev/null; }
+  wait_for "lrm-remoted to exit after SIGTERM" 60 remoted_exited
+  status=0
+  wait "$remoted_wrapper" || status=$?
+  remoted_wrapper="" remoted_pid=""
+  [ $status -eq 0 ] || fail "lrm-remoted exited with status $status after SIGTERM, not 0"
+  # The stop's result reached the controller through lrm-remoted: before it exited.
+  grep -q "Result of stop operation for d2 on rnode1: ok" "$work/cluster/pacemaker.log" ||
+    fail "the cluster did not stop d2 before lrm-remoted exited"
+  [ -n "$(lrmd_last_run d2 stop 0)" ] || fail "lrmd did not run a stop of d2"
+  [ ! -e "$work/remote/run/Dummy-d2.state" ] || fail "d2 is still running on the remote node"
+  [ "$(grep -c "Remote node rnode1 is unclean" "$work/cluster/pacemaker.log" || true)" = "$unclean_before" ] ||
+    fail "the cluster took lrm-remoted's exit for a node failure"
+  node_offline() { ! node_online rnode1; }
+  wait_for "rnode1 to be offline" 30 node_offline
 fi
 
 echo "cluster test: passed in $((SECONDS - started_at)) s ($remote_kind)"
