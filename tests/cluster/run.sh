@@ -176,6 +176,8 @@ cleanup() {
   exit $status
 }
 trap cleanup EXIT
+set -E
+trap '[ -n "$failed" ] || failed="line $LINENO: $BASH_COMMAND failed"' ERR
 trap 'exit 130' INT TERM
 
 fail() { failed="$*"; exit 1; }
@@ -194,16 +196,26 @@ wait_for() {
 in_cluster() { nsenter -t "$cluster_init" -m -n "$@"; }
 cib_has() { in_cluster cibadmin -Q --xpath "$1"; }
 cib_lacks() { ! in_cluster cibadmin -Q --xpath "$1"; }
-cib_value() { # cib_value XPATH ATTRIBUTE: the attribute of the one element matched
-  in_cluster cibadmin -Q --xpath "$1" 2>/dev/null | sed -n "s/.* $2=\"\([^\"]*\)\".*/\1/p" | head -n 1
-}
 scenario() { current=$1; echo "cluster test: $1 ($((SECONDS - started_at)) s)"; }
+# log_has TEXT: the controller logged TEXT (its log file lags the CIB a little).
+log_has() { grep -qF "$1" "$work/cluster/pacemaker.log"; }
 
+# The operation history of a resource: history RESOURCE [NODE] takes one
+# snapshot of it (an lrm_rsc_op element a line); every check reads a single
+# snapshot, so that it never mixes two states of the CIB.
 remote_ops="//node_state[@uname='rnode1']/lrm/lrm_resources"
-op_xpath() { # op_xpath RESOURCE OP_ID [more predicates]
-  echo "$remote_ops/lrm_resource[@id='$1']/lrm_rsc_op[@id='$1_$2']${3:-}"
+history() {
+  in_cluster cibadmin -Q --xpath "//node_state[@uname='${2:-rnode1}']/lrm/lrm_resources/lrm_resource[@id='$1']" \
+    2>/dev/null || true
 }
-ok='[@rc-code="0"][@op-status="0"]'
+op_attr() { # op_attr HISTORY OP_ID ATTRIBUTE
+  printf '%s\n' "$1" | sed -n "/<lrm_rsc_op id=\"$2\"/s/.* $3=\"\([^\"]*\)\".*/\1/p" | head -n 1
+}
+op_ok() { # op_ok HISTORY OP_ID [OPERATION [INTERVAL_MS]]: a success (rc 0, done) of that kind
+  [ "$(op_attr "$1" "$2" rc-code)/$(op_attr "$1" "$2" op-status)" = 0/0 ] &&
+    { [ -z "${3:-}" ] || [ "$(op_attr "$1" "$2" operation)" = "$3" ]; } &&
+    { [ -z "${4:-}" ] || [ "$(op_attr "$1" "$2" interval)" = "$4" ]; }
+}
 
 node_online() {
   in_cluster crm_mon -1 --output-as=xml | grep -q "<node name=\"$1\" [^>]*online=\"true\""
@@ -402,35 +414,36 @@ place_dummy() {
 # operation (id, call, rc, status), whether a failure is recorded, the
 # fail-count, the connection's last operation and failure.
 cluster_view() {
-  local op
-  for op in "$(op_xpath "$1" last_0)" "$(op_xpath "$1" last_failure_0)"; do
-    echo "$(cib_value "$op" operation_key) $(cib_value "$op" call-id) $(cib_value "$op" rc-code) $(cib_value "$op" op-status)"
+  local h op
+  h=$(history "$1")
+  for op in "$1_last_0" "$1_last_failure_0" "$1_monitor_1000"; do
+    echo "$op: $(op_attr "$h" "$op" operation_key) call $(op_attr "$h" "$op" call-id)" \
+      "rc $(op_attr "$h" "$op" rc-code) status $(op_attr "$h" "$op" op-status)"
   done
   echo "fail-count $(failcount "$1")"
-  op="//node_state[@uname='node1']//lrm_resource[@id='rnode1']/lrm_rsc_op"
-  echo "connection $(cib_value "$op[@id='rnode1_last_0']" operation_key) $(cib_value "$op[@id='rnode1_last_0']" call-id)"
-  echo "connection failure $(cib_value "$op[@id='rnode1_last_failure_0']" call-id)"
+  h=$(history rnode1 node1)
+  for op in rnode1_last_0 rnode1_last_failure_0; do
+    echo "$op: $(op_attr "$h" "$op" operation_key) call $(op_attr "$h" "$op" call-id)"
+  done
 }
-lost_connections() { grep -c "Lost connection to Pacemaker Remote node rnode1" "$work/cluster/pacemaker.log" || true; }
+lost_connections() { grep -cF "Lost connection to Pacemaker Remote node rnode1" "$work/cluster/pacemaker.log" || true; }
 # lrmd_last_run RESOURCE ACTION INTERVAL_MS: when lrmd last ran it (epoch s).
 lrmd_last_run() {
   lrmctl --json info "$1" | grep -o "\"action\":\"$2\",\"interval_ms\":$3,[^}]*" |
     sed -n 's/.*"t_run":\([0-9]*\).*/\1/p'
 }
 
-running_and_monitored() { # RESOURCE: last op a success (a start or a probe), monitor running fine
-  cib_has "$(op_xpath "$1" last_0 "$ok")" && cib_has "$(op_xpath "$1" monitor_1000 "$ok")"
-}
 started_and_monitored() { # RESOURCE: last op a successful start, monitor running fine
-  cib_has "$(op_xpath "$1" last_0 "[@operation='start']$ok")" &&
-    cib_has "$(op_xpath "$1" monitor_1000 "$ok")"
+  local h
+  h=$(history "$1")
+  op_ok "$h" "$1_last_0" start && op_ok "$h" "$1_monitor_1000" monitor 1000
 }
 
 scenario "a Dummy is placed on the remote node, probed, started and monitored"
 place_dummy d1
 wait_for "d1 to be started and monitored on rnode1" 30 started_and_monitored d1
-grep -q "Result of probe operation for d1 on rnode1: not running" "$work/cluster/pacemaker.log" ||
-  fail "no probe of d1 on rnode1 in the controller's log"
+wait_for "the probe of d1 on rnode1 in the controller's log" 10 \
+  log_has "Result of probe operation for d1 on rnode1: not running"
 [ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1's state file is not in the remote node's /run"
 if [ "$remote_kind" = lrm ]; then
   info=$(lrmctl info d1) || fail "lrmd does not know d1"
@@ -438,15 +451,21 @@ if [ "$remote_kind" = lrm ]; then
 fi
 
 scenario "breaking d1 from outside its node is detected and Pacemaker recovers it"
-start_call=$(cib_value "$(op_xpath d1 last_0)" call-id)
+start_call=$(op_attr "$(history d1)" d1_last_0 call-id)
 rm "$work/remote/run/Dummy-d1.state"   # the remote's /run, from the host's side
-wait_for "d1's monitor failure to be recorded" 30 \
-  cib_has "$(op_xpath d1 last_failure_0 "[@operation='monitor'][@interval='1000'][@rc-code='7']")"
+monitor_failed() {
+  local h
+  h=$(history d1)
+  [ "$(op_attr "$h" d1_last_failure_0 operation_key)/$(op_attr "$h" d1_last_failure_0 rc-code)" = d1_monitor_1000/7 ]
+}
+wait_for "d1's monitor failure (not running) to be recorded" 30 monitor_failed
 wait_for "d1's fail-count to be 1" 30 failcount_is d1 1
 restarted() { # RESOURCE CALL_ID: started again after that call, monitored since
-  started_and_monitored "$1" &&
-    [ "$(cib_value "$(op_xpath "$1" last_0)" call-id)" -gt "$2" ] &&
-    [ "$(cib_value "$(op_xpath "$1" monitor_1000)" call-id)" -gt "$(cib_value "$(op_xpath "$1" last_0)" call-id)" ]
+  local h
+  h=$(history "$1")
+  op_ok "$h" "$1_last_0" start && op_ok "$h" "$1_monitor_1000" monitor 1000 &&
+    [ "$(op_attr "$h" "$1_last_0" call-id)" -gt "$2" ] &&
+    [ "$(op_attr "$h" "$1_monitor_1000" call-id)" -gt "$(op_attr "$h" "$1_last_0" call-id)" ]
 }
 wait_for "d1 to be started again" 30 restarted d1 "$start_call"
 [ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1 was restarted but its state file is missing"
@@ -485,7 +504,8 @@ if [ "$remote_kind" = lrm ]; then
 else
   scenario "kill -9 of pacemaker-remoted and its restart"
 fi
-monitor_key=$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)
+monitor_key=$(op_attr "$(history d1)" d1_monitor_1000 transition-key)
+[ -n "$monitor_key" ] || fail "d1 has no recurring monitor in the CIB"
 lost_before=$(lost_connections)
 if [ "$remote_kind" = lrm ]; then
   kill -KILL "$lrmd_pid"
@@ -500,31 +520,30 @@ else
 fi
 connection_lost() { [ "$(lost_connections)" -gt "$lost_before" ]; }
 wait_for "the cluster to see the connection lost" 30 connection_lost
-monitored_again() {
-  node_online rnode1 && running_and_monitored d1 &&
-    [ "$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)" != "$monitor_key" ]
+# probed_and_monitored RESOURCE OLD_MONITOR_KEY: its last operation a probe
+# that found it running, and a new recurring monitor running fine.
+probed_and_monitored() {
+  local h
+  h=$(history "$1")
+  op_ok "$h" "$1_last_0" monitor 0 && op_ok "$h" "$1_monitor_1000" monitor 1000 &&
+    [ "$(op_attr "$h" "$1_monitor_1000" transition-key)" != "$2" ]
 }
-wait_for "d1 to be monitored again on rnode1" 60 monitored_again
+found_running_again() { node_online rnode1 && probed_and_monitored d1 "$monitor_key"; }
+wait_for "d1 to be probed (found running, not restarted) and monitored again on rnode1" 60 found_running_again
 failcount_is d1 0 || fail "d1's fail-count is $(failcount d1), not 0 as after a lost node"
-grep -q "Result of probe operation for d1 on rnode1: ok" "$work/cluster/pacemaker.log" ||
-  fail "d1 was not probed and found running after the reconnection"
 [ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1's state file vanished"
 
 scenario "crm_resource --refresh forgets d1 and finds it running"
-monitor_key=$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)
+monitor_key=$(op_attr "$(history d1)" d1_monitor_1000 transition-key)
 in_cluster crm_resource --refresh -r d1 >/dev/null
-refreshed() {
-  failcount_is d1 0 &&
-    cib_has "$(op_xpath d1 last_0 "[@operation='monitor'][@interval='0']$ok")" &&
-    running_and_monitored d1 &&
-    [ "$(cib_value "$(op_xpath d1 monitor_1000)" transition-key)" != "$monitor_key" ]
-}
-wait_for "d1 to be probed again, found running and monitored" 30 refreshed
+wait_for "d1 to be probed again, found running and monitored" 30 probed_and_monitored d1 "$monitor_key"
+failcount_is d1 0 || fail "d1's fail-count is $(failcount d1) after the refresh, not 0"
 [ "$remote_kind" != lrm ] || lrmctl info d1 >/dev/null || fail "lrmd does not know d1 after the refresh"
 
 scenario "deleting d1 stops it and removes it from the remote node"
 in_cluster crm_resource -r d1 --meta -p target-role -v Stopped >/dev/null
-wait_for "d1 to be stopped" 30 cib_has "$(op_xpath d1 last_0 "[@operation='stop']$ok")"
+stopped() { op_ok "$(history "$1" "${2:-rnode1}")" "$1_last_0" stop; } # RESOURCE [NODE]
+wait_for "d1 to be stopped" 30 stopped d1
 [ ! -e "$work/remote/run/Dummy-d1.state" ] || fail "d1 was stopped but its state file is still there"
 in_cluster cibadmin -D -o constraints -X '<rsc_location id="d1-on-rnode1"/>'
 in_cluster cibadmin -D -o constraints -X '<rsc_location id="d1-not-node1"/>'
@@ -544,7 +563,8 @@ if [ "$remote_kind" = lrm ]; then
   scenario "SIGTERM to lrm-remoted: the cluster stops the resources, then lrm-remoted exits 0"
   place_dummy d2
   wait_for "d2 to be started and monitored on rnode1" 30 started_and_monitored d2
-  unclean_before=$(grep -c "Remote node rnode1 is unclean" "$work/cluster/pacemaker.log" || true)
+  connection_failure() { op_attr "$(history rnode1 node1)" rnode1_last_failure_0 transition-magic; }
+  connection_failure_before=$(connection_failure)
   kill -TERM "$remoted_pid"
   remoted_exited() { ! kill -0 "$remoted_pid" 2>/dev/null; }
   wait_for "lrm-remoted to exit after SIGTERM" 60 remoted_exited
@@ -553,14 +573,14 @@ if [ "$remote_kind" = lrm ]; then
   remoted_wrapper="" remoted_pid=""
   [ $status -eq 0 ] || fail "lrm-remoted exited with status $status after SIGTERM, not 0"
   # The stop's result reached the controller through lrm-remoted: before it exited.
-  grep -q "Result of stop operation for d2 on rnode1: ok" "$work/cluster/pacemaker.log" ||
-    fail "the cluster did not stop d2 before lrm-remoted exited"
+  wait_for "the controller to log d2's stop" 10 log_has "Result of stop operation for d2 on rnode1: ok"
   [ -n "$(lrmd_last_run d2 stop 0)" ] || fail "lrmd did not run a stop of d2"
   [ ! -e "$work/remote/run/Dummy-d2.state" ] || fail "d2 is still running on the remote node"
-  [ "$(grep -c "Remote node rnode1 is unclean" "$work/cluster/pacemaker.log" || true)" = "$unclean_before" ] ||
-    fail "the cluster took lrm-remoted's exit for a node failure"
   node_offline() { ! node_online rnode1; }
   wait_for "rnode1 to be offline" 30 node_offline
+  wait_for "the cluster to stop the connection" 30 stopped rnode1 node1
+  [ "$(connection_failure)" = "$connection_failure_before" ] ||
+    fail "the cluster took lrm-remoted's exit for a failure of the connection: $(connection_failure)"
 fi
 
 echo "cluster test: passed in $((SECONDS - started_at)) s ($remote_kind)"
