@@ -427,11 +427,13 @@ cluster_view() {
   done
 }
 lost_connections() { grep -cF "Lost connection to Pacemaker Remote node rnode1" "$work/cluster/pacemaker.log" || true; }
-# lrmd_last_run RESOURCE ACTION INTERVAL_MS: when lrmd last ran it (epoch s).
-lrmd_last_run() {
+# lrmd_last RESOURCE ACTION INTERVAL_MS FIELD: a field of lrmd's last result
+# of that operation (rc, t_run: when it ran, epoch s); empty when none.
+lrmd_last() {
   lrmctl --json info "$1" | grep -o "\"action\":\"$2\",\"interval_ms\":$3,[^}]*" |
-    sed -n 's/.*"t_run":\([0-9]*\).*/\1/p'
+    sed -n "s/.*\"$4\":\\([0-9]*\\).*/\\1/p"
 }
+lrmd_last_run() { lrmd_last "$1" "$2" "$3" t_run; }
 
 started_and_monitored() { # RESOURCE: last op a successful start, monitor running fine
   local h
@@ -446,8 +448,9 @@ wait_for "the probe of d1 on rnode1 in the controller's log" 10 \
   log_has "Result of probe operation for d1 on rnode1: not running"
 [ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1's state file is not in the remote node's /run"
 if [ "$remote_kind" = lrm ]; then
-  info=$(lrmctl info d1) || fail "lrmd does not know d1"
-  echo "$info"
+  # lrmd itself ran the probe, the start and the recurring monitor.
+  [ "$(lrmd_last d1 monitor 0 rc)/$(lrmd_last d1 start 0 rc)/$(lrmd_last d1 monitor 1000 rc)" = 7/0/0 ] ||
+    fail "lrmd's results of d1 (probe/start/monitor) are not 7/0/0: $(lrmctl info d1)"
 fi
 
 scenario "breaking d1 from outside its node is detected and Pacemaker recovers it"
@@ -478,12 +481,15 @@ if [ "$remote_kind" = lrm ]; then
   scenario "lrmctl upgrade of lrmd while the cluster watches changes nothing the cluster sees"
   history_before=$(cluster_view d1)
   start_before=$(lrmd_last_run d1 start 0)
-  upgraded_at=$(date +%s)
-  lrmctl upgrade >/dev/null || fail "lrmctl upgrade failed"
-  kill -0 "$lrmd_pid" || fail "lrmd's pid $lrmd_pid is gone after the upgrade"
-  # Monitors (every second) for three seconds after the upgrade, by lrmd.
-  monitored_after() { [ "$(lrmd_last_run d1 monitor 1000)" -ge $((upgraded_at + 3)) ]; }
-  wait_for "d1 to be monitored 3 s after the upgrade" 30 monitored_after
+  # Three upgrades in a row, each once lrmd has run another monitor (every
+  # second), then monitors for three more seconds, by lrmd's own record.
+  monitored_since() { [ "$(lrmd_last_run d1 monitor 1000)" -ge "$1" ]; }
+  for upgrade in 1 2 3; do
+    wait_for "a monitor of d1 before upgrade $upgrade" 30 monitored_since $(($(date +%s) + 1))
+    lrmctl upgrade >/dev/null || fail "lrmctl upgrade failed (upgrade $upgrade)"
+    kill -0 "$lrmd_pid" || fail "lrmd's pid $lrmd_pid is gone after upgrade $upgrade"
+  done
+  wait_for "d1 to be monitored 3 s after the upgrades" 30 monitored_since $(($(date +%s) + 3))
   [ "$(lrmd_last_run d1 start 0)" = "$start_before" ] || fail "lrmd ran a start of d1 during the upgrade"
   [ "$(cluster_view d1)" = "$history_before" ] ||
     fail "the cluster's view of d1 changed across the upgrade: before: $history_before; after: $(cluster_view d1)"
@@ -538,7 +544,11 @@ monitor_key=$(op_attr "$(history d1)" d1_monitor_1000 transition-key)
 in_cluster crm_resource --refresh -r d1 >/dev/null
 wait_for "d1 to be probed again, found running and monitored" 30 probed_and_monitored d1 "$monitor_key"
 failcount_is d1 0 || fail "d1's fail-count is $(failcount d1) after the refresh, not 0"
-[ "$remote_kind" != lrm ] || lrmctl info d1 >/dev/null || fail "lrmd does not know d1 after the refresh"
+# lrmd's d1 is a new registration: its results start with the new probe.
+if [ "$remote_kind" = lrm ]; then
+  [ "$(lrmd_last d1 monitor 0 rc)/$(lrmd_last d1 start 0 rc)" = 0/ ] ||
+    fail "lrmd's d1 was not registered anew by the refresh: $(lrmctl info d1)"
+fi
 
 scenario "deleting d1 stops it and removes it from the remote node"
 in_cluster crm_resource -r d1 --meta -p target-role -v Stopped >/dev/null
