@@ -319,15 +319,20 @@ remote_ready() { [ "$(cat /proc/"$(child_of "$remote_pid")"/comm 2>/dev/null)" =
 wait_for "the remote node's namespaces to exist" 10 remote_ready
 remote_init=$(child_of "$remote_pid")
 
-# spawn_in_remote NAME COMMAND...: starts COMMAND on the remote node (its
-# namespaces) in the background; sets NAME_wrapper to the nsenter around it
-# and NAME_pid to the command itself.
+# spawn_in_remote NAME STDERR_FILE COMMAND...: starts COMMAND on the remote
+# node (its namespaces) in the background; sets NAME_wrapper to the nsenter
+# around it and NAME_pid to the command itself.
 spawn_in_remote() {
-  local name=$1 wrapper
-  shift
-  nsenter -t "$remote_init" -m -n -p "$@" &
+  local name=$1 stderr_file=$2 wrapper status=0
+  shift 2
+  nsenter -t "$remote_init" -m -n -p "$@" 2>>"$stderr_file" &
   wrapper=$!
-  wait_for "$1 to start on the remote node" 10 child_of "$wrapper"
+  spawned() { [ -n "$(child_of "$wrapper")" ] || ! kill -0 "$wrapper" 2>/dev/null; }
+  wait_for "$1 to start on the remote node" 10 spawned
+  if [ -z "$(child_of "$wrapper")" ]; then
+    wait "$wrapper" || status=$?
+    fail "$1 exited as it started, status $status"
+  fi
   printf -v "${name}_wrapper" %s "$wrapper"
   printf -v "${name}_pid" %s "$(child_of "$wrapper")"
 }
@@ -340,21 +345,21 @@ lrmctl() { "$build/bin/lrmctl" --socket "$lrmd_socket" "$@"; }
 
 start_lrmd() {
   mkdir -p "$work/remote/run/lrm"
-  spawn_in_remote lrmd "$build/bin/lrmd" --foreground --socket /run/lrm/lrmd.sock \
-    --state-dir "$work/remote/state" --log-target "$work/remote/lrmd.log" \
-    2>>"$work/remote/lrmd.stderr"
+  spawn_in_remote lrmd "$work/remote/lrmd.stderr" \
+    "$build/bin/lrmd" --foreground --socket /run/lrm/lrmd.sock \
+    --state-dir "$work/remote/state" --log-target "$work/remote/lrmd.log"
   wait_for "lrmd to serve" 30 lrmctl ping
 }
 
 start_remoted() {
   if [ "$remote_kind" = lrm ]; then
-    spawn_in_remote remoted "$build/bin/lrm-remoted" --foreground --socket /run/lrm/lrmd.sock \
-      --address 10.200.0.2 --authkey "$work/authkey" --log-target "$work/remote/lrm-remoted.log" \
-      2>>"$work/remote/lrm-remoted.stderr"
+    spawn_in_remote remoted "$work/remote/lrm-remoted.stderr" \
+      "$build/bin/lrm-remoted" --foreground --socket /run/lrm/lrmd.sock \
+      --address 10.200.0.2 --authkey "$work/authkey" --log-target "$work/remote/lrm-remoted.log"
   else
-    spawn_in_remote remoted env PCMK_logfile="$work/remote/pacemaker-remoted.log" PCMK_logfacility=none \
-      PCMK_authkey_location="$work/authkey" PCMK_remote_address=10.200.0.2 \
-      "$pacemaker_remoted" 2>>"$work/remote/pacemaker-remoted.stderr"
+    spawn_in_remote remoted "$work/remote/pacemaker-remoted.stderr" \
+      env PCMK_logfile="$work/remote/pacemaker-remoted.log" PCMK_logfacility=none \
+      PCMK_authkey_location="$work/authkey" PCMK_remote_address=10.200.0.2 "$pacemaker_remoted"
   fi
 }
 
