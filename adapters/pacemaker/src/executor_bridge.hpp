@@ -24,7 +24,13 @@ class ExecutorBridge {
   /** Sends a notify to every signed-on cluster connection, as pacemaker-execd broadcasts to every client. */
   using Broadcast = std::function<void(const wire::Message& notify)>;
 
-  /** @p lrmd must outlive the bridge; it is used from the caller's thread only. */
+  /**
+   * @p lrmd must outlive the bridge; it is used from the caller's thread only.
+   * The bridge subscribes it to every instance's events: results of ops it did
+   * not submit (an earlier lrm-remoted's, a local tool's) are notified too,
+   * for the resources the cluster has named in a request.
+   * @throws client::Error as handle().
+   */
   ExecutorBridge(client::Client& lrmd, Broadcast broadcast);
   ~ExecutorBridge();
   ExecutorBridge(const ExecutorBridge&) = delete;

@@ -9,9 +9,6 @@
 
 namespace lrm::pacemaker {
 
-/** PCMK_remote_port's default. */
-inline constexpr std::uint16_t kDefaultRemotePort = 3121;
-
 /**
  * A listening TCP socket (plain sockets: Poco's ServerSocket cannot accept
  * with SOCK_NONBLOCK | SOCK_CLOEXEC in one call, and every fd here goes into

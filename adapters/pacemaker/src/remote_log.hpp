@@ -1,0 +1,24 @@
+// Logging for lrm-remoted, through Poco's logging framework like lrmd's: one
+// line per message (control characters escaped, long text clipped), to
+// stderr, syslog or a file. The adapter must not link the kernel, whose log
+// module is lrmd's own, so this small module sets up the same channels here.
+#pragma once
+
+#include <string>
+
+#include "lrm/sdk/types.hpp"
+
+namespace lrm::pacemaker {
+
+/**
+ * Send every logger's messages at @p level and above to @p target: `stderr`,
+ * `syslog` (identity @p name) or an absolute file path.
+ * @throws std::runtime_error on another target.
+ */
+void setupRemoteLogging(const std::string& name, const std::string& target, sdk::LogLevel level);
+
+/** Log one message; control characters (e.g. in a peer's client name) are shown as \xNN. */
+void remoteLog(sdk::LogLevel level, const std::string& message);
+bool remoteLogEnabled(sdk::LogLevel level);
+
+}  // namespace lrm::pacemaker
