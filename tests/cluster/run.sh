@@ -121,6 +121,8 @@ work=$(mktemp -d /tmp/lrm-cluster-XXXXXX)
 chmod 0755 "$work"   # the cluster's daemons run as hacluster and log here
 cluster_pid=""       # unshare holding the cluster's PID namespace
 remote_pid=""        # unshare holding the remote's PID namespace
+cluster_init=""      # the first process of each node's namespaces
+remote_init=""
 # Daemons of the remote node: each runs under an nsenter (its *_wrapper, our
 # child, whose exit status is the daemon's); *_pid is the daemon itself.
 lrmd_wrapper="" lrmd_pid=""
