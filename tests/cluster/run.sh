@@ -95,7 +95,7 @@ esac
 for tool in unshare nsenter ip mount; do
   command -v "$tool" >/dev/null || skip "no $tool"
 done
-for tool in corosync corosync-quorumtool pacemakerd cibadmin crm_resource crm_mon crm_failcount; do
+for tool in corosync corosync-quorumtool pacemakerd cibadmin crmadmin crm_resource crm_mon crm_failcount; do
   command -v "$tool" >/dev/null || skip "$tool is not installed (corosync, pacemaker, pacemaker-cli-utils)"
 done
 [ -x /usr/lib/ocf/resource.d/pacemaker/Dummy ] || skip "no ocf:pacemaker:Dummy agent (pacemaker)"
@@ -196,7 +196,6 @@ wait_for() {
 }
 
 in_cluster() { nsenter -t "$cluster_init" -m -n "$@"; }
-cib_has() { in_cluster cibadmin -Q --xpath "$1"; }
 cib_lacks() { ! in_cluster cibadmin -Q --xpath "$1"; }
 scenario() { current=$1; echo "cluster test: $1 ($((SECONDS - started_at)) s)"; }
 # log_has TEXT: the controller logged TEXT (its log file lags the CIB a little).
@@ -383,7 +382,8 @@ start_remoted
 # Scenarios.
 
 scenario "the cluster comes up"
-wait_for "the cluster to elect node1 DC" 60 cib_has "/cib[@dc-uuid]//node_state[@uname='node1'][@crmd='online'][@join='member']"
+dc_idle() { in_cluster crmadmin -q -S node1 2>&1 | grep -q S_IDLE; }
+wait_for "node1 to be the idle DC" 60 dc_idle
 
 scenario "the remote node comes online"
 in_cluster cibadmin -C -o resources -X '
