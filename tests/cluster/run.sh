@@ -590,6 +590,8 @@ if [ "$remote_kind" = lrm ]; then
   remoted_wrapper="" remoted_pid=""
   [ $status -eq 0 ] || fail "lrm-remoted exited with status $status after SIGTERM, not 0"
   # The stop's result reached the controller through lrm-remoted: before it exited.
+  wait_for "the controller to log lrm-remoted's shutdown request" 10 \
+    log_has "rnode1 requested shutdown of its remote connection"
   wait_for "the controller to log d2's stop" 10 log_has "Result of stop operation for d2 on rnode1: ok"
   [ -n "$(lrmd_last_run d2 stop 0)" ] || fail "lrmd did not run a stop of d2"
   [ ! -e "$work/remote/run/Dummy-d2.state" ] || fail "d2 is still running on the remote node"
