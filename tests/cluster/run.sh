@@ -156,7 +156,11 @@ stop_pid() {
 
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM ERR
+  # Whatever happens to the output (a reader that went away) or to one
+  # step, everything below must run.
+  trap '' PIPE
+  set +e
   if [ $status -ne 0 ] || [ -n "$failed" ]; then
     echo "cluster test FAILED${current:+ in scenario: $current}${failed:+: $failed}" >&2
     print_logs
