@@ -33,9 +33,9 @@ build/bin/lrm_soak --duration 60 || status=1
 ./fuzz/run.sh 30 || status=1
 
 # Hygiene: no daemon or temporary directory may outlive the tests.
-leftover=$(pgrep -f "$PWD/build[^/]*/bin/lrmd" || true)
+leftover=$(pgrep -f "$PWD/build[^/]*/bin/(lrmd|lrm-remoted)( |$)" || true)
 if [ -n "$leftover" ]; then
-  echo "test.sh: lrmd processes left running: $leftover" >&2
+  echo "test.sh: lrmd or lrm-remoted processes left running: $leftover" >&2
   kill -9 $leftover 2>/dev/null || true
   status=1
 fi
