@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "logging/logging.hpp"
 #include "lrm/sdk/types.hpp"
 
 namespace lrm::kernel {
@@ -24,15 +25,8 @@ void setupLogging(const std::string& target, sdk::LogLevel level);
  */
 void closeLogTarget();
 
-/**
- * Longest log line, in bytes, before printable() escaping: a longer message
- * keeps its head and says how much was cut (a client's 1 MB element name or
- * an agent's 10 MB stderr line must not become a 1 MB log line).
- */
-inline constexpr std::size_t kMaxLogLineBytes = 4096;
-
-/** @p text if it fits in @p max bytes, else its first @p max bytes + "...[N more bytes]". */
-std::string clip(std::string_view text, std::size_t max);
+using logging::clip;
+using logging::kMaxLogLineBytes;
 
 /** "[web r1]" or "[web r1] start (call 5)" for the given context. */
 std::string contextPrefix(const sdk::LogContext& context);

@@ -601,7 +601,7 @@ class Captured : public Poco::Channel {
   std::vector<std::pair<int, std::string>> lines;
 };
 
-TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
+TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarningButAnUnknownResourcesInfo) {
   Poco::Logger& logger = Poco::Logger::get("lrm-remoted");
   Poco::AutoPtr<Captured> captured(new Captured);
   Poco::Channel::Ptr previous_channel = logger.getChannel();
@@ -621,7 +621,10 @@ TEST_F(PcmkBridge, LogsEveryRequestAtDebugAndEveryRefusalAtWarning) {
             0u)
       << captured->lines[1].second;
   EXPECT_NE(captured->lines[1].second.find("(answered -19)"), std::string::npos);
-  // A peer's text stays on one printable line.
+  // The controller's info about a resource it has not registered yet is its
+  // normal first step: debug, not a warning. A peer's text stays on one
+  // printable line.
+  EXPECT_EQ(captured->lines[2].first, Poco::Message::PRIO_DEBUG);
   EXPECT_EQ(captured->lines[2].second.rfind("unable to describe [two lines\xEF\xBF\xBD]", 0), 0u)
       << captured->lines[2].second;
 }

@@ -27,6 +27,8 @@ source "$here/remote_daemons.sh"
 # On lines that match the pattern, lrm's " field=value" is rewritten to
 # pacemaker-remoted's before the diff.
 readonly allowed=(
+  # Exit reasons lrm writes itself (here: a missing agent) are in lrm's words.
+  "failing|^event type=exec_complete rsc=fai-missing |exit_reason|NoSuchAgent: No such file or directory|agent ocf:lrmtest:NoSuchAgent not found: no executable lrmtest/NoSuchAgent in /usr/lib/ocf/resource.d"
   # A peer whose stream is not Pacemaker's framing cannot be resynchronised:
   # lrm-remoted closes it (and logs why); pacemaker-remoted 2.1.5 keeps
   # reading from it. Every other connection is served on either way.

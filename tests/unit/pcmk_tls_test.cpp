@@ -251,16 +251,17 @@ class PcmkTlsTest : public ::testing::Test {
 
   std::uint16_t port() const { return listener_->port(); }
 
-  std::string writeKey(std::size_t bytes) {
+  // A key of @p bytes, as loadRemoteConfig would have read it from the key file.
+  std::string makeKey(std::size_t bytes) {
     std::string key(bytes, '\0');
     for (std::size_t i = 0; i < bytes; ++i) key[i] = static_cast<char>((i * 131 + 7) & 0xFF);
-    writeFile(dir_.path() / "authkey", key);
+    key_ = key;
     return key;
   }
 
   TlsConfig pskConfig() const {
     TlsConfig config;
-    config.authkey_path = (dir_.path() / "authkey").string();
+    config.psk_key = key_;
     return config;
   }
 
@@ -308,12 +309,13 @@ class PcmkTlsTest : public ::testing::Test {
 
   test::TempDir dir_;
   std::unique_ptr<TcpListener> listener_;
+  std::string key_;  // the pre-shared key makeKey() made
 };
 
 // --- PSK -------------------------------------------------------------------
 
 TEST_F(PcmkTlsTest, PskHandshakeCompletesAndDataFlowsBothWaysAsSeparateRecords) {
-  const std::string key = writeKey(32);
+  const std::string key = makeKey(32);
   auto credentials = TlsCredentials::load(pskConfig());
   EXPECT_EQ(credentials->mode(), TlsCredentials::Mode::Psk);
   EXPECT_EQ(credentials->priorities(), "NORMAL:+DHE-PSK:+PSK");
@@ -367,7 +369,7 @@ TEST_F(PcmkTlsTest, PskHandshakeCompletesAndDataFlowsBothWaysAsSeparateRecords) 
 }
 
 TEST_F(PcmkTlsTest, A4096ByteKeyFileIsTheWholeKey) {
-  const std::string key = writeKey(4096);
+  const std::string key = makeKey(4096);
   auto client = TestClient::psk(port(), key);
   auto server = acceptSession(TlsCredentials::load(pskConfig()));
   ASSERT_TRUE(server);
@@ -382,7 +384,7 @@ TEST_F(PcmkTlsTest, A4096ByteKeyFileIsTheWholeKey) {
 }
 
 TEST_F(PcmkTlsTest, AWrongKeyFailsBothSidesWithAClearReason) {
-  writeKey(256);
+  makeKey(256);
   auto client = TestClient::psk(port(), std::string(256, 'x'));
   auto server = acceptSession(TlsCredentials::load(pskConfig()));
   ASSERT_TRUE(server);
@@ -396,7 +398,7 @@ TEST_F(PcmkTlsTest, AWrongKeyFailsBothSidesWithAClearReason) {
 }
 
 TEST_F(PcmkTlsTest, APeerVanishingMidHandshakeIsNotBlamedOnTheKey) {
-  const std::string key = writeKey(32);
+  const std::string key = makeKey(32);
   auto client = TestClient::psk(port(), key);
   auto server = acceptSession(TlsCredentials::load(pskConfig()));
   ASSERT_TRUE(server);
@@ -422,7 +424,7 @@ TEST_F(PcmkTlsTest, APeerVanishingMidHandshakeIsNotBlamedOnTheKey) {
 // GnuTLS clients do): only the server's own DH parameters make it work.
 TEST_F(PcmkTlsTest, Tls12DhePskWorksAndAWrongKeyIsStillNamed) {
   const char* tls12_dhe_psk = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+DHE-PSK:-GROUP-ALL:+GROUP-SECP256R1";
-  const std::string key = writeKey(4096);
+  const std::string key = makeKey(4096);
   auto client = TestClient::psk(port(), key, tls12_dhe_psk);
   auto server = acceptSession(TlsCredentials::load(pskConfig()));
   ASSERT_TRUE(server);
@@ -440,7 +442,7 @@ TEST_F(PcmkTlsTest, Tls12DhePskWorksAndAWrongKeyIsStillNamed) {
 }
 
 TEST_F(PcmkTlsTest, ASilentPeerStaysPendingUntilTheCallersDeadlineClosesIt) {
-  writeKey(64);
+  makeKey(64);
   const int peer = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -477,7 +479,7 @@ TEST_F(PcmkTlsTest, ASilentPeerStaysPendingUntilTheCallersDeadlineClosesIt) {
 }
 
 TEST_F(PcmkTlsTest, DataDecryptedInsideGnuTlsIsReadWithoutTheFd) {
-  const std::string key = writeKey(32);
+  const std::string key = makeKey(32);
   auto client = TestClient::psk(port(), key);
   auto server = acceptSession(TlsCredentials::load(pskConfig()));
   ASSERT_TRUE(server);
@@ -506,7 +508,7 @@ TEST_F(PcmkTlsTest, DataDecryptedInsideGnuTlsIsReadWithoutTheFd) {
 }
 
 TEST_F(PcmkTlsTest, AMessageTheSocketCannotTakeIsQueuedAndFlushedInOrder) {
-  const std::string key = writeKey(32);
+  const std::string key = makeKey(32);
   auto client = TestClient::psk(port(), key);
   auto server = acceptSession(TlsCredentials::load(pskConfig()));
   ASSERT_TRUE(server);
@@ -552,16 +554,9 @@ TEST_F(PcmkTlsTest, AMessageTheSocketCannotTakeIsQueuedAndFlushedInOrder) {
 
 // --- credentials' errors and warnings ----------------------------------------
 
-TEST_F(PcmkTlsTest, AMissingOrEmptyKeyFileIsAClearError) {
+// Reading the key file, and its errors, are loadRemoteConfig's (pcmk_config_test).
+TEST_F(PcmkTlsTest, AnEmptyKeyIsAClearError) {
   TlsConfig config = pskConfig();
-  try {
-    TlsCredentials::load(config);
-    ADD_FAILURE() << "a missing key file was accepted";
-  } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("unable to read the pre-shared key file " + config.authkey_path +
-                                    ": No such file or directory"));
-  }
-  writeFile(config.authkey_path, "");
   try {
     TlsCredentials::load(config);
     ADD_FAILURE() << "an empty key file was accepted";
@@ -571,7 +566,7 @@ TEST_F(PcmkTlsTest, AMissingOrEmptyKeyFileIsAClearError) {
 }
 
 TEST_F(PcmkTlsTest, ConfiguredPrioritiesAreExtendedAndBadOnesRefused) {
-  writeKey(32);
+  makeKey(32);
   TlsConfig config = pskConfig();
   config.priorities = "SECURE256";
   EXPECT_EQ(TlsCredentials::load(config)->priorities(), "SECURE256:+DHE-PSK:+PSK");
@@ -586,7 +581,7 @@ TEST_F(PcmkTlsTest, ConfiguredPrioritiesAreExtendedAndBadOnesRefused) {
 }
 
 TEST_F(PcmkTlsTest, APartialX509SetupWarnsAndUsesThePsk) {
-  writeKey(32);
+  makeKey(32);
   TlsConfig config = pskConfig();
   config.cert_file = (dir_.path() / "server.pem").string();
   auto credentials = TlsCredentials::load(config);
@@ -677,7 +672,7 @@ TEST_F(PcmkTlsX509Test, ARevokedClientCertificateIsRefused) {
 
 TEST_F(PcmkTlsX509Test, APskClientGetsNoFallback) {
   auto credentials = TlsCredentials::load(x509Config());
-  auto client = TestClient::psk(port(), writeKey(32));
+  auto client = TestClient::psk(port(), makeKey(32));
   auto server = acceptSession(credentials);
   ASSERT_TRUE(server);
   EXPECT_EQ(handshakeBoth(*server, *client), Progress::Failed);

@@ -139,8 +139,12 @@ class ExecutorBridge::Impl {
       return refuse(std::move(reply), verbOf(op, command), id, request_id, refusal.rc, refusal.reason);
     } catch (const client::Error& error) {
       if (isLrmdUnreachable(error.code())) throw;
+      // The controller asks about every resource before it registers it:
+      // an unknown one is the normal answer there, not a refusal to warn of.
+      const bool expected = op == kRscInfo && error.code() == "unknown-instance";
       return refuse(std::move(reply), verbOf(op, command), id, request_id, errnoForLrmError(error.code()),
-                    "lrmd refused it (" + error.code() + "): " + error.what());
+                    "lrmd refused it (" + error.code() + "): " + error.what(),
+                    expected ? Poco::Message::PRIO_DEBUG : Poco::Message::PRIO_WARNING);
     }
     log(Poco::Message::PRIO_DEBUG, op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
     return reply;
@@ -223,8 +227,9 @@ class ExecutorBridge::Impl {
   };
 
   static wire::Message refuse(wire::Message reply, const std::string& verb, const std::string& id,
-                              std::uint64_t request_id, int rc, const std::string& reason) {
-    log(Poco::Message::PRIO_WARNING,
+                              std::uint64_t request_id, int rc, const std::string& reason,
+                              Poco::Message::Priority level = Poco::Message::PRIO_WARNING) {
+    log(level,
         "unable to " + verb + " [" + id + "]: " + reason + " (answered " + std::to_string(rc) + ")");
     reply.set("lrmd_rc", rc);
     reply.set("lrmd_callid", request_id);

@@ -1,7 +1,7 @@
-// Logging for lrm-remoted, through Poco's logging framework like lrmd's: one
-// line per message (control characters escaped, long text clipped), to
-// stderr, syslog or a file. The adapter must not link the kernel, whose log
-// module is lrmd's own, so this small module sets up the same channels here.
+// Logging for lrm-remoted, through Poco's logging framework like lrmd's and
+// with the same channels and line rules (sdk/src/logging): one line per
+// message (control characters escaped, long text clipped), to stderr, syslog
+// or a file.
 #pragma once
 
 #include <string>

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   for (const auto& warning : loaded.warnings) remoteLog(LogLevel::Warning, warning);
 
   lrm::pacemaker::TlsConfig tls;
-  tls.authkey_path = config.authkey_path;
+  tls.psk_key = config.authkey;
   tls.priorities = config.tls_priorities;
   if (config.x509) {
     tls.ca_file = config.x509->ca_file;

@@ -21,16 +21,6 @@ void check(int rc, const std::string& doing) {
   if (rc < 0) throw std::runtime_error("unable to " + doing + ": " + gnutlsError(rc));
 }
 
-// The raw bytes of the whole file, as Pacemaker takes its key (no trimming,
-// no decoding: a trailing newline is part of the key).
-std::string readWholeFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("unable to read " + what + " " + path + ": " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("unable to read " + what + " " + path + ": read error");
-  return bytes;
-}
-
 std::string takeDatum(gnutls_datum_t& datum) {
   std::string text(reinterpret_cast<const char*>(datum.data), datum.size);
   gnutls_free(datum.data);
@@ -81,11 +71,10 @@ TlsCredentials::~TlsCredentials() {
 
 void TlsCredentials::loadPsk(const TlsConfig& config) {
   mode_ = Mode::Psk;
-  if (config.authkey_path.empty())
-    throw std::runtime_error("unable to load the pre-shared key: no key file configured");
-  psk_key_ = readWholeFile(config.authkey_path, "the pre-shared key file");
-  if (psk_key_.empty())
-    throw std::runtime_error("unable to use the pre-shared key file " + config.authkey_path + ": it is empty");
+  // loadRemoteConfig has read the file and refused an empty one; a caller
+  // that did not is told so here.
+  if (config.psk_key.empty()) throw std::runtime_error("unable to use the pre-shared key: it is empty");
+  psk_key_ = config.psk_key;
   check(gnutls_psk_allocate_server_credentials(&psk_), "allocate PSK credentials");
   gnutls_psk_set_server_credentials_function(psk_, &TlsCredentials::pskKeyOf);
   // TLS 1.2 DHE-PSK needs DH parameters when the client offers no RFC 7919

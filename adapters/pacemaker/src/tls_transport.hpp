@@ -25,7 +25,7 @@ inline constexpr std::time_t kCertificateExpiryWarning_s = 30 * 24 * 60 * 60;
 
 /** What the cluster's configuration says about TLS (PCMK_* variables), unresolved. */
 struct TlsConfig {
-  std::string authkey_path;  // PCMK_authkey_location
+  std::string psk_key;       // the whole PCMK_authkey_location file, as loadRemoteConfig read it
   std::string priorities;    // PCMK_tls_priorities; empty = "NORMAL"
   std::string ca_file;       // PCMK_ca_file
   std::string cert_file;     // PCMK_cert_file
