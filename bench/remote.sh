@@ -61,6 +61,8 @@ lrm_row() {
 }
 
 inside() {
+  trap stop_daemons EXIT
+  trap 'exit 1' INT TERM
   enter_private_node
   local sizes=(100 500) n pcmk
   [ "$quick" = --quick ] && sizes=(20)
@@ -70,7 +72,7 @@ inside() {
   for n in "${sizes[@]}"; do
     start_pacemaker || return 1
     pcmk=$(measure "$pcmk_port" "$n" "$pcmk_pid")
-    stop_pid "$pcmk_pid"
+    stop_pacemaker
     row "$n" pacemaker-remoted "$pcmk" ""
     start_lrm "$work/lrmd-state" || return 1
     lrm_row "$n" "lrm" "$pcmk"
@@ -105,4 +107,4 @@ fi
 work=$(mktemp -d /tmp/lrm-remote-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 make_key "$work/authkey"
-unshare --net --mount --propagation private "$BASH" "$0" --inside "$build_dir" "$work" "$pcmk_daemon" "$quick"
+run_in_namespaces "$build_dir" "$work" "$pcmk_daemon" "$quick"

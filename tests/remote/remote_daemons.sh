@@ -73,8 +73,11 @@ start_lrm() {
     --log-target "$work/lrmd.log" &
   lrmd_pid=$!
   wait_socket "$work/lrmd.sock" "$lrmd_pid" || return 1
+  # The host's /etc/default/pacemaker is not this test's configuration.
+  : >"$work/pacemaker-defaults"
   "$build_dir/bin/lrm-remoted" --foreground --socket "$work/lrmd.sock" --address 127.0.0.1 \
-    --port "$lrm_port" --authkey "$work/authkey" --log-target "$work/lrm-remoted.log" &
+    --port "$lrm_port" --authkey "$work/authkey" --log-target "$work/lrm-remoted.log" \
+    --pacemaker-defaults "$work/pacemaker-defaults" &
   remoted_pid=$!
   wait_listening "$lrm_port" "$remoted_pid" lrm-remoted
 }
@@ -103,9 +106,14 @@ stop_lrm() {
   remoted_pid="" lrmd_pid=""
 }
 
-# Stops what start_daemons started.
-stop_daemons() {
+stop_pacemaker() {
   stop_pid "${pcmk_pid:-}"
+  pcmk_pid=""
+}
+
+# Stops what is running of what start_daemons starts (also as an EXIT trap).
+stop_daemons() {
+  stop_pacemaker
   stop_lrm
 }
 
@@ -130,4 +138,19 @@ can_run_daemons() {
 make_key() {
   dd if=/dev/urandom of="$1" bs=4096 count=1 status=none
   chmod 0600 "$1"
+}
+
+# Runs "$0 --inside ARGS..." as PID 1 of new network, mount and PID
+# namespaces (with its own /proc): when it exits, whatever it left running
+# (an agent a daemon did not wait for, a driver) is killed with it. A SIGINT
+# or SIGTERM to the caller is passed on to it (unshare ignores them), so that
+# its EXIT trap stops the daemons before the caller removes their directory.
+run_in_namespaces() {
+  unshare --net --mount --pid --fork --mount-proc --kill-child=TERM --propagation private \
+    "$BASH" "$0" --inside "$@" &
+  local inner=$! status=0
+  trap 'kill -TERM $(cat "/proc/$inner/task/$inner/children" 2>/dev/null) 2>/dev/null; wait "$inner"; exit 1' INT TERM
+  wait "$inner" || status=$?
+  trap - INT TERM
+  return $status
 }

@@ -67,6 +67,8 @@ run_scenarios() {
 # Both daemons at once: each has one client at a time, so neither sees the
 # other's traffic, and the run takes as long as the slower side.
 inside() {
+  trap stop_daemons EXIT
+  trap 'exit 1' INT TERM
   enter_private_node
   local status=0
   if start_daemons; then
@@ -124,8 +126,8 @@ trap cleanup EXIT
 make_key "$work/authkey"
 make_key "$work/wrongkey"
 
-# The namespaces end with this process: their mounts and daemons go with them.
-if ! unshare --net --mount --propagation private "$BASH" "$0" --inside "$build_dir" "$work" "$pcmk_daemon"; then
+# The mounts end with the namespaces; the inner script stops its daemons.
+if ! run_in_namespaces "$build_dir" "$work" "$pcmk_daemon"; then
   echo "side-by-side: FAILED to run the daemons; logs:" >&2
   tail -n 20 "$work"/*.log >&2 || true
   exit 1
