@@ -8,7 +8,7 @@
 # pacemaker-remoted; of lrmd plus lrm-remoted), and lrm's ratios to
 # pacemaker-remoted. lrm runs twice: with lrmd's journal (as installed) and
 # without (pacemaker-remoted keeps nothing). One daemon runs at a time, in a
-# private network and mount namespace (tests/remote/remote_daemons.sh).
+# private network, mount and PID namespace (tests/remote/remote_daemons.sh).
 #
 #   bench/remote.sh BUILD_DIR [--quick]
 #

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2154  # build_dir, work, source_dir are the caller's (see below)
 # Sourced by tests/remote/side_by_side.sh and bench/remote.sh: the real
 # pacemaker-remoted and lrm (lrmd + lrm-remoted) on 127.0.0.1 with one key,
-# inside the private network and mount namespace the caller has entered.
+# inside the private namespaces the caller has entered (run_in_namespaces).
 #
 # The caller sets: build_dir (bin/lrmd, bin/lrm-remoted), work (the temp
 # directory: key in $work/authkey, logs and sockets go there), pcmk_daemon
@@ -123,7 +123,7 @@ can_run_daemons() {
   if [ ! -x "$build_dir/bin/lrmd" ] || [ ! -x "$build_dir/bin/lrm-remoted" ]; then
     why_not="lrmd or lrm-remoted not built in $build_dir"
   elif [ "$(id -u)" != 0 ]; then
-    why_not="needs root for private network and mount namespaces"
+    why_not="needs root for private network, mount and PID namespaces"
   elif ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
     why_not="unshare or ip not installed"
   elif [ ! -d /usr/lib/ocf/resource.d/heartbeat ]; then

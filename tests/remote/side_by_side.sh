@@ -7,9 +7,9 @@
 #
 #   tests/remote/side_by_side.sh BUILD_DIR [--keep]
 #
-# Both daemons run in one private network and mount namespace (loopback only,
-# a private /run, and an OCF tree that adds tests/fixtures/ocf/lrmtest to the
-# installed agents), so nothing of the host is touched or seen. Exits 0 with
+# Both daemons run in one private network, mount and PID namespace (loopback
+# only, a private /run, and an OCF tree that adds tests/fixtures/ocf/lrmtest to
+# the installed agents), so nothing of the host is touched or seen. Exits 0 with
 # one "side-by-side skipped: <reason>" line where it cannot run. --keep leaves
 # the outputs and the daemons' logs in the temp directory and prints its path.
 set -euo pipefail
