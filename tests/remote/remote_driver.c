@@ -15,10 +15,10 @@
  * agents' state files; it is printed as $WORK so that two runs compare equal.
  * Every reply is one "reply" line, every event one "event" line with the
  * same fields in the same order; times are printed as present or zero (the
- * queue time, which is timing, not at all), call
- * ids as present/zero, or for an exec result as "reply" when it is the id the
- * exec's reply gave. Each scenario
- * runs in its own process because liblrmd caches the key for a minute.
+ * queue time, which is timing, not at all), call ids as present or zero, or
+ * for an exec result as "reply" when it is the id the reply to that exec
+ * (same resource, action and interval) gave. Each scenario runs in its own
+ * process because liblrmd caches the key for a minute.
  * Exit status: 0 when the scenario ran to its end (whatever the daemon
  * answered: the diff judges that), 1 when a wait ran out, 2 on bad usage.
  */
@@ -45,7 +45,7 @@ static int port;
 static const char *work_dir;
 static lrmd_t *conn;
 static int events_seen;
-static int exec_call_id;  // the call id the last exec reply gave
+static GHashTable *exec_call_ids;  // "rsc action interval" -> the call id its exec reply gave
 static bool wait_failed;
 static bool quiet;        // bench mode: count events, print nothing
 static int *new_clients;  // when set, new_client events are counted here, not printed
@@ -116,13 +116,25 @@ static void printParams(GHashTable *params) {
     g_list_free(keys);
 }
 
+static char *execKey(const char *rsc, const char *action, guint interval_ms) {
+    return g_strdup_printf("%s %s %u", rsc ? rsc : "-", action ? action : "-", interval_ms);
+}
+
+static int execCallId(const char *rsc, const char *action, guint interval_ms) {
+    char *key = execKey(rsc, action, interval_ms);
+    int call_id = GPOINTER_TO_INT(g_hash_table_lookup(exec_call_ids, key));
+    g_free(key);
+    return call_id;
+}
+
 static void printEvent(const lrmd_event_data_t *event) {
     printf("event type=%s", lrmd_event_type2str(event->type));
     printField("rsc", event->rsc_id);
     printField("op", event->op_type);
     printf(" interval=%u timeout=%d start_delay=%d rc=%d op_status=%d", event->interval_ms, event->timeout,
            event->start_delay, (int) event->rc, event->op_status);
-    if (event->type == lrmd_event_exec_complete && event->call_id > 0 && event->call_id == exec_call_id) {
+    if (event->type == lrmd_event_exec_complete && event->call_id > 0 &&
+        event->call_id == execCallId(event->rsc_id, event->op_type, event->interval_ms)) {
         fputs(" call_id=reply", stdout);
     } else {
         printf(" call_id=%s", event->call_id > 0 ? "present" : (event->call_id == 0 ? "zero" : "negative"));
@@ -262,7 +274,7 @@ static int exec(const char *rsc, const char *action, guint interval_ms, int time
     int rc = conn->cmds->exec(conn, rsc, action, userdata, interval_ms, timeout_ms, 0, options,
                               controllerParams(timeout_ms, params));
     g_free(userdata);
-    if (rc > 0) exec_call_id = rc;
+    if (rc > 0) g_hash_table_insert(exec_call_ids, execKey(rsc, action, interval_ms), GINT_TO_POINTER(rc));
     printf("reply exec %s %s %u rc=%s", rsc, action, interval_ms, rc > 0 ? "call_id" : "");
     if (rc <= 0) printf("%d", rc);
     putchar('\n');
@@ -738,6 +750,7 @@ int main(int argc, char **argv) {
         if (strcmp(name, kScenarios[i].name) == 0) scenario = &kScenarios[i];
     if (port <= 0 || (!is_bench && (scenario == NULL || argc != 5)) || (is_bench && argc < 7)) return usage();
 
+    exec_call_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     int rc = connectAs(&conn, "lrm-compare");
     if (!is_bench) reply("connect", rc);
     int status = 0;
@@ -750,5 +763,6 @@ int main(int argc, char **argv) {
         status = wait_failed ? 1 : 0;
     }
     disconnect(&conn);
+    g_hash_table_destroy(exec_call_ids);
     return status;
 }
