@@ -49,7 +49,9 @@ skip() {
 
 # ---- Inside the namespaces -------------------------------------------------
 
-# Runs every scenario against one daemon, outputs in $work/out/SIDE/.
+# Runs every scenario against one daemon, outputs in $work/out/SIDE/; a
+# driver that fails (a wait ran out, a sanitizer's report) is listed in
+# $work/driver-failures, whether or not the other side failed alike.
 run_scenarios() {
   local side=$1 port=$2 scenario key
   mkdir -p "$work/out/$side" "$work/state/$side"
@@ -60,7 +62,7 @@ run_scenarios() {
       ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$here/lsan.supp \
       UBSAN_OPTIONS=halt_on_error=1 "$build_dir/bin/remote_driver" 127.0.0.1 "$port" "$work/state/$side" \
       "$scenario" >"$work/out/$side/$scenario" 2>>"$work/driver-$side.stderr" \
-      || echo "exit status $?" >>"$work/out/$side/$scenario"
+      || { echo "exit status $?" >>"$work/out/$side/$scenario"; echo "$side/$scenario" >>"$work/driver-failures"; }
   done
 }
 
@@ -83,8 +85,8 @@ inside() {
   return $status
 }
 
-# Prints lrm's output of SCENARIO with the value of each allowed difference
-# rewritten to pacemaker-remoted's.
+# Writes lrm's output of SCENARIO to out/lrm-allowed/ with the value of each
+# allowed difference rewritten to pacemaker-remoted's.
 apply_allow_list() {
   local scenario=$1 entry s pattern field pcmk lrm
   local lrm_file=$work/out/lrm-allowed/$scenario
@@ -140,6 +142,11 @@ for scenario in "${scenarios[@]}"; do
     failed=1
   fi
 done
+if [ -s "$work/driver-failures" ]; then
+  echo "side-by-side: remote_driver failed in: $(tr '\n' ' ' <"$work/driver-failures")" >&2
+  tail -n 20 "$work"/driver-*.stderr >&2 || true
+  failed=1
+fi
 if [ $failed = 0 ]; then
   echo "side-by-side: ${#scenarios[@]} scenarios agree (${#allowed[@]} allowed differences)"
 else
