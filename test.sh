@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up this machine (apt-get), builds lrm with AddressSanitizer and
 # UndefinedBehaviorSanitizer, and runs the whole test suite with ctest; then
-# a real Pacemaker cluster driving lrm-remoted, the out-of-tree SDK check, a
+# a real Pacemaker cluster driving lrm-remoted, lrm side by side with
+# pacemaker-remoted, the out-of-tree SDK check, a
 # 60 s soak, the ThreadSanitizer run and 30 s of each fuzzer. Exits non-zero
 # on any failure, or if a test left a process or a temporary directory behind.
 set -euo pipefail
@@ -21,6 +22,10 @@ status=0
 # Remote node through lrm-remoted, all in private namespaces (skipped, with
 # the reason, where that cannot run: not root, no network namespaces).
 ./tests/cluster/run.sh "$build" || status=1
+# The same scenarios through Pacemaker's own liblrmd against the real
+# pacemaker-remoted and against lrm: every field must agree, but for the
+# documented differences (tests/remote/side_by_side.sh).
+./tests/remote/side_by_side.sh "$build" || status=1
 # The SDK as a third party uses it: installed, samples built against it.
 ./tests/samples/out_of_tree.sh build || status=1
 # Mixed load with upgrades against that Release lrmd for 60 s: nothing

@@ -313,6 +313,16 @@ TEST_F(PcmkBridge, FailingMonitorCarriesRcExitReasonAndOutput) {
   EXPECT_GT(integer(failed, "lrmd_rcchange_time"), 0);
 }
 
+// lrm never found the agent, as execd's services library would not have:
+// nothing ran, so no rc change is dated.
+TEST_F(PcmkBridge, AMissingAgentIsNotInstalledWithNoRcChangeDated) {
+  registerResource("m1", "ocf", "lrmtest", "NoSuchAgent");
+  const wire::Message missing = awaitResult(exec({"m1", "monitor", 0, 20000, 0, 0, {}}));
+  EXPECT_EQ(missing.get("lrmd_exec_op_status"), "7");
+  EXPECT_EQ(missing.get("lrmd_exec_rc"), "5");
+  EXPECT_EQ(missing.get("lrmd_rcchange_time"), "0");
+}
+
 TEST_F(PcmkBridge, TimeoutIsOpStatus2WithRc1) {
   registerResource("s1", "ocf", "lrmtest", "Sleeper");
   const wire::Message timed_out =

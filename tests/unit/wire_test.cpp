@@ -362,15 +362,23 @@ TEST(WireCodec, RoundTripsNestedChildren) {
   expectSameMessage(m, roundTrip(m));
 }
 
-TEST(WireCodec, CarriageReturnsBecomeLineFeeds) {
-  // docs/protocol.md §1.1: CR is written raw and XML parsing turns a raw CR
-  // or CRLF into LF, so a CR does not survive a round trip.
+TEST(WireCodec, CarriageReturnsInTextBecomeLineFeeds) {
+  // docs/protocol.md §1.1: CR in text is written raw and XML parsing turns a
+  // raw CR or CRLF into LF, so a CR in text does not survive a round trip.
   Message m("result");
   m.text = "windows line\r\nold mac\rend";
-  m.set("reason", "a\r\nb");
   const Message decoded = roundTrip(m);
   EXPECT_EQ(decoded.text, "windows line\nold mac\nend");
-  EXPECT_EQ(decoded.get("reason"), "a\nb");
+}
+
+// A conforming parser (libxml2: Pacemaker's) reads a raw TAB, LF or CR in an
+// attribute value as a space; character references keep them.
+TEST(WireCodec, AttributeTabsAndLineBreaksAreWrittenAsCharacterReferences) {
+  Message m("result");
+  m.set("output", "line 1\nline 2\r\n\tindented & \"quoted\" <b>");
+  const std::string xml = encode(m);
+  EXPECT_EQ(xml, "<result output=\"line 1&#10;line 2&#13;&#10;&#9;indented &amp; &quot;quoted&quot; &lt;b&gt;\"/>");
+  expectSameMessage(m, roundTrip(m));
 }
 
 TEST(WireCodec, DecodeToleratesDeclarationAndComments) {

@@ -487,11 +487,16 @@ class ExecutorBridge::Impl {
     // execd reports the run, exec and queue times of a recurring op's first
     // run only (later runs bypass its queue and report 0), and the time of
     // the last change of rc, starting from rc 0.
+    // An agent lrm could not find never ran, and execd's op ends before its
+    // services library runs anything: no rc change is dated.
     const bool first = !record || !record->notified;
-    std::int64_t rcchange = event.rc != 0 ? now : 0;
+    const bool ran = event.status != sdk::ExecStatus::NotInstalled;
+    std::int64_t rcchange = ran && event.rc != 0 ? now : 0;
     if (record) {
-      if (event.rc != record->last_rc) record->rcchange = now;
-      record->last_rc = event.rc;
+      if (ran && event.rc != record->last_rc) {
+        record->rcchange = now;
+        record->last_rc = event.rc;
+      }
       record->notified = true;
       rcchange = record->rcchange;
     }

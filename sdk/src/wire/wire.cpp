@@ -37,13 +37,41 @@ std::size_t utf8SequenceLength(std::string_view text, std::size_t i) {
   return length;
 }
 
-void encodeElement(tinyxml2::XMLPrinter& printer, const Message& message) {
+// tinyxml2's printer writes tabs and line breaks in attribute values as they
+// are, and a conforming parser reads each of them as a space (XML's
+// attribute-value normalization; libxml2 does, so Pacemaker's daemons
+// would see an agent's several lines of output as one). This printer writes
+// them as character references, which every parser, tinyxml2 included,
+// reads back as the characters themselves.
+class Printer : public tinyxml2::XMLPrinter {
+ public:
+  Printer() : XMLPrinter(nullptr, true) {}
+
+  void pushAttribute(const std::string& name, const std::string& value) {
+    Putc(' ');
+    Write(name.data(), name.size());
+    Write("=\"", 2);
+    for (const char c : value) {
+      switch (c) {
+        case '&': Write("&amp;", 5); break;
+        case '<': Write("&lt;", 4); break;
+        case '>': Write("&gt;", 4); break;
+        case '"': Write("&quot;", 6); break;
+        case '\t': Write("&#9;", 4); break;
+        case '\n': Write("&#10;", 5); break;
+        case '\r': Write("&#13;", 5); break;
+        default: Putc(c);
+      }
+    }
+    Putc('"');
+  }
+};
+
+void encodeElement(Printer& printer, const Message& message) {
   // XMLPrinter keeps the element name pointer until CloseElement(): pass the
   // message's own string, never a temporary. Names are ours, not user text.
   printer.OpenElement(message.kind.c_str(), true);
-  for (const auto& [name, value] : message.attrs) {
-    printer.PushAttribute(name.c_str(), sanitize(value).c_str());
-  }
+  for (const auto& [name, value] : message.attrs) printer.pushAttribute(name, sanitize(value));
   if (!message.text.empty()) printer.PushText(sanitize(message.text).c_str());
   for (const auto& child : message.children) encodeElement(printer, child);
   printer.CloseElement(true);
@@ -193,7 +221,7 @@ std::string sanitize(std::string_view text) {
 }
 
 std::string encode(const Message& message) {
-  tinyxml2::XMLPrinter printer(nullptr, true);
+  Printer printer;
   encodeElement(printer, message);
   return std::string(printer.CStr(), static_cast<std::size_t>(printer.CStrSize() - 1));
 }
