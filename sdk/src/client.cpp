@@ -6,9 +6,13 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <climits>
+#include <cstring>
 #include <cstdlib>
 #include <deque>
 #include <thread>
@@ -311,11 +315,8 @@ class Client::Impl {
         case wire::FrameReader::Status::NeedMore:
           break;
       }
-      const Millis left = remaining(deadline);
       try {
-        if (!socket_.poll(Poco::Timespan(left.count() * 1000), Poco::Net::Socket::SELECT_READ)) {
-          return std::nullopt;
-        }
+        if (!readable(deadline)) return std::nullopt;
         char buffer[65536];
         const int n = socket_.receiveBytes(buffer, sizeof buffer);
         if (n <= 0) throw Error("disconnected", "lrmd closed the connection");
@@ -323,6 +324,19 @@ class Client::Impl {
       } catch (const Poco::Exception& e) {
         throw Error("disconnected", "unable to read from lrmd: " + e.displayText());
       }
+    }
+  }
+
+  // One poll(2): Poco's Socket::poll() makes, arms and closes an epoll
+  // instance for each wait, four system calls where a request needs one.
+  // @return false when @p deadline passes first.
+  bool readable(Clock::time_point deadline) {
+    while (true) {
+      pollfd watched{socket_.impl()->sockfd(), POLLIN, 0};
+      const auto wait_ms = std::min<Millis::rep>(remaining(deadline).count(), INT_MAX);
+      const int n = ::poll(&watched, 1, static_cast<int>(wait_ms));
+      if (n >= 0) return n > 0;
+      if (errno != EINTR) throw Error("disconnected", std::string("unable to wait for lrmd: ") + std::strerror(errno));
     }
   }
 
