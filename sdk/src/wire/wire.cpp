@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace lrm::wire {
 namespace {
@@ -47,23 +48,38 @@ class Printer : public tinyxml2::XMLPrinter {
  public:
   Printer() : XMLPrinter(nullptr, true) {}
 
+  // @p value is sanitized: it holds no NUL byte.
   void pushAttribute(const std::string& name, const std::string& value) {
     Putc(' ');
     Write(name.data(), name.size());
     Write("=\"", 2);
-    for (const char c : value) {
-      switch (c) {
-        case '&': Write("&amp;", 5); break;
-        case '<': Write("&lt;", 4); break;
-        case '>': Write("&gt;", 4); break;
-        case '"': Write("&quot;", 6); break;
-        case '\t': Write("&#9;", 4); break;
-        case '\n': Write("&#10;", 5); break;
-        case '\r': Write("&#13;", 5); break;
-        default: Putc(c);
-      }
+    // Runs of plain characters are found by libc and go out in one write: a
+    // value can be megabytes.
+    const char* text = value.c_str();
+    std::size_t at = 0;
+    while (true) {
+      const std::size_t run = std::strcspn(text + at, "&<>\"\t\n\r");
+      if (run > 0) Write(text + at, run);
+      at += run;
+      if (at >= value.size()) break;
+      const std::string_view reference = referenceFor(text[at++]);
+      Write(reference.data(), reference.size());
     }
     Putc('"');
+  }
+
+ private:
+  static std::string_view referenceFor(char c) {
+    switch (c) {
+      case '&': return "&amp;";
+      case '<': return "&lt;";
+      case '>': return "&gt;";
+      case '"': return "&quot;";
+      case '\t': return "&#9;";
+      case '\n': return "&#10;";
+      case '\r': return "&#13;";
+      default: return {};
+    }
   }
 };
 
