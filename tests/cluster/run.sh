@@ -438,6 +438,10 @@ cluster_view() {
   done
 }
 lost_connections() { grep -cF "Lost connection to Pacemaker Remote node rnode1" "$work/cluster/pacemaker.log" || true; }
+connection_starts() { grep -cF "Requesting local execution of start operation for rnode1 " "$work/cluster/pacemaker.log" || true; }
+failed_connection_starts() {
+  grep -F "Result of start operation for rnode1 on node1: " "$work/cluster/pacemaker.log" | grep -vc ": ok |" || true
+}
 # lrmd_last RESOURCE ACTION INTERVAL_MS FIELD: a field of lrmd's last result
 # of that operation (rc, t_run: when it ran, epoch s); empty when none.
 lrmd_last() {
@@ -524,10 +528,19 @@ fi
 monitor_key=$(op_attr "$(history d1)" d1_monitor_1000 transition-key)
 [ -n "$monitor_key" ] || fail "d1 has no recurring monitor in the CIB"
 lost_before=$(lost_connections)
+starts_before=$(connection_starts) start_failures_before=$(failed_connection_starts)
 if [ "$remote_kind" = lrm ]; then
   kill -KILL "$lrmd_pid"
   { wait "$lrmd_wrapper"; } 2>/dev/null || true
   lrmd_wrapper="" lrmd_pid=""
+  # Without lrmd, lrm-remoted does not listen: the cluster's reconnection
+  # attempt is refused, which the controller retries until the connection's
+  # start times out (a TLS session closed at once would be a wrong key to
+  # liblrmd, a hard error). Keep lrmd down until that attempt has begun.
+  wait_for "lrm-remoted to stop listening without lrmd" 30 \
+    grep -q "until lrmd at /run/lrm/lrmd.sock is reachable" "$work/remote/lrm-remoted.log"
+  reconnecting() { [ "$(connection_starts)" -gt "$starts_before" ]; }
+  wait_for "the cluster to try reconnecting to rnode1 while lrmd is down" 60 reconnecting
   start_lrmd
 else
   kill -KILL "$remoted_pid"
@@ -548,6 +561,8 @@ probed_and_monitored() {
 found_running_again() { node_online rnode1 && probed_and_monitored d1 "$monitor_key"; }
 wait_for "d1 to be probed (found running, not restarted) and monitored again on rnode1" 60 found_running_again
 failcount_is d1 0 || fail "d1's fail-count is $(failcount d1), not 0 as after a lost node"
+[ "$(failed_connection_starts)" = "$start_failures_before" ] ||
+  fail "the cluster's reconnection to rnode1 failed instead of being retried until lrmd was back"
 [ -e "$work/remote/run/Dummy-d1.state" ] || fail "d1's state file vanished"
 
 scenario "crm_resource --refresh forgets d1 and finds it running"

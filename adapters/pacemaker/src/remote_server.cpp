@@ -90,6 +90,7 @@ class RemoteServer::Impl {
       : options_(std::move(options)),
         credentials_(std::move(credentials)),
         listener_(std::move(listener)),
+        listen_port_(listener_->port()),
         started_at_(Clock::now()),
         certificate_check_at_(started_at_ + kCertificateCheckInterval) {
     sigset_t signals;
@@ -122,7 +123,7 @@ class RemoteServer::Impl {
       polled.clear();
       const Clock::time_point now = Clock::now();
       fds.push_back({signal_fd_, POLLIN, 0});
-      fds.push_back({now >= accept_resume_at_ ? listener_->fd() : -1, POLLIN, 0});
+      fds.push_back({listener_ && now >= accept_resume_at_ ? listener_->fd() : -1, POLLIN, 0});
       fds.push_back({lrmd_ ? lrmd_->descriptor() : -1, POLLIN, 0});
       for (auto& session : sessions_) {
         short events = POLLIN;
@@ -182,16 +183,18 @@ class RemoteServer::Impl {
     try {
       lrmd_ = client::Client::connect(options_.socket_path, "lrm-remoted", kLrmdConnectTimeout);
       bridge_ = std::make_unique<ExecutorBridge>(*lrmd_, [this](const wire::Message& notify) { broadcast(notify); });
+      startListening();
       remoteLog(LogLevel::Notice, std::string(lrmd_failures_ > 0 ? "reconnected" : "connected") + " to lrmd at " +
                                       options_.socket_path);
       lrmd_failures_ = 0;
     } catch (const client::Error& e) {
       bridge_.reset();
       lrmd_.reset();
+      stopListening();
       // The first failure in a row is an error; repeating it every second is noise.
       remoteLog(lrmd_failures_ == 0 ? LogLevel::Error : LogLevel::Debug,
                 "unable to connect to lrmd at " + options_.socket_path + ": " + e.what() + "; retrying every " +
-                    seconds(options_.lrmd_retry_interval) + ", refusing cluster connections meanwhile");
+                    seconds(options_.lrmd_retry_interval) + ", not listening for the cluster meanwhile");
       ++lrmd_failures_;
       lrmd_retry_at_ = Clock::now() + options_.lrmd_retry_interval;
     }
@@ -206,10 +209,33 @@ class RemoteServer::Impl {
                                    seconds(options_.lrmd_retry_interval));
     bridge_.reset();
     lrmd_.reset();
+    stopListening();
     ++lrmd_failures_;
     lrmd_retry_at_ = Clock::now() + options_.lrmd_retry_interval;
     for (auto& session : sessions_) {
       if (!session->closed) closeSession(*session, LogLevel::Warning, "lrmd is unreachable");
+    }
+  }
+
+  // Without lrmd nothing can be served. A TLS session accepted and then
+  // closed looks to the cluster's client like a wrong key (liblrmd says
+  // -129), which the controller takes as a hard error for the connection;
+  // a refused connection is retried at its reconnect interval.
+  void stopListening() {
+    if (!listener_) return;
+    remoteLog(LogLevel::Warning, "not listening on " + listener_->boundAddress() + " until lrmd at " +
+                                     options_.socket_path + " is reachable: the cluster's connections are refused");
+    listener_.reset();
+  }
+
+  void startListening() {
+    if (listener_) return;
+    try {
+      listener_ = std::make_unique<TcpListener>(options_.listen_address, listen_port_);
+      remoteLog(LogLevel::Notice, "listening on " + listener_->boundAddress() + " again");
+    } catch (const std::exception& e) {
+      remoteLog(LogLevel::Error, std::string(e.what()) + "; trying again in " + seconds(kAcceptBackoff));
+      listen_retry_at_ = Clock::now() + kAcceptBackoff;
     }
   }
 
@@ -232,12 +258,6 @@ class RemoteServer::Impl {
                                        seconds(kAcceptBackoff));
         accept_resume_at_ = Clock::now() + kAcceptBackoff;
         return;
-      }
-      if (!bridge_) {
-        ::close(accepted.fd);
-        remoteLog(LogLevel::Warning, "refusing cluster connection from " + accepted.peer + ": lrmd at " +
-                                         options_.socket_path + " is not connected");
-        continue;
       }
       if (shutdown_ != Shutdown::Serving) {
         ::close(accepted.fd);
@@ -605,6 +625,7 @@ class RemoteServer::Impl {
       }
     }
     if (!lrmd_ && now >= lrmd_retry_at_) connectLrmd();
+    if (lrmd_ && !listener_ && now >= listen_retry_at_) startListening();
     if (credentials_->mode() == TlsCredentials::Mode::X509 && now >= certificate_check_at_) {
       certificate_check_at_ = now + kCertificateCheckInterval;
       if (const auto warning = credentials_->certificateExpiryWarning(std::time(nullptr))) {
@@ -627,6 +648,7 @@ class RemoteServer::Impl {
       if (!session->tls->handshakeDone()) consider(session->tls->startedAt() + options_.auth_timeout);
     }
     if (!lrmd_) consider(lrmd_retry_at_);
+    if (lrmd_ && !listener_) consider(listen_retry_at_);
     if (shutdown_ == Shutdown::Requested) consider(shutdown_deadline_);
     if (now < accept_resume_at_) consider(accept_resume_at_);
     if (credentials_->mode() == TlsCredentials::Mode::X509) consider(certificate_check_at_);
@@ -652,7 +674,9 @@ class RemoteServer::Impl {
 
   RemoteServerOptions options_;
   std::shared_ptr<const TlsCredentials> credentials_;
-  std::unique_ptr<TcpListener> listener_;
+  std::unique_ptr<TcpListener> listener_;  // null while lrmd is unreachable
+  const std::uint16_t listen_port_;
+  Clock::time_point listen_retry_at_{};
   const Clock::time_point started_at_;
   Clock::time_point certificate_check_at_;
   int signal_fd_ = -1;

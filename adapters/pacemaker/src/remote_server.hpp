@@ -20,6 +20,8 @@ namespace lrm::pacemaker {
 struct RemoteServerOptions {
   /** lrmd's socket. */
   std::string socket_path;
+  /** What the listener was made for (PCMK_remote_address), to listen again after lrmd was lost. */
+  std::string listen_address;
   /** PCMK_node_start_state, sent to Pacemaker 3.x at sign-on. */
   std::string node_start_state = "default";
   /** A connection not through its TLS handshake by then is closed (pacemaker-remoted: 10 s). */
@@ -34,7 +36,10 @@ struct RemoteServerOptions {
 
 /**
  * The server. SIGTERM and SIGINT must be blocked in the calling thread
- * before construction (the server reads them from a signalfd).
+ * before construction (the server reads them from a signalfd). It listens
+ * only while it is connected to lrmd: without lrmd it closes the listener
+ * (the cluster's connections are then refused, as by a node whose daemon is
+ * down) and opens it again on the same address and port once lrmd is back.
  */
 class RemoteServer {
  public:

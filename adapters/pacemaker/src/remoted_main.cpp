@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
 
   lrm::pacemaker::RemoteServerOptions options;
   options.socket_path = config.socket_path;
+  options.listen_address = config.address;
   if (const auto it = environment.find("PCMK_node_start_state"); it != environment.end() && !it->second.empty()) {
     options.node_start_state = it->second;
   }
