@@ -76,6 +76,11 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+pid_t spawnProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                   int out_fd, int err_fd) {
+  return spawn(argv, currentEnvironment(env), out_fd, err_fd);
+}
+
 std::string binary(const std::string& name) { return std::string(LRM_TEST_BIN_DIR) + "/" + name; }
 std::string fixtureOcfPath() { return std::string(LRM_TEST_FIXTURES_DIR) + "/ocf"; }
 

@@ -95,6 +95,14 @@ struct CommandResult {
 CommandResult runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {});
 
+/**
+ * Start @p argv (argv[0] a path) with this process's environment plus @p env,
+ * stdin from /dev/null, stdout to @p out_fd and stderr to @p err_fd (-1:
+ * inherited). @throws std::runtime_error when it cannot be started.
+ */
+pid_t spawnProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                   int out_fd, int err_fd);
+
 /** Path of a built binary (lrmd, lrmctl). */
 std::string binary(const std::string& name);
 /** Path of the fixture OCF root for LRM_OCF_PATH. */

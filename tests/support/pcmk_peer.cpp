@@ -8,7 +8,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,8 +20,6 @@
 #include <stdexcept>
 
 #include "remote_message.hpp"
-
-extern char** environ;
 
 namespace lrm::test {
 namespace {
@@ -48,35 +45,6 @@ std::uint16_t freePort() {
   }
   ::close(fd);
   return ntohs(address.sin_port);
-}
-
-pid_t spawnWithOutput(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
-                      const std::string& output_path) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; *entry; ++entry) {
-    const std::string item(*entry);
-    const auto eq = item.find('=');
-    if (eq != std::string::npos) merged[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  for (const auto& [name, value] : extra_env) merged[name] = value;
-  std::vector<std::string> env;
-  for (const auto& [name, value] : merged) env.push_back(name + "=" + value);
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& item : env) envp.push_back(item.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int error = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) throw std::runtime_error("unable to run " + argv[0] + ": " + std::strerror(error));
-  return pid;
 }
 
 }  // namespace
@@ -238,7 +206,9 @@ RemotedProcess::RemotedProcess(RemotedOptions options) {
                                      "--log-target", dir_.file("remoted.log"),
                                      "--pacemaker-defaults", defaults_path};
     argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
-    pid_ = spawnWithOutput(argv, options.env, dir_.file("remoted.stderr"));
+    const int output = ::open(dir_.file("remoted.stderr").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    pid_ = spawnProcess(argv, options.env, output, output);
+    ::close(output);
     bool exited = false;
     const bool listening = waitUntil([&] {
       if (!alive()) {
