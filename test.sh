@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up this machine (apt-get), builds lrm with AddressSanitizer and
-# UndefinedBehaviorSanitizer, and runs the whole test suite with ctest; then
-# a real Pacemaker cluster driving lrm-remoted, lrm side by side with
-# pacemaker-remoted, the out-of-tree SDK check, a
-# 60 s soak, the ThreadSanitizer run and 30 s of each fuzzer. Exits non-zero
-# on any failure, or if a test left a process or a temporary directory behind.
+# UndefinedBehaviorSanitizer, and runs the whole test suite with ctest; then a
+# real Pacemaker cluster driving lrm-remoted, lrm side by side with
+# pacemaker-remoted, the out-of-tree SDK check, a 60 s soak, the
+# ThreadSanitizer run and 30 s of each fuzzer. Exits non-zero on any failure,
+# or if a test left a process or a temporary directory behind.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./tools/install-deps.sh
