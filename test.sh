@@ -7,7 +7,7 @@
 # or if a test left a process or a temporary directory behind.
 set -euo pipefail
 cd "$(dirname "$0")"
-./tools/install-deps.sh
+./tools/install-deps.sh --tests
 build=build-asan
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLRM_SANITIZE=ON >/dev/null
 cmake --build "$build"

@@ -8,7 +8,7 @@
 # Pacemaker's liblrmd (bench/remote.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./tools/install-deps.sh
+./tools/install-deps.sh --tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRM_BUILD_TESTS=OFF >/dev/null
 cmake --build build >/dev/null
 if [ "${1:-}" = remote ]; then

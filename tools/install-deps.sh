@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Installs what lrm needs to build, test and run on Debian 12 / Ubuntu, with
-# apt-get, only when something is missing. Used by ./run.sh and ./test.sh.
+# Installs what lrm needs on Debian 12 / Ubuntu, with apt-get, only when
+# something is missing: to build and run it (./run.sh), and with --tests also
+# what its tests and benchmarks need (./test.sh, bench/run.sh): GoogleTest,
+# clang for the fuzzers, and the real peers of the Pacemaker Remote tests
+# (corosync, pacemaker, pacemaker-dev's liblrmd, iproute2 for namespaces).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config
           libpoco-dev libboost-dev libtinyxml2-dev libbz2-dev libgnutls28-dev
-          libgtest-dev libgmock-dev googletest
-          resource-agents
-          corosync pacemaker pacemaker-cli-utils pacemaker-dev iproute2
-          clang libclang-rt-14-dev)
+          resource-agents)
+if [ "${1:-}" = --tests ]; then
+  packages+=(libgtest-dev libgmock-dev googletest
+             clang libclang-rt-14-dev
+             corosync pacemaker pacemaker-cli-utils pacemaker-dev iproute2)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -32,3 +37,8 @@ if [ ! -e "$policy" ]; then
 fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Installed only as the tests' peers: not started at the next boot either.
+if [[ " ${missing[*]} " == *" corosync "* || " ${missing[*]} " == *" pacemaker "* ]] &&
+   command -v systemctl >/dev/null; then
+  "${sudo[@]}" systemctl disable --quiet corosync.service pacemaker.service 2>/dev/null || true
+fi
