@@ -159,7 +159,12 @@ class Replayer {
   std::vector<RestoredInstance> result() {
     std::vector<RestoredInstance> result;
     for (auto& [id, instance] : instances_) {
-      for (auto& [key, event] : last_[id]) instance.last.push_back(event);
+      // A result record holds no name or agent: the instance's are theirs.
+      for (auto& [key, event] : last_[id]) {
+        event.instance_name = instance.name;
+        event.agent = instance.agent;
+        instance.last.push_back(event);
+      }
       std::sort(instance.last.begin(), instance.last.end(),
                 [](const ExecEvent& a, const ExecEvent& b) { return a.call_id < b.call_id; });
       for (auto& [call, event] : running_[id]) instance.interrupted.push_back(event);

@@ -70,6 +70,11 @@ TEST_F(State, AKilledDaemonRestoresInstancesAndLastResultsAndTouchesNothing) {
   EXPECT_EQ(info.last[0].action, "start");
   EXPECT_EQ(info.last[1].action, "monitor");
   EXPECT_EQ(info.last[1].rc, 0);
+  for (const auto& last : info.last) {
+    EXPECT_EQ(last.id, "web-1");
+    EXPECT_EQ(last.name, "web") << "a restored result names its instance as before the restart";
+    EXPECT_EQ(last.agent, "ocf:lrmtest:Sleeper");
+  }
   EXPECT_FALSE(info.busy);
   EXPECT_TRUE(std::filesystem::exists(resource)) << "the resource was not stopped";
   EXPECT_EQ(std::filesystem::last_write_time(resource), before) << "nor started or probed";
