@@ -6,9 +6,6 @@
 // lrm does not have are kept here too, so that they behave as execd's do.
 #include "executor_bridge.hpp"
 
-#include <Poco/Logger.h>
-#include <Poco/Message.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
@@ -20,6 +17,7 @@
 #include <utility>
 
 #include "executor_mapping.hpp"
+#include "remote_log.hpp"
 #include "remote_message.hpp"
 
 namespace lrm::pacemaker {
@@ -32,17 +30,17 @@ constexpr std::string_view kRscCancel = "lrmd_rsc_cancel";
 constexpr std::string_view kRscUnregister = "lrmd_rsc_unregister";
 constexpr std::string_view kGetRecurring = "lrmd_get_recurring";
 
-Poco::Logger& logger() { return Poco::Logger::get("lrm-remoted"); }
+using sdk::LogLevel;
 
-// Log one line at @p priority. Resource ids, classes and actions come from
-// the cluster: what a log line cannot carry is made printable, and line
-// breaks become spaces so that one message stays one line.
-void log(Poco::Message::Priority priority, const std::string& line) {
-  if (!logger().is(priority)) return;
+// Log one line at @p level through lrm-remoted's log. Resource ids, classes
+// and actions come from the cluster: what is not text becomes U+FFFD, and
+// line breaks become spaces, so that one message reads as one line.
+void log(LogLevel level, const std::string& line) {
+  if (!remoteLogEnabled(level)) return;
   std::string text = wire::sanitize(line);
   std::replace_if(
       text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-  logger().log(Poco::Message("lrm-remoted", text, priority));
+  remoteLog(level, text);
 }
 
 // A request refused with @p rc, the negative errno execd would answer.
@@ -144,9 +142,9 @@ class ExecutorBridge::Impl {
       const bool expected = op == kRscInfo && error.code() == "unknown-instance";
       return refuse(std::move(reply), verbOf(op, command), id, request_id, errnoForLrmError(error.code()),
                     "lrmd refused it (" + error.code() + "): " + error.what(),
-                    expected ? Poco::Message::PRIO_DEBUG : Poco::Message::PRIO_WARNING);
+                    expected ? LogLevel::Debug : LogLevel::Warning);
     }
-    log(Poco::Message::PRIO_DEBUG, op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
+    log(LogLevel::Debug, op + " [" + id + "]: lrmd_rc " + reply.get("lrmd_rc"));
     return reply;
   }
 
@@ -176,7 +174,7 @@ class ExecutorBridge::Impl {
       } catch (const client::Error& error) {
         if (isLrmdUnreachable(error.code())) throw;
         if (error.code() != "unknown-instance") {
-          log(Poco::Message::PRIO_WARNING, "unable to drop the recurring operations of [" + id + "]: " + error.what());
+          log(LogLevel::Warning, "unable to drop the recurring operations of [" + id + "]: " + error.what());
         }
         continue;
       }
@@ -187,13 +185,13 @@ class ExecutorBridge::Impl {
           markEnding(id, [&](const CallRecord& other) {
             return other.action == op.action && other.interval_ms == op.interval_ms;
           });
-          log(Poco::Message::PRIO_INFORMATION,
+          log(LogLevel::Info,
               "[" + id + "] " + what + " cancelled: the last cluster connection closed");
         } catch (const client::Error& error) {
           if (isLrmdUnreachable(error.code())) throw;
           // not-found: already being cancelled, or ended meanwhile
           if (error.code() != "not-found") {
-            log(Poco::Message::PRIO_WARNING, "unable to cancel " + what + " of [" + id + "]: " + error.what());
+            log(LogLevel::Warning, "unable to cancel " + what + " of [" + id + "]: " + error.what());
           }
         }
       }
@@ -228,7 +226,7 @@ class ExecutorBridge::Impl {
 
   static wire::Message refuse(wire::Message reply, const std::string& verb, const std::string& id,
                               std::uint64_t request_id, int rc, const std::string& reason,
-                              Poco::Message::Priority level = Poco::Message::PRIO_WARNING) {
+                              LogLevel level = LogLevel::Warning) {
     log(level,
         "unable to " + verb + " [" + id + "]: " + reason + " (answered " + std::to_string(rc) + ")");
     reply.set("lrmd_rc", rc);
@@ -301,7 +299,7 @@ class ExecutorBridge::Impl {
       if (error.code() != "unknown-class") throw;
       // Replace what lrmd had under this id, as execd replaces a resource.
       lrmd_.unregisterInstance(id);
-      log(Poco::Message::PRIO_WARNING, "[" + id + "] registered with class \"" + agent.cls +
+      log(LogLevel::Warning, "[" + id + "] registered with class \"" + agent.cls +
                                            "\", which lrm does not have: its operations will end \"not installed\"");
       foreign_[id] = std::move(agent);
     }
@@ -479,7 +477,7 @@ class ExecutorBridge::Impl {
     auto found = calls_.find(event.call_id);
     CallRecord* record = found == calls_.end() ? nullptr : &found->second;
     if (!record && !named_.count(event.id)) {
-      log(Poco::Message::PRIO_DEBUG, "[" + event.id + "] result of call " + std::to_string(event.call_id) +
+      log(LogLevel::Debug, "[" + event.id + "] result of call " + std::to_string(event.call_id) +
                                          " not notified: not a resource of the cluster");
       return std::nullopt;
     }
