@@ -388,13 +388,16 @@ class RemoteServer::Impl {
   }
 
   void handleRequest(Session& session, const wire::Message& request, const Envelope& envelope) {
-    const std::uint64_t call_id = nextCallId();
+    // execd numbers every request with its call id counter; only an exec's
+    // number (the op's call id, the bridge's) is read by its clients. Other
+    // answers carry the cluster's number of the request, as the bridge's do.
+    const std::uint64_t call_id = envelope.id;
     const std::string& op = envelope.op;
     if (remoteLogEnabled(LogLevel::Debug)) {
       remoteLog(LogLevel::Debug, "request " + std::to_string(envelope.id) + " '" + op + "' from " + session.who());
     }
     if (op == "register") {
-      signOn(session, request, envelope.id, call_id);
+      signOn(session, request, envelope.id);
       return;
     }
     if (!session.signed_on) {
@@ -426,12 +429,12 @@ class RemoteServer::Impl {
     }
   }
 
-  void signOn(Session& session, const wire::Message& request, std::uint64_t request_id, std::uint64_t call_id) {
+  void signOn(Session& session, const wire::Message& request, std::uint64_t request_id) {
     const std::string version = request.get("lrmd_protocol_version");
     const std::string name = request.get("lrmd_clientname");
     const auto parsed = parseProtocolVersion(version);
     wire::Message answer = makeReply(request_id);
-    answer.set("lrmd_op", "register").set("lrmd_callid", call_id);
+    answer.set("lrmd_op", "register").set("lrmd_callid", request_id);
     if (!parsed || parsed->first != kProtocolMajor) {
       remoteLog(LogLevel::Error, "refusing sign-on of " + session.tls->peer() + " as '" + name +
                                      "': protocol version '" + version + "', not 1.x (answering " +
@@ -670,8 +673,6 @@ class RemoteServer::Impl {
         std::count_if(sessions_.begin(), sessions_.end(), [](const auto& session) { return !session->closed; }));
   }
 
-  std::uint64_t nextCallId() { return ++call_id_; }
-
   RemoteServerOptions options_;
   std::shared_ptr<const TlsCredentials> credentials_;
   std::unique_ptr<TcpListener> listener_;  // null while lrmd is unreachable
@@ -690,7 +691,6 @@ class RemoteServer::Impl {
   Shutdown shutdown_ = Shutdown::Serving;
   Clock::time_point shutdown_deadline_{};
   bool exit_ = false;
-  std::uint64_t call_id_ = 0;
   char buffer_[kReadChunkBytes];
 };
 
