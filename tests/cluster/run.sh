@@ -371,11 +371,9 @@ start_remoted() {
 if [ "$remote_kind" = pacemaker-remoted ]; then
   pacemaker_remoted=${PACEMAKER_REMOTED:-}
   if [ -z "$pacemaker_remoted" ]; then
-    # pacemaker-remote conflicts with pacemaker: unpack it, do not install it.
-    (cd "$work" && apt-get download pacemaker-remote >/dev/null 2>&1) ||
+    # pacemaker-remote conflicts with pacemaker: unpacked, not installed.
+    pacemaker_remoted=$("$here/../../tools/fetch-pacemaker-remote.sh" "$build/pacemaker-remote") ||
       skip "cannot download pacemaker-remote (set PACEMAKER_REMOTED=/path/to/pacemaker-remoted)"
-    dpkg-deb -x "$work"/pacemaker-remote_*.deb "$work/pacemaker-remote"
-    pacemaker_remoted="$work/pacemaker-remote/usr/sbin/pacemaker-remoted"
   fi
 else
   start_lrmd
