@@ -227,7 +227,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
         if (handover) continue;  // its recurring ops are in the handover, with their state
         for (const auto& op : instance.recurring) {
           if (config.resume_recurring) {
-            engine.resumeRecurring(instance.id, op);
+            engine.resubmitRecurring(instance.id, op);
           } else {
             ++not_resumed;
           }
@@ -239,10 +239,10 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
                                        "(--resume-recurring resumes them); they are forgotten");
       }
       if (handover) {
-        server.expect(handover->sessions, handover->next_client, Millis(config.resume_window_ms));
-        spawner.expect(std::move(handover->children));
+        server.takeOver(handover->sessions, handover->next_client, Millis(config.resume_window_ms));
+        spawner.takeOver(std::move(handover->children));
         engine.takeOver(handover->ops);
-        spawner.adoptUnclaimed();
+        spawner.finishTakeOver();
         log(sdk::LogLevel::Notice, "upgraded in place: took over " + std::to_string(handover->ops.ops.size()) +
                                        " operation(s), " + std::to_string(carried_running.size()) +
                                        " of them in flight; waiting " + std::to_string(config.resume_window_ms) +
@@ -366,8 +366,8 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
     server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
     server.drainOutput(kGoodbyeDrain);
     Handover handed;
-    handed.ops = engine.carryOver();
-    handed.sessions = server.carryOver();
+    handed.ops = engine.handOver();
+    handed.sessions = server.handOver();
     handed.next_client = server.nextClient();
     handed.children = spawner.handOver();
     const std::string handover_path = config.state_dir + "/handover.json";

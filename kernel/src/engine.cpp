@@ -203,7 +203,7 @@ bool Engine::restore(const std::string& id, const std::string& name, const std::
   return true;
 }
 
-void Engine::resumeRecurring(const std::string& id, const OpView& op) {
+void Engine::resubmitRecurring(const std::string& id, const OpView& op) {
   ExecParams request;
   request.instance = id;
   request.action = op.action;
@@ -229,7 +229,7 @@ std::vector<Engine::InFlight> Engine::running() const {
   return result;
 }
 
-CarriedOps Engine::carryOver() const {
+CarriedOps Engine::handOver() const {
   CarriedOps carried;
   carried.next_call_id = next_call_id_;
   const auto now = Clock::now();
@@ -327,14 +327,14 @@ void Engine::takeOver(const CarriedOps& carried) {
       case CarriedOp::State::Running:
         op->started_at = now - Millis(c.waited_ms);
         op->ready_at = op->started_at - Millis(c.queue_ms);
-        resume(instance, op);
+        reattach(instance, op);
         break;
     }
   }
   for (const auto& instance : touched) loop_.defer([this, instance] { pump(instance); });
 }
 
-void Engine::resume(const InstancePtr& instance, const OpPtr& op) {
+void Engine::reattach(const InstancePtr& instance, const OpPtr& op) {
   op->state = OpState::Running;
   instance->running = op;
   ++in_flight_;
@@ -624,6 +624,7 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result 
     pump(instance);
   }
   pumpWaiting();
+  if (on_op_ended_) on_op_ended_();
 }
 
 void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,

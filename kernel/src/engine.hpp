@@ -192,7 +192,7 @@ class Engine {
   bool restore(const std::string& id, const std::string& name, const std::string& agent, const sdk::Params& params,
                bool drop_recurring, const std::vector<ExecEvent>& last, const std::vector<ExecEvent>& interrupted);
   /** Resubmit a restored recurring op (--resume-recurring); its results go to subscribers. */
-  void resumeRecurring(const std::string& id, const OpView& op);
+  void resubmitRecurring(const std::string& id, const OpView& op);
   /** Every instance with its registration options, for a snapshot. */
   std::vector<std::pair<InstanceView, bool>> snapshot() const;
 
@@ -206,7 +206,7 @@ class Engine {
   };
   std::vector<InFlight> running() const;
   /** Upgrading, at the exec(): every operation, for the next image. */
-  CarriedOps carryOver() const;
+  CarriedOps handOver() const;
   /**
    * The next image, after restore(): take the operations over. Ops that were
    * in flight are re-attached through their class's resume(); when it
@@ -226,6 +226,12 @@ class Engine {
 
   std::size_t instanceCount() const;
   std::size_t inFlight() const { return in_flight_; }
+  /**
+   * Called (from the loop) each time an operation in flight ends: completed,
+   * cancelled or abandoned. The daemon waits on it for "nothing in flight"
+   * (shutdown) or "nothing left that cannot be handed over" (upgrade).
+   */
+  void setOnOpEnded(std::function<void()> ended) { on_op_ended_ = std::move(ended); }
 
  private:
   struct Op;
@@ -238,7 +244,7 @@ class Engine {
   void pump(const InstancePtr& instance);
   void pumpWaiting();
   void launch(const InstancePtr& instance, const OpPtr& op);
-  void resume(const InstancePtr& instance, const OpPtr& op);
+  void reattach(const InstancePtr& instance, const OpPtr& op);
   sdk::Operation operationOf(const Instance& instance, const Op& op) const;
   sdk::CompletionCallback completion(const InstancePtr& instance, const OpPtr& op);
   void arm(const InstancePtr& instance, const OpPtr& op, Millis delay);
@@ -266,6 +272,7 @@ class Engine {
   Journal* journal_ = nullptr;
   std::map<std::string, InstancePtr> instances_;
   std::deque<InstancePtr> waiting_;  // instances ready to run but held by max_children
+  std::function<void()> on_op_ended_;
 };
 
 }  // namespace lrm::kernel

@@ -855,7 +855,7 @@ void Server::publishInstance(const std::string& type, const InstanceView& instan
          [&](ClientId, const Subscription& subscription) { return subscription.wantsInstance(instance.id); });
 }
 
-std::vector<CarriedSession> Server::carryOver() const {
+std::vector<CarriedSession> Server::handOver() const {
   std::vector<CarriedSession> sessions;
   for (const auto& [id, connection] : connections_) {
     if (!connection->greeted) continue;
@@ -874,7 +874,7 @@ std::vector<CarriedSession> Server::carryOver() const {
   return sessions;
 }
 
-void Server::expect(const std::vector<CarriedSession>& sessions, ClientId next_client, Millis window) {
+void Server::takeOver(const std::vector<CarriedSession>& sessions, ClientId next_client, Millis window) {
   next_client_ = std::max(next_client_, next_client);
   for (const auto& session : sessions) {
     Waiting& waiting = waiting_[session.token];

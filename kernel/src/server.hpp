@@ -119,7 +119,7 @@ class Server : public Notifier {
    * connected clients with what could not be written to them, and of those
    * still awaited since the previous upgrade with what was kept for them.
    */
-  std::vector<CarriedSession> carryOver() const;
+  std::vector<CarriedSession> handOver() const;
   /** The first client id the next image may hand out. */
   ClientId nextClient() const { return next_client_; }
   /**
@@ -127,7 +127,7 @@ class Server : public Notifier {
    * for @p window; events for them are kept meanwhile. A session not
    * resumed in time ends as a disconnection would.
    */
-  void expect(const std::vector<CarriedSession>& sessions, ClientId next_client, Millis window);
+  void takeOver(const std::vector<CarriedSession>& sessions, ClientId next_client, Millis window);
   /** Write queued output, waiting up to @p limit for slow readers (before an exec()). */
   void drainOutput(Millis limit);
 

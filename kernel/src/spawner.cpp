@@ -265,7 +265,7 @@ sdk::SpawnId Spawner::adopt(const sdk::LogContext& context, Done done) {
   return id;
 }
 
-void Spawner::adoptUnclaimed() {
+void Spawner::finishTakeOver() {
   while (!handed_.empty()) {
     const sdk::LogContext context = handed_.front().context;
     adopt(context, [context](const sdk::SpawnResult&) {

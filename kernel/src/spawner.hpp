@@ -93,12 +93,12 @@ class Spawner {
    * and the Spawner forgets it.
    */
   std::vector<HandedChild> handOver();
-  /** The new image: children handed over, waiting for adopt(). */
-  void expect(std::vector<HandedChild> children) { handed_ = std::move(children); }
+  /** The new image: children handed over, waiting for adopt() until finishTakeOver(). */
+  void takeOver(std::vector<HandedChild> children) { handed_ = std::move(children); }
   /** Take over a handed child of @p context; 0 when there is none. */
   sdk::SpawnId adopt(const sdk::LogContext& context, Done done);
   /** Handed children nobody adopted: watched and reaped, their results only logged. */
-  void adoptUnclaimed();
+  void finishTakeOver();
 
   /** With a grace > 0, a timeout sends SIGTERM first and SIGKILL after the grace. */
   void setKillGrace(Millis grace) { options_.kill_grace = grace; }
