@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <memory>
 
+#include "durability_gate.hpp"
 #include "engine.hpp"
 #include "event_loop.hpp"
 #include "host_services.hpp"
@@ -77,8 +78,9 @@ void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
 // lrmd: changes are refused with `unavailable`, reads are served, operations
 // go on and their results are held until they are on disk. Every
 // kJournalRetry a snapshot is tried; the first that lands ends the outage
-// and releases everything held.
-class JournalOutage {
+// and releases everything held. It is also the journal as the durability
+// gate sees it: one group commit per loop iteration, compacting when due.
+class JournalOutage : public DurabilityGate::Journal {
  public:
   JournalOutage(EventLoop& loop, StateStore& store, const Engine& engine)
       : loop_(loop), store_(store), engine_(engine) {}
@@ -93,8 +95,29 @@ class JournalOutage {
     loop_.addTimer(kJournalRetry, [this] { retry(); });
   }
 
+  std::uint64_t commit() override {
+    check();
+    if (store_.wantsCompaction()) {
+      const auto start = Clock::now();
+      try {
+        store_.compact(engine_);  // waits for a write in progress, then rewrites
+        log(sdk::LogLevel::Info,
+            "journal compacted in " +
+                std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) + " ms");
+      } catch (const std::exception& e) {
+        log(sdk::LogLevel::Warning, std::string("unable to compact the journal: ") + e.what() +
+                                        "; the old journal is kept, trying again in a second");
+      }
+    }
+    const std::uint64_t batch = store_.commit();
+    check();
+    return batch;
+  }
+
+  std::uint64_t durable() const override { return store_.durable(); }
+
   // Why changes are refused now ("" when they are not).
-  std::string refusal() const {
+  std::string refusal() const override {
     const std::string why = store_.failure();
     return why.empty() ? why : "the state directory cannot be written (" + why + "); changes are refused until it can";
   }
@@ -203,6 +226,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   // started, stopped or probed (docs/operations.md).
   std::unique_ptr<StateStore> store;
   std::unique_ptr<JournalOutage> outage;
+  std::unique_ptr<DurabilityGate> gate;
   if (!config.state_dir.empty()) {
     try {
       store = std::make_unique<StateStore>(config.state_dir, [&loop, &server] {
@@ -252,28 +276,8 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       store->compact(engine);
       server.setRestored(restored);
       outage = std::make_unique<JournalOutage>(loop, *store, engine);
-      server.setJournal(
-          [&store, &engine, &outage] {
-            outage->check();
-            if (store->wantsCompaction()) {
-              const auto start = Clock::now();
-              try {
-                store->compact(engine);  // waits for a write in progress, then rewrites
-                log(sdk::LogLevel::Info, "journal compacted in " +
-                                             std::to_string(
-                                                 std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
-                                             " ms");
-              } catch (const std::exception& e) {
-                log(sdk::LogLevel::Warning, std::string("unable to compact the journal: ") + e.what() +
-                                                "; the old journal is kept, trying again in a second");
-              }
-            }
-            const std::uint64_t batch = store->commit();
-            outage->check();
-            return batch;
-          },
-          [&store] { return store->durable(); });
-      server.setChangesRefusal([&outage] { return outage->refusal(); });
+      gate = std::make_unique<DurabilityGate>(*outage);
+      server.setDurabilityGate(gate.get());
       log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config.state_dir +
                                      " in " +
                                      std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
