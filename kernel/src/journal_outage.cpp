@@ -1,0 +1,38 @@
+// A journal that cannot be written: refuse changes, retry, release (see journal_outage.hpp).
+#include "journal_outage.hpp"
+
+#include "engine.hpp"
+#include "log.hpp"
+#include "state_store.hpp"
+
+namespace lrm::kernel {
+
+void JournalOutage::check() {
+  if (since_ || store_.failure().empty()) return;
+  since_ = Clock::now();
+  log(sdk::LogLevel::Error, store_.failure() + "; refusing changes until the journal can be written (reads are "
+                                               "served, results are held), trying again every " +
+                                std::to_string(kJournalRetry.count()) + " ms");
+  loop_.addTimer(kJournalRetry, [this] { retry(); });
+}
+
+std::string JournalOutage::refusal() const {
+  const std::string why = store_.failure();
+  return why.empty() ? why : "the state directory cannot be written (" + why + "); changes are refused until it can";
+}
+
+void JournalOutage::retry() {
+  try {
+    store_.compact(engine_);
+  } catch (const std::exception&) {
+    loop_.addTimer(kJournalRetry, [this] { retry(); });
+    return;
+  }
+  log(sdk::LogLevel::Notice,
+      "journal " + store_.path() + " written again after " +
+          std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - *since_).count()) +
+          " ms; changes are accepted, held results released");
+  since_.reset();
+}
+
+}  // namespace lrm::kernel
