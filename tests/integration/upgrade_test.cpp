@@ -645,6 +645,35 @@ TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
   while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, in_process) << "reported twice";
 }
 
+// A SIGTERM while the upgrade waits for an in-process op gives the upgrade
+// up: the daemon drains as on any SIGTERM, waits for the agent process in
+// flight too (which the upgrade would have handed over) and exits.
+TEST_F(Upgrade, ASigtermDuringAnUpgradeGivesItUpAndDrains) {
+  TempDir agents;
+  std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents.file("Misbehave.so"));
+  DaemonOptions native = options();
+  native.extra_args = {"--agent-dir", agents.path()};
+  TestDaemon daemon(native);
+  auto client = daemon.connect();
+  client->registerInstance(
+      registration("agent", "ocf:lrmtest:Sleeper", {{"sleep", "3"}, {"state", scratch_.file("agent")}}));
+  client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
+  const auto with_agent = client->exec(operation("agent", "start"));
+  const auto in_process = client->exec(operation("in", "overrun"));  // 1.5 s
+  ASSERT_TRUE(waitUntil([&] { return client->info("agent").busy && client->info("in").busy; }));
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  ASSERT_TRUE(waitUntil([&] { return daemon.log().find(" requested; ") != std::string::npos; }));
+  ASSERT_EQ(::kill(daemon.pid(), SIGTERM), 0);
+  EXPECT_EQ(client->waitForResult(in_process, kPatience).rc, 0);
+  EXPECT_EQ(client->waitForResult(with_agent, kPatience).status, ExecStatus::Done);
+  EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << daemon.log();
+  const std::string text = daemon.log();
+  EXPECT_NE(text.find("SIGTERM: shutting down (the upgrade is given up); 2 operation(s) in flight"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("upgrading: executing"), std::string::npos) << text;
+}
+
 // A package upgrade replaces lrmd's file (renames a new one over it): the
 // kernel then names the running one "PATH (deleted)", and SIGHUP runs the
 // new file at PATH.
