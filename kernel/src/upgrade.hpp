@@ -25,6 +25,9 @@ class Spawner;
 class StateDirLock;
 class StateStore;
 
+/** The environment variable naming the handover file for the new image. */
+constexpr const char* kHandoverEnv = "LRM_HANDOVER";
+
 /** The handover file of the state directory @p state_dir. */
 std::string handoverPath(const std::string& state_dir);
 /**

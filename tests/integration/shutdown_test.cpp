@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "daemon.hpp"
 
@@ -13,46 +14,49 @@ namespace {
 
 using sdk::ExecStatus;
 
-// No second signal and a bound far away: only the op's end can stop it.
-TEST(Shutdown, ADrainingDaemonExitsOnItsOwnOnceTheLastOpEnds) {
-  TempDir scratch;
-  DaemonOptions options;
-  options.extra_args = {"--shutdown-timeout", "10m"};
-  TestDaemon daemon(options);
-  auto client = daemon.connect();
-  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "1"}, {"state", scratch.file("s")}}));
-  const auto call = client->exec(operation("s", "start"));
-  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
-  ASSERT_EQ(::kill(daemon.pid(), SIGTERM), 0);
-  const auto event = client->waitForResult(call, kPatience);
-  EXPECT_EQ(event.status, ExecStatus::Done);
-  EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << daemon.log();
-  const std::string log = daemon.log();
+// A daemon whose shutdown bound is far away, with a start of @p seconds in
+// flight and SIGTERM sent: only the op's end or a second signal can stop it.
+class Draining : public ::testing::Test {
+ protected:
+  sdk::CallId startThenTerminate(const std::string& seconds) {
+    DaemonOptions options;
+    options.extra_args = {"--shutdown-timeout", "10m"};
+    daemon_ = std::make_unique<TestDaemon>(options);
+    client_ = daemon_->connect();
+    client_->registerInstance(
+        registration("s", "ocf:lrmtest:Sleeper", {{"sleep", seconds}, {"state", scratch_.file("s")}}));
+    const auto call = client_->exec(operation("s", "start"));
+    EXPECT_TRUE(waitUntil([&] { return client_->info("s").busy; }));
+    EXPECT_EQ(::kill(daemon_->pid(), SIGTERM), 0);
+    EXPECT_TRUE(waitUntil([&] { return daemon_->log().find("SIGTERM: shutting down") != std::string::npos; }));
+    return call;
+  }
+  TempDir scratch_;
+  std::unique_ptr<TestDaemon> daemon_;
+  std::unique_ptr<client::Client> client_;
+};
+
+TEST_F(Draining, TheDaemonExitsOnItsOwnOnceTheLastOpEnds) {
+  const auto call = startThenTerminate("2");
+  EXPECT_EQ(client_->waitForResult(call, kPatience).status, ExecStatus::Done);
+  EXPECT_TRUE(waitUntil([&] { return !daemon_->alive(); })) << daemon_->log();
+  const std::string log = daemon_->log();
   EXPECT_NE(log.find("SIGTERM: shutting down; 1 operation(s) in flight"), std::string::npos) << log;
   EXPECT_NE(log.find("lrmd exiting"), std::string::npos) << log;
   EXPECT_EQ(log.find("again: exiting now"), std::string::npos) << log;
 }
 
-TEST(Shutdown, ASecondSigtermExitsAtOnceReportingTheOpAbandoned) {
-  TempDir scratch;
-  DaemonOptions options;
-  options.extra_args = {"--shutdown-timeout", "10m"};
-  TestDaemon daemon(options);
-  auto client = daemon.connect();
-  client->registerInstance(registration("s", "ocf:lrmtest:Sleeper", {{"sleep", "5"}, {"state", scratch.file("s")}}));
-  const auto call = client->exec(operation("s", "start"));
-  ASSERT_TRUE(waitUntil([&] { return client->info("s").busy; }));
-  ASSERT_EQ(::kill(daemon.pid(), SIGTERM), 0);
-  ASSERT_TRUE(waitUntil([&] { return daemon.log().find("SIGTERM: shutting down") != std::string::npos; }));
-  ASSERT_EQ(::kill(daemon.pid(), SIGTERM), 0);
-  const auto event = client->waitForResult(call, kPatience);
+TEST_F(Draining, ASecondSigtermExitsAtOnceReportingTheOpAbandoned) {
+  const auto call = startThenTerminate("5");
+  ASSERT_EQ(::kill(daemon_->pid(), SIGTERM), 0);
+  const auto event = client_->waitForResult(call, kPatience);
   EXPECT_EQ(event.status, ExecStatus::Error);
   EXPECT_NE(event.exit_reason.find("lrmd was stopped before the agent completed"), std::string::npos)
       << event.exit_reason;
-  EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << daemon.log();
-  EXPECT_NE(daemon.log().find("SIGTERM again: exiting now"), std::string::npos) << daemon.log();
+  EXPECT_TRUE(waitUntil([&] { return !daemon_->alive(); })) << daemon_->log();
+  EXPECT_NE(daemon_->log().find("SIGTERM again: exiting now"), std::string::npos) << daemon_->log();
   // The agent was left running: it completes on its own (and leaves nothing behind).
-  EXPECT_TRUE(waitUntil([&] { return std::filesystem::exists(scratch.file("s")); }));
+  EXPECT_TRUE(waitUntil([&] { return std::filesystem::exists(scratch_.file("s")); }));
 }
 
 }  // namespace
