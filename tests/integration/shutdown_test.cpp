@@ -59,5 +59,18 @@ TEST_F(Draining, ASecondSigtermExitsAtOnceReportingTheOpAbandoned) {
   EXPECT_TRUE(waitUntil([&] { return std::filesystem::exists(scratch_.file("s")); }));
 }
 
+TEST_F(Draining, AnUpgradeWhileDrainingIsRefused) {
+  const auto call = startThenTerminate("2");
+  try {
+    client_->upgrade();
+    ADD_FAILURE() << "an upgrade while draining accepted";
+  } catch (const client::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already upgrading or shutting down"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(client_->waitForResult(call, kPatience).status, ExecStatus::Done);
+  EXPECT_TRUE(waitUntil([&] { return !daemon_->alive(); })) << daemon_->log();
+  EXPECT_EQ(daemon_->log().find("upgrading: executing"), std::string::npos) << daemon_->log();
+}
+
 }  // namespace
 }  // namespace lrm::test

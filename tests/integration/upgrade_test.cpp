@@ -156,6 +156,23 @@ TEST_F(Upgrade, UpgradeWithoutAStateDirectoryIsRefused) {
   }
 }
 
+// Checked before anything stops: the daemon goes on serving, same image.
+TEST_F(Upgrade, AnUpgradeToAFileThatCannotBeExecutedIsRefused) {
+  const std::string plain = scratch_.file("not-executable");
+  { std::ofstream(plain) << "#!/bin/sh\n"; }
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string boot = client->ping().boot_id;
+  try {
+    client->upgrade(plain);
+    FAIL() << "an upgrade to a file without execute permission accepted";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "failed");
+    EXPECT_NE(std::string(e.what()).find("cannot execute '" + plain + "'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(client->ping().boot_id, boot);
+}
+
 
 TEST_F(Upgrade, AnUpgradeThatCannotExecFallsBackToPersistAndRestart) {
   const std::string bogus = scratch_.file("not-a-binary");
