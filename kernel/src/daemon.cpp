@@ -315,9 +315,7 @@ std::string Daemon::requestUpgrade(const std::string& binary) {
 // Called from inside the engine: what it waits for is looked at once the
 // engine's work of this iteration is done, from the loop.
 void Daemon::opEnded() {
-  if (settle_queued_ || (phase_ != Phase::Draining && phase_ != Phase::Upgrading && phase_ != Phase::UpgradeQueued)) {
-    return;
-  }
+  if (settle_queued_ || (phase_ != Phase::Draining && !upgrading())) return;
   settle_queued_ = true;
   loop_.defer([this] {
     settle_queued_ = false;
@@ -331,7 +329,7 @@ void Daemon::deadlineReached() {
     engine_.abandonInFlight("lrmd shut down (timeout " + std::to_string(config_.shutdown_timeout_ms) +
                             " ms) before the agent completed; the agent was left running");
     stop(Phase::Stopped);
-  } else if (phase_ == Phase::Upgrading || phase_ == Phase::UpgradeQueued) {
+  } else if (upgrading()) {
     const auto waiting_for = upgrade_->notCarriable();
     engine_.abandonInFlight("lrmd was upgraded before the agent completed; the agent was left running",
                             [&](const std::string& id, sdk::CallId call) { return waiting_for.count({id, call}) > 0; });
@@ -340,9 +338,8 @@ void Daemon::deadlineReached() {
 }
 
 void Daemon::drain(const char* signal_name) {
-  const bool upgrading = phase_ != Phase::Serving;
   log(sdk::LogLevel::Notice, std::string(signal_name) + ": shutting down" +
-                                 (upgrading ? " (the upgrade is given up)" : "") + "; " +
+                                 (upgrading() ? " (the upgrade is given up)" : "") + "; " +
                                  std::to_string(engine_.inFlight()) + " operation(s) in flight");
   server_.stopAccepting();
   engine_.drain();
@@ -361,7 +358,7 @@ void Daemon::waitFor(Phase phase) {
 void Daemon::settle() {
   if (phase_ == Phase::Draining && engine_.inFlight() == 0) {
     stop(Phase::Stopped);
-  } else if ((phase_ == Phase::Upgrading || phase_ == Phase::UpgradeQueued) && upgrade_->notCarriable().empty()) {
+  } else if (upgrading() && upgrade_->notCarriable().empty()) {
     handOver();
   }
 }

@@ -101,6 +101,7 @@ class Daemon {
   void settle();
   void handOver();
   void stop(Phase phase);
+  bool upgrading() const { return phase_ == Phase::Upgrading || phase_ == Phase::UpgradeQueued; }
   int finish();
 
   const DaemonConfig config_;

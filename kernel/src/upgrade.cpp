@@ -88,8 +88,8 @@ void logFallBack(const std::string& why) {
 
 std::string Upgrade::start(const std::string& requested) {
   std::error_code ec;
-  binary_ = upgradeBinary(requested, requested.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string()
-                                                       : std::string());
+  const std::string running = requested.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : "";
+  binary_ = upgradeBinary(requested, running);
   if (binary_.empty() || ::access(binary_.c_str(), X_OK) != 0) return "cannot execute '" + binary_ + "'";
   return {};
 }
