@@ -1,32 +1,17 @@
-// Builds the kernel from its parts and runs it (see daemon.hpp).
+// The daemon's parts and phases (see daemon.hpp).
 #include "daemon.hpp"
 
 #include <Poco/UUIDGenerator.h>
 #include <signal.h>
 
 #include <algorithm>
-#include <map>
-#include <optional>
 #include <set>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <unistd.h>
-#include <memory>
 
-#include "durability_gate.hpp"
-#include "engine.hpp"
-#include "event_loop.hpp"
-#include "host_services.hpp"
+#include "journal_outage.hpp"
 #include "log.hpp"
 #include "plugin_loader.hpp"
-#include "server.hpp"
-#include "spawner.hpp"
-#include "handover.hpp"
-#include "state_dir_lock.hpp"
 #include "state_store.hpp"
-#include "worker_pool.hpp"
+#include "upgrade.hpp"
 
 #ifndef LRM_VERSION
 #define LRM_VERSION "0.0.0"
@@ -35,13 +20,94 @@
 namespace lrm::kernel {
 namespace {
 
-constexpr Millis kDrainPoll{50};
-constexpr Millis kGoodbyeDrain{2000};   // for clients to read their last replies before an exec()
 constexpr std::size_t kWorkerThreads = 4;  // native agents; they mostly wait
 
-void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
+SpawnerOptions spawnerOptions(const DaemonConfig& config) {
+  SpawnerOptions options;
+  options.max_output = config.max_output_bytes;
+  options.kill_grace = Millis(config.kill_grace_ms);
+  options.timeout_hook = config.timeout_hook;
+  return options;
+}
+
+ServerOptions serverOptions(const DaemonConfig& config) {
+  ServerOptions options;
+  options.socket_path = config.socket_path;
+  options.version = LRM_VERSION;
+  options.boot_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  options.allowed_gid = config.allowed_gid;
+  options.max_connections = config.max_connections;
+  options.max_connections_per_uid = config.max_connections_per_uid;
+  options.hello_timeout = Millis(config.hello_timeout_ms);
+  options.max_buffered_bytes = config.max_buffered_bytes;
+  return options;
+}
+
+std::string msSince(Clock::time_point start) {
+  return std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count());
+}
+
+// Signals arrive through the loop; children get a clean mask (spawner.cpp).
+// Before any thread starts: the worker pool's threads inherit the mask.
+void blockSignals() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, signo);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (ulimit -f) makes a journal write fail with EFBIG, an
+  // error lrmd handles, instead of killing it (agents get SIG_DFL back).
+  ::signal(SIGXFSZ, SIG_IGN);
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config)
+    : config_(std::move(config)),
+      spawner_(loop_, spawnerOptions(config_)),
+      workers_(loop_, kWorkerThreads),
+      host_(loop_, spawner_, workers_, config_.settings),
+      server_(loop_, serverOptions(config_)),
+      engine_(loop_, server_, config_.max_children) {
+  server_.attach(engine_);
+}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run(const std::function<void()>& ready) {
+  if (!lockStateDir()) return 1;
+  loadPlugins();
+  std::optional<Handover> handover = takeHandover(config_.state_dir);
+  if (!config_.state_dir.empty() && !restoreState(std::move(handover))) return 1;
+  if (engine_.classNames().empty()) log(sdk::LogLevel::Warning, "no resource class loaded; check --plugin-dir");
+  if (!listen()) return 1;
+  watchEvents();
+  std::string classes;
+  for (const auto& name : engine_.classNames()) classes += (classes.empty() ? "" : ", ") + name;
+  log(sdk::LogLevel::Notice, "lrmd " LRM_VERSION " ready on " + config_.socket_path + " (classes: " +
+                                 (classes.empty() ? "none" : classes) + ")");
+  phase_ = Phase::Serving;
+  ready();
+  loop_.run();
+  return finish();
+}
+
+// One lrmd per state directory, decided before anything in it is read: a
+// second one must not replay, rewrite or append to the running one's journal.
+bool Daemon::lockStateDir() {
+  if (config_.state_dir.empty()) return true;
+  try {
+    state_lock_.emplace(config_.state_dir);
+    return true;
+  } catch (const std::exception& e) {
+    log(sdk::LogLevel::Error, std::string("unable to start: ") + e.what());
+    return false;
+  }
+}
+
+void Daemon::loadPlugins() {
   std::map<std::string, std::string> provided_by;  // class name → plugin file
-  for (const auto& dir : config.plugin_dirs) {
+  for (const auto& dir : config_.plugin_dirs) {
     for (const auto& path : pluginFiles(dir)) {
       std::string error;
       auto plugin = loadPlugin(path, error);
@@ -59,12 +125,12 @@ void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
                                       "' is already provided by " + first->second);
         continue;
       }
-      if (!plugin->object->init(host, error)) {
+      if (!plugin->object->init(host_, error)) {
         log(sdk::LogLevel::Error, "unable to initialise plugin " + path + ": " + error);
         continue;
       }
       try {
-        engine.addClass(plugin->object, plugin->abi_minor >= 1);
+        engine_.addClass(plugin->object, plugin->abi_minor >= 1);
         provided_by[plugin->name] = path;
         log(sdk::LogLevel::Info, "loaded class '" + plugin->name + "' " + plugin->version + " from " + path);
       } catch (const std::exception& e) {
@@ -74,424 +140,236 @@ void loadPlugins(const DaemonConfig& config, sdk::Host& host, Engine& engine) {
   }
 }
 
-// A journal that cannot be written (a full or failing disk) does not stop
-// lrmd: changes are refused with `unavailable`, reads are served, operations
-// go on and their results are held until they are on disk. Every
-// kJournalRetry a snapshot is tried; the first that lands ends the outage
-// and releases everything held. It is also the journal as the durability
-// gate sees it: one group commit per loop iteration, compacting when due.
-class JournalOutage : public DurabilityGate::Journal {
- public:
-  JournalOutage(EventLoop& loop, StateStore& store, const Engine& engine)
-      : loop_(loop), store_(store), engine_(engine) {}
-
-  // Once per loop iteration: has the journal just failed?
-  void check() {
-    if (since_ || store_.failure().empty()) return;
-    since_ = Clock::now();
-    log(sdk::LogLevel::Error, store_.failure() + "; refusing changes until the journal can be written (reads are "
-                                                 "served, results are held), trying again every " +
-                                  std::to_string(kJournalRetry.count()) + " ms");
-    loop_.addTimer(kJournalRetry, [this] { retry(); });
+// Restore before serving: instances and last results come back, nothing is
+// started, stopped or probed (docs/operations.md); after an upgrade, what
+// the previous image handed over is taken over.
+bool Daemon::restoreState(std::optional<Handover> handover) {
+  try {
+    store_ = std::make_unique<StateStore>(config_.state_dir, [this] {
+      loop_.postFromAnyThread([this] { server_.journalDurable(); });
+    });
+    const auto start = Clock::now();
+    engine_.setJournal(store_.get());
+    const std::size_t restored = restoreInstances(handover ? &*handover : nullptr);
+    if (handover) takeOver(*handover);
+    store_->compact(engine_);
+    server_.setRestored(restored);
+    outage_ = std::make_unique<JournalOutage>(loop_, *store_, engine_);
+    wireJournal();
+    upgrade_ = std::make_unique<Upgrade>(engine_, server_, spawner_, *store_, *state_lock_, config_.state_dir,
+                                         config_.args);
+    log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config_.state_dir +
+                                   " in " + msSince(start) + " ms");
+    return true;
+  } catch (const std::exception& e) {
+    log(sdk::LogLevel::Error, std::string("unable to use the state directory: ") + e.what());
+    return false;
   }
+}
 
-  std::uint64_t commit() override {
-    check();
-    if (store_.wantsCompaction()) {
-      const auto start = Clock::now();
-      try {
-        store_.compact(engine_);  // waits for a write in progress, then rewrites
-        log(sdk::LogLevel::Info,
-            "journal compacted in " +
-                std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) + " ms");
-      } catch (const std::exception& e) {
-        log(sdk::LogLevel::Warning, std::string("unable to compact the journal: ") + e.what() +
-                                        "; the old journal is kept, trying again in a second");
-      }
-    }
-    const std::uint64_t batch = store_.commit();
-    check();
-    return batch;
-  }
-
-  std::uint64_t durable() const override { return store_.durable(); }
-
-  // Why changes are refused now ("" when they are not).
-  std::string refusal() const override {
-    const std::string why = store_.failure();
-    return why.empty() ? why : "the state directory cannot be written (" + why + "); changes are refused until it can";
-  }
-
- private:
-  void retry() {
-    try {
-      store_.compact(engine_);
-    } catch (const std::exception&) {
-      loop_.addTimer(kJournalRetry, [this] { retry(); });
-      return;
-    }
-    log(sdk::LogLevel::Notice,
-        "journal " + store_.path() + " written again after " +
-            std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - *since_).count()) +
-            " ms; changes are accepted, held results released");
-    since_.reset();
-  }
-
-  static constexpr Millis kJournalRetry{1000};
-  EventLoop& loop_;
-  StateStore& store_;
-  const Engine& engine_;
-  std::optional<Clock::time_point> since_;  // of the outage, while it lasts
-};
-
-}  // namespace
-
-int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
-  // Signals arrive through the loop; children get a clean mask (spawner.cpp).
-  sigset_t mask;
-  sigemptyset(&mask);
-  for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, signo);
-  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  // A file size limit (ulimit -f) makes a journal write fail with EFBIG, an
-  // error lrmd handles, instead of killing it (agents get SIG_DFL back).
-  ::signal(SIGXFSZ, SIG_IGN);
-
-  // One lrmd per state directory, decided before anything in it is read: a
-  // second one must not replay, rewrite or append to the running one's journal.
-  std::optional<StateDirLock> state_lock;
-  if (!config.state_dir.empty()) {
-    try {
-      state_lock.emplace(config.state_dir);
-    } catch (const std::exception& e) {
-      log(sdk::LogLevel::Error, std::string("unable to start: ") + e.what());
-      return 1;
-    }
-  }
-
-  EventLoop loop;
-  SpawnerOptions spawner_options;
-  spawner_options.max_output = config.max_output_bytes;
-  spawner_options.kill_grace = Millis(config.kill_grace_ms);
-  spawner_options.timeout_hook = config.timeout_hook;
-  Spawner spawner(loop, spawner_options);
-  WorkerPool workers(loop, kWorkerThreads);
-  HostServices host(loop, spawner, workers, config.settings);
-
-  ServerOptions server_options;
-  server_options.socket_path = config.socket_path;
-  server_options.version = LRM_VERSION;
-  server_options.boot_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
-  server_options.allowed_gid = config.allowed_gid;
-  server_options.max_connections = config.max_connections;
-  server_options.max_connections_per_uid = config.max_connections_per_uid;
-  server_options.hello_timeout = Millis(config.hello_timeout_ms);
-  server_options.max_buffered_bytes = config.max_buffered_bytes;
-  Server server(loop, server_options);
-  Engine engine(loop, server, config.max_children);
-  server.attach(engine);
-
-  loadPlugins(config, host, engine);
-
-  // After an upgrade in place: what the previous image handed over.
-  std::optional<Handover> handover;
-  if (const char* file = std::getenv(kHandoverEnv)) {
-    const std::string path = file;
-    ::unsetenv(kHandoverEnv);
-    try {
-      handover = readHandover(path);
-    } catch (const std::exception& e) {
-      log(sdk::LogLevel::Error, std::string("unable to read the upgrade's handover: ") + e.what() +
-                                    "; operations that were in flight are reported as interrupted");
-    }
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  } else if (!config.state_dir.empty()) {
-    // Left by an upgrade killed between writing it and the new image's start:
-    // nobody will take it over, and a later upgrade must not read it.
-    const std::string stale = config.state_dir + "/handover.json";
-    std::error_code ec;
-    if (std::filesystem::remove(stale, ec)) {
-      log(sdk::LogLevel::Notice, "removed a stale handover file " + stale + " (an upgrade in place did not complete)");
-    }
-  }
+// The journal's instances; with a @p handover, the ops it carries in flight
+// are not interrupted and its recurring ops come from it, with their state.
+std::size_t Daemon::restoreInstances(const Handover* handover) {
   std::set<std::pair<std::string, sdk::CallId>> carried_running;
   if (handover) {
     for (const auto& op : handover->ops.ops) {
       if (op.state == CarriedOp::State::Running) carried_running.emplace(op.instance_id, op.op.call_id);
     }
   }
-
-  // Restore before serving: instances and last results come back, nothing is
-  // started, stopped or probed (docs/operations.md).
-  std::unique_ptr<StateStore> store;
-  std::unique_ptr<JournalOutage> outage;
-  std::unique_ptr<DurabilityGate> gate;
-  if (!config.state_dir.empty()) {
-    try {
-      store = std::make_unique<StateStore>(config.state_dir, [&loop, &server] {
-        loop.postFromAnyThread([&server] { server.journalDurable(); });
-      });
-      const auto start = Clock::now();
-      std::size_t restored = 0;
-      engine.setJournal(store.get());
-      std::size_t not_resumed = 0;
-      for (auto& instance : store->load()) {
-        auto& interrupted = instance.interrupted;  // those carried over are not
-        interrupted.erase(std::remove_if(interrupted.begin(), interrupted.end(),
-                                         [&](const ExecEvent& event) {
-                                           return carried_running.count({instance.id, event.call_id}) > 0;
-                                         }),
-                          interrupted.end());
-        if (!engine.restore(instance.id, instance.name, instance.agent, instance.params, instance.drop_recurring,
-                            instance.last, instance.interrupted)) {
-          continue;
-        }
-        ++restored;
-        if (handover) continue;  // its recurring ops are in the handover, with their state
-        for (const auto& op : instance.recurring) {
-          if (config.resume_recurring) {
-            engine.resubmitRecurring(instance.id, op);
-          } else {
-            ++not_resumed;
-          }
-        }
+  std::size_t restored = 0;
+  std::size_t not_resumed = 0;
+  for (auto& instance : store_->load()) {
+    auto& interrupted = instance.interrupted;
+    interrupted.erase(std::remove_if(interrupted.begin(), interrupted.end(),
+                                     [&](const ExecEvent& event) {
+                                       return carried_running.count({instance.id, event.call_id}) > 0;
+                                     }),
+                      interrupted.end());
+    if (!engine_.restore(instance.id, instance.name, instance.agent, instance.params, instance.drop_recurring,
+                         instance.last, instance.interrupted)) {
+      continue;
+    }
+    ++restored;
+    if (handover) continue;
+    for (const auto& op : instance.recurring) {
+      if (config_.resume_recurring) {
+        engine_.resubmitRecurring(instance.id, op);
+      } else {
+        ++not_resumed;
       }
-      if (not_resumed > 0) {
-        log(sdk::LogLevel::Notice, std::to_string(not_resumed) +
-                                       " recurring operation(s) were active before the restart and are not resumed "
-                                       "(--resume-recurring resumes them); they are forgotten");
-      }
-      if (handover) {
-        server.takeOver(handover->sessions, handover->next_client, Millis(config.resume_window_ms));
-        spawner.takeOver(std::move(handover->children));
-        engine.takeOver(handover->ops);
-        spawner.finishTakeOver();
-        log(sdk::LogLevel::Notice, "upgraded in place: took over " + std::to_string(handover->ops.ops.size()) +
-                                       " operation(s), " + std::to_string(carried_running.size()) +
-                                       " of them in flight; waiting " + std::to_string(config.resume_window_ms) +
-                                       " ms for " + std::to_string(handover->sessions.size()) +
-                                       " client session(s) to resume");
-      }
-      store->compact(engine);
-      server.setRestored(restored);
-      outage = std::make_unique<JournalOutage>(loop, *store, engine);
-      gate = std::make_unique<DurabilityGate>(*outage);
-      server.setDurabilityGate(gate.get());
-      log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config.state_dir +
-                                     " in " +
-                                     std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
-                                     " ms");
-    } catch (const std::exception& e) {
-      log(sdk::LogLevel::Error, std::string("unable to use the state directory: ") + e.what());
-      return 1;
     }
   }
-  if (engine.classNames().empty()) {
-    log(sdk::LogLevel::Warning, "no resource class loaded; check --plugin-dir");
+  if (not_resumed > 0) {
+    log(sdk::LogLevel::Notice, std::to_string(not_resumed) +
+                                   " recurring operation(s) were active before the restart and are not resumed "
+                                   "(--resume-recurring resumes them); they are forgotten");
   }
+  return restored;
+}
+
+// The new image's side of an upgrade in place, after the journal's instances.
+void Daemon::takeOver(Handover& handover) {
+  const auto in_flight = std::count_if(handover.ops.ops.begin(), handover.ops.ops.end(),
+                                       [](const CarriedOp& op) { return op.state == CarriedOp::State::Running; });
+  server_.takeOver(handover.sessions, handover.next_client, Millis(config_.resume_window_ms));
+  spawner_.takeOver(std::move(handover.children));
+  engine_.takeOver(handover.ops);
+  spawner_.finishTakeOver();
+  log(sdk::LogLevel::Notice, "upgraded in place: took over " + std::to_string(handover.ops.ops.size()) +
+                                 " operation(s), " + std::to_string(in_flight) + " of them in flight; waiting " +
+                                 std::to_string(config_.resume_window_ms) + " ms for " +
+                                 std::to_string(handover.sessions.size()) + " client session(s) to resume");
+}
+
+// Group commit (docs/operations.md): at the end of each loop iteration the
+// gate commits the journal and holds replies until their batch is durable;
+// while the journal cannot be written, changes are refused.
+void Daemon::wireJournal() {
+  gate_ = std::make_unique<DurabilityGate>(*outage_);
+  server_.setDurabilityGate(gate_.get());
+}
+
+bool Daemon::listen() {
   try {
-    server.listen(config.inherited_listen_fd);
+    server_.listen(config_.inherited_listen_fd);
+    return true;
   } catch (const std::exception& e) {
     log(sdk::LogLevel::Error, std::string("unable to start: ") + e.what());
-    return 1;
+    return false;
   }
+}
 
-  bool shutting_down = false;
-  Clock::time_point drain_deadline;
-  std::function<void()> drain_check = [&] {
-    if (engine.inFlight() == 0) {
-      loop.stop();
-    } else if (Clock::now() >= drain_deadline) {
-      engine.abandonInFlight("lrmd shut down (timeout " + std::to_string(config.shutdown_timeout_ms) +
-                             " ms) before the agent completed; the agent was left running");
-      loop.stop();
-    } else {
-      loop.addTimer(kDrainPoll, drain_check);
-    }
-  };
-  auto shutdown = [&](const char* signal_name) {
-    if (shutting_down) {
+void Daemon::watchEvents() {
+  loop_.onSignal(SIGTERM, [this] { terminate("SIGTERM"); });
+  loop_.onSignal(SIGINT, [this] { terminate("SIGINT"); });
+  loop_.onSignal(SIGHUP, [this] { hangUp(); });
+  server_.setUpgradeHandler([this](const std::string& binary) { return requestUpgrade(binary); });
+  engine_.setOnOpEnded([this] { opEnded(); });
+}
+
+void Daemon::terminate(const char* signal_name) {
+  switch (phase_) {
+    case Phase::Serving:
+    case Phase::Upgrading:
+    case Phase::UpgradeQueued:
+      return drain(signal_name);
+    case Phase::Draining:
       log(sdk::LogLevel::Notice, std::string(signal_name) + " again: exiting now");
-      engine.abandonInFlight("lrmd was stopped before the agent completed; the agent was left running");
-      loop.stop();
-      return;
-    }
-    shutting_down = true;
-    log(sdk::LogLevel::Notice, std::string(signal_name) + ": shutting down; " +
-                                   std::to_string(engine.inFlight()) + " operation(s) in flight");
-    server.stopAccepting();
-    engine.drain();
-    drain_deadline = Clock::now() + Millis(config.shutdown_timeout_ms);
-    drain_check();
-  };
-  loop.onSignal(SIGTERM, [&] { shutdown("SIGTERM"); });
-  loop.onSignal(SIGINT, [&] { shutdown("SIGINT"); });
-  // Upgrade in place (docs/operations.md): stop taking requests and starting
-  // operations, wait for the ops in flight that cannot be handed over (those
-  // of in-process native agents), then re-execute the binary with the same
-  // pid, handing over the listening socket, the agents' pipes, every queued
-  // and recurring op and the clients' sessions.
-  bool upgrading = false;
-  bool upgrade_queued = false;  // a SIGHUP came during the upgrade: the new image upgrades again
-  bool upgrade_failed = false;
-  std::string upgrade_binary;
-  std::function<void()> upgrade_check;
-  Clock::time_point upgrade_deadline;
-  // Ops in flight that cannot be handed over: no agent process, or an
-  // unregistered instance (nobody in the next image would report them).
-  auto notCarriable = [&] {
-    const auto agents = spawner.agentsInFlight();
-    std::set<std::pair<std::string, sdk::CallId>> result;
-    for (const auto& op : engine.running()) {
-      const std::pair<std::string, sdk::CallId> key{op.instance_id, op.call_id};
-      if (op.deleted || !agents.count(key)) result.insert(key);
-    }
-    return result;
-  };
-  auto fallBack = [&](const std::string& why) {
-    log(sdk::LogLevel::Error, "unable to upgrade: " + why +
-                                  "; falling back to persist-and-restart: exiting, the next lrmd restores the "
-                                  "state from the journal (recurring operations with --resume-recurring; "
-                                  "operations in flight are reported as interrupted)");
-    upgrade_failed = true;
-    loop.stop();
-  };
-  auto execUpgrade = [&] {
-    try {
-      store->sync();
-    } catch (const std::exception& e) {
-      return fallBack(e.what());
-    }
-    // Clients resume their sessions in the new image; a request they sent
-    // meanwhile was not processed and they send it again (the client library
-    // does). What a slow reader has not taken by the end of the drain goes
-    // with its session, so it is said before the sessions are carried.
-    server.goodbyeAll("upgrading: lrmd is being replaced; reconnect and send the request again");
-    server.drainOutput(kGoodbyeDrain);
-    Handover handed;
-    handed.ops = engine.handOver();
-    handed.sessions = server.handOver();
-    handed.next_client = server.nextClient();
-    handed.children = spawner.handOver();
-    const std::string handover_path = config.state_dir + "/handover.json";
-    try {
-      writeHandover(handover_path, handed);
-    } catch (const std::exception& e) {
-      return fallBack(e.what());
-    }
-    const int fd = server.listenerForExec();
-    std::vector<std::string> args = {upgrade_binary};
-    std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
-    std::string arg;
-    bool first = true;
-    bool skip_value = false;
-    while (std::getline(cmdline, arg, '\0')) {
-      if (first) {
-        first = false;
-        continue;
-      }
-      if (skip_value) {
-        skip_value = false;
-        continue;
-      }
-      if (arg == "--inherit-listen-fd") {
-        skip_value = true;
-        continue;
-      }
-      if (arg == "--resume-recurring") continue;
-      args.push_back(arg);
-    }
-    cmdline.close();  // not close-on-exec: it would stay open in the new image
-    // Without the handover (a binary that ignores it), recurring ops come from the journal.
-    args.push_back("--resume-recurring");
-    args.push_back("--inherit-listen-fd");
-    args.push_back(std::to_string(fd));
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    log(sdk::LogLevel::Notice, "upgrading: executing " + upgrade_binary + " with " +
-                                   std::to_string(handed.ops.ops.size()) + " operation(s) and " +
-                                   std::to_string(handed.children.size()) + " agent process(es)");
-    closeLogTarget();
-    ::setenv(kHandoverEnv, handover_path.c_str(), 1);
-    state_lock->keepAcrossExec(true);
-    // The signal mask stays blocked across exec(): a SIGCHLD of a handed-over
-    // agent stays pending for the new image's signalfd, and so does the
-    // SIGHUP of an upgrade queued meanwhile.
-    if (upgrade_queued) ::kill(::getpid(), SIGHUP);
-    ::execv(upgrade_binary.c_str(), argv.data());
-    const std::string why = std::strerror(errno);
-    ::unsetenv(kHandoverEnv);
-    state_lock->keepAcrossExec(false);
-    std::error_code ec;
-    std::filesystem::remove(handover_path, ec);
-    ::close(fd);
-    fallBack("cannot execute " + upgrade_binary + ": " + why);
-  };
-  upgrade_check = [&] {
-    const auto waiting_for = notCarriable();
-    if (waiting_for.empty()) return execUpgrade();
-    if (Clock::now() >= upgrade_deadline) {
-      engine.abandonInFlight("lrmd was upgraded before the agent completed; the agent was left running",
-                             [&](const std::string& id, sdk::CallId call) { return waiting_for.count({id, call}) > 0; });
-      return execUpgrade();
-    }
-    loop.addTimer(kDrainPoll, upgrade_check);
-  };
-  auto startUpgrade = [&](const std::string& binary) -> std::string {
-    if (!store) return "an upgrade needs a state directory (--state-dir) to carry the state over";
-    if (upgrading || shutting_down) return "already upgrading or shutting down";
-    if (std::string why = outage->refusal(); !why.empty()) return why;
-    std::error_code ec;
-    upgrade_binary = binary.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string() : binary;
-    // A package upgrade renamed a new file over the running one, which the
-    // kernel now calls "PATH (deleted)": the new one is at PATH.
-    constexpr std::string_view kDeleted = " (deleted)";
-    if (binary.empty() && upgrade_binary.size() > kDeleted.size() &&
-        upgrade_binary.compare(upgrade_binary.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
-      upgrade_binary.resize(upgrade_binary.size() - kDeleted.size());
-    }
-    if (upgrade_binary.empty() || ::access(upgrade_binary.c_str(), X_OK) != 0) {
-      return "cannot execute '" + upgrade_binary + "'";
-    }
-    upgrading = true;
-    log(sdk::LogLevel::Notice, "upgrade to " + upgrade_binary + " requested; " + std::to_string(engine.inFlight()) +
-                                   " operation(s) in flight, " + std::to_string(notCarriable().size()) +
-                                   " of them to wait for");
-    engine.freeze();
-    server.pauseInput();
-    upgrade_deadline = Clock::now() + Millis(config.shutdown_timeout_ms);
-    loop.defer(upgrade_check);  // after the reply to the request has gone out
-    return {};
-  };
-  server.setUpgradeHandler(startUpgrade);
-  loop.onSignal(SIGHUP, [&] {
-    // Perhaps a newer binary again: it runs once this upgrade is done.
-    if (upgrading && !shutting_down && !upgrade_failed) {
-      if (!upgrade_queued) {
-        log(sdk::LogLevel::Notice, "SIGHUP during an upgrade: queued; the new image upgrades again once it is up");
-      }
-      upgrade_queued = true;
-      return;
-    }
-    const std::string refusal = startUpgrade({});
-    if (!refusal.empty()) log(sdk::LogLevel::Warning, "SIGHUP: not upgrading: " + refusal);
-  });
+      engine_.abandonInFlight("lrmd was stopped before the agent completed; the agent was left running");
+      return stop(Phase::Stopped);
+    case Phase::Invalid:
+    case Phase::Starting:
+    case Phase::FallingBack:
+    case Phase::Stopped:
+      return;  // the loop is not running, or stops at the end of this iteration
+  }
+}
 
-  std::string classes;
-  for (const auto& name : engine.classNames()) classes += (classes.empty() ? "" : ", ") + name;
-  log(sdk::LogLevel::Notice, "lrmd " LRM_VERSION " ready on " + config.socket_path + " (classes: " +
-                                 (classes.empty() ? "none" : classes) + ")");
-  ready();
-  loop.run();
-  int status = upgrade_failed ? 1 : 0;
-  if (store) {
+// Perhaps a newer binary again: during an upgrade, it runs once this one is done.
+void Daemon::hangUp() {
+  if (phase_ == Phase::Upgrading) {
+    log(sdk::LogLevel::Notice, "SIGHUP during an upgrade: queued; the new image upgrades again once it is up");
+    phase_ = Phase::UpgradeQueued;
+    return;
+  }
+  if (phase_ == Phase::UpgradeQueued) return;
+  const std::string refusal = requestUpgrade({});
+  if (!refusal.empty()) log(sdk::LogLevel::Warning, "SIGHUP: not upgrading: " + refusal);
+}
+
+// Stop taking requests and starting operations, wait for the ops in flight
+// that cannot be handed over (those of in-process native agents), then
+// hand over (docs/operations.md). @return why not ("" when it starts).
+std::string Daemon::requestUpgrade(const std::string& binary) {
+  if (!upgrade_) return "an upgrade needs a state directory (--state-dir) to carry the state over";
+  if (phase_ != Phase::Serving) return "already upgrading or shutting down";
+  if (std::string why = outage_->refusal(); !why.empty()) return why;
+  if (std::string why = upgrade_->start(binary); !why.empty()) return why;
+  log(sdk::LogLevel::Notice, "upgrade to " + upgrade_->binary() + " requested; " +
+                                 std::to_string(engine_.inFlight()) + " operation(s) in flight, " +
+                                 std::to_string(upgrade_->notCarriable().size()) + " of them to wait for");
+  engine_.freeze();
+  server_.pauseInput();
+  waitFor(Phase::Upgrading);
+  loop_.defer([this] { settle(); });  // after the reply to the request has gone out
+  return {};
+}
+
+// Called from inside the engine: what it waits for is looked at once the
+// engine's work of this iteration is done, from the loop.
+void Daemon::opEnded() {
+  if (settle_queued_ || (phase_ != Phase::Draining && !upgrading())) return;
+  settle_queued_ = true;
+  loop_.defer([this] {
+    settle_queued_ = false;
+    settle();
+  });
+}
+
+void Daemon::deadlineReached() {
+  deadline_.reset();
+  if (phase_ == Phase::Draining) {
+    engine_.abandonInFlight("lrmd shut down (timeout " + std::to_string(config_.shutdown_timeout_ms) +
+                            " ms) before the agent completed; the agent was left running");
+    stop(Phase::Stopped);
+  } else if (upgrading()) {
+    const auto waiting_for = upgrade_->notCarriable();
+    engine_.abandonInFlight("lrmd was upgraded before the agent completed; the agent was left running",
+                            [&](const std::string& id, sdk::CallId call) { return waiting_for.count({id, call}) > 0; });
+    handOver();
+  }
+}
+
+void Daemon::drain(const char* signal_name) {
+  log(sdk::LogLevel::Notice, std::string(signal_name) + ": shutting down" +
+                                 (upgrading() ? " (the upgrade is given up)" : "") + "; " +
+                                 std::to_string(engine_.inFlight()) + " operation(s) in flight");
+  server_.stopAccepting();
+  engine_.drain();
+  waitFor(Phase::Draining);
+  settle();
+}
+
+// Enter a phase that waits, bounded by --shutdown-timeout.
+void Daemon::waitFor(Phase phase) {
+  phase_ = phase;
+  if (deadline_) loop_.cancelTimer(*deadline_);
+  deadline_ = loop_.addTimer(millisOf(config_.shutdown_timeout_ms), [this] { deadlineReached(); });
+}
+
+// Has what the phase waits for come?
+void Daemon::settle() {
+  if (phase_ == Phase::Draining && engine_.inFlight() == 0) {
+    stop(Phase::Stopped);
+  } else if (upgrading() && upgrade_->notCarriable().empty()) {
+    handOver();
+  }
+}
+
+// Returns only when the exec() failed: the daemon then exits for its
+// supervisor to restart it from the journal.
+void Daemon::handOver() {
+  const std::string why = upgrade_->handOver(phase_ == Phase::UpgradeQueued);
+  logFallBack(why);
+  stop(Phase::FallingBack);
+}
+
+void Daemon::stop(Phase phase) {
+  phase_ = phase;
+  if (deadline_) loop_.cancelTimer(*deadline_);
+  deadline_.reset();
+  loop_.stop();
+}
+
+// The last journal write and the last replies, e.g. of ops abandoned at the shutdown bound.
+int Daemon::finish() {
+  int status = phase_ == Phase::FallingBack ? 1 : 0;
+  if (store_) {
     try {
-      store->sync();
+      store_->sync();
     } catch (const std::exception&) {
       try {
-        store->compact(engine);  // a last try after an outage
+        store_->compact(engine_);  // a last try after an outage
       } catch (const std::exception& e) {
         log(sdk::LogLevel::Error, std::string("unable to write the journal at exit: ") + e.what() +
                                       "; operations whose results were not on disk (never told to a client) "
@@ -500,10 +378,16 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
       }
     }
   }
-  server.flushAll();  // results of the last iteration, e.g. ops abandoned at the shutdown bound
-  server.stopAccepting();
+  server_.flushAll();
+  server_.stopAccepting();
   log(sdk::LogLevel::Notice, "lrmd exiting");
   return status;
+}
+
+int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
+  blockSignals();
+  Daemon daemon(config);
+  return daemon.run(ready);
 }
 
 }  // namespace lrm::kernel

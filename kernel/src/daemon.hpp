@@ -1,5 +1,11 @@
-// Wiring of the daemon: event loop, spawner, plugins, engine and server, and
-// the shutdown sequence (docs/architecture.md §8). main.cpp only parses options.
+// The daemon: its parts (event loop, spawner, plugins, engine, server,
+// journal) and its lifecycle as phases (docs/architecture.md §8). Startup
+// locks the state directory, loads the plugins, restores the state and, after
+// an upgrade in place, takes over what the previous image handed over; then
+// the Daemon serves until an event moves it on: SIGTERM/SIGINT drain it (a
+// second one stops it at once), SIGHUP or an `upgrade` request upgrade it
+// (upgrade.hpp holds the mechanics). The engine says when an op in flight
+// ends, a timer bounds each wait: nothing polls. main.cpp only parses options.
 #pragma once
 
 #include <sys/types.h>
@@ -7,8 +13,20 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "durability_gate.hpp"
+#include "engine.hpp"
+#include "event_loop.hpp"
+#include "handover.hpp"
+#include "host_services.hpp"
+#include "server.hpp"
+#include "spawner.hpp"
+#include "state_dir_lock.hpp"
+#include "worker_pool.hpp"
 
 namespace lrm::kernel {
 
@@ -30,6 +48,77 @@ struct DaemonConfig {
   bool resume_recurring = false;  ///< resubmit restored recurring ops
   int inherited_listen_fd = -1;   ///< after an upgrade: the socket to serve on
   std::map<std::string, std::string> settings;  ///< for plugins (sdk::Host::setting)
+  std::vector<std::string> args;  ///< main()'s arguments after argv[0]: an upgrade executes them again
+};
+
+class JournalOutage;
+class StateStore;
+class Upgrade;
+
+/**
+ * One per process, on the loop's thread. Phases and what moves them
+ * (docs/architecture.md §8 has the table):
+ *   Serving --SIGTERM/SIGINT--> Draining --nothing in flight | bound--> Stopped
+ *   Draining --SIGTERM/SIGINT--> Stopped (ops in flight reported abandoned)
+ *   Serving --SIGHUP | upgrade--> Upgrading --nothing left that cannot be handed over | bound--> exec()
+ *   Upgrading --SIGHUP--> UpgradeQueued (the new image upgrades again)
+ *   Upgrading, UpgradeQueued --SIGTERM/SIGINT--> Draining (the upgrade is given up)
+ *   Upgrading, UpgradeQueued --exec() failed--> FallingBack (exit 1: persist-and-restart)
+ */
+class Daemon {
+ public:
+  enum class Phase { Invalid = 0, Starting, Serving, Draining, Upgrading, UpgradeQueued, FallingBack, Stopped };
+
+  explicit Daemon(DaemonConfig config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  /** Start, call @p ready once the socket accepts connections, serve until stopped. @return the exit code. */
+  int run(const std::function<void()>& ready);
+
+ private:
+  // Startup, in this order; false: the daemon cannot start (logged).
+  bool lockStateDir();
+  void loadPlugins();
+  bool restoreState(std::optional<Handover> handover);
+  std::size_t restoreInstances(const Handover* handover);
+  void takeOver(Handover& handover);
+  void wireJournal();
+  bool listen();
+  void watchEvents();
+
+  // Events.
+  void terminate(const char* signal_name);
+  void hangUp();
+  std::string requestUpgrade(const std::string& binary);
+  void opEnded();
+  void deadlineReached();
+
+  // Phase changes and the condition each phase waits for.
+  void drain(const char* signal_name);
+  void waitFor(Phase phase);
+  void settle();
+  void handOver();
+  void stop(Phase phase);
+  bool upgrading() const { return phase_ == Phase::Upgrading || phase_ == Phase::UpgradeQueued; }
+  int finish();
+
+  const DaemonConfig config_;
+  Phase phase_ = Phase::Starting;
+  std::optional<StateDirLock> state_lock_;  // first taken, last released
+  EventLoop loop_;
+  Spawner spawner_;
+  WorkerPool workers_;
+  HostServices host_;
+  Server server_;
+  Engine engine_;
+  std::unique_ptr<StateStore> store_;  // with a state directory
+  std::unique_ptr<JournalOutage> outage_;
+  std::unique_ptr<DurabilityGate> gate_;  // server_ holds it while the loop runs
+  std::unique_ptr<Upgrade> upgrade_;
+  std::optional<TimerId> deadline_;  // of the wait of Draining or Upgrading
+  bool settle_queued_ = false;       // settle() deferred to the next iteration
 };
 
 /**

@@ -2,7 +2,8 @@
 // (docs/operations.md): the operations (queued, delayed, idle recurring and
 // in flight, with their originators), the agent processes in flight with
 // their pipes, and the clients' sessions. Written as one JSON file in the
-// state directory just before exec(); the new image reads and removes it.
+// state directory just before exec(); the new image reads and removes it
+// (upgrade.cpp owns the file's life, this file its format).
 // The durable state (instances, last results) is in the journal, not here.
 #pragma once
 
@@ -11,7 +12,7 @@
 #include <vector>
 
 #include "engine.hpp"
-#include "server.hpp"
+#include "sessions.hpp"
 #include "spawner.hpp"
 
 namespace lrm::kernel {
@@ -22,9 +23,6 @@ struct Handover {
   ClientId next_client = 1;
   std::vector<HandedChild> children;
 };
-
-/** The environment variable naming the handover file for the new image. */
-constexpr const char* kHandoverEnv = "LRM_HANDOVER";
 
 /** @throws std::runtime_error when the file cannot be written. */
 void writeHandover(const std::string& path, const Handover& handover);

@@ -30,6 +30,10 @@ using Poco::Util::OptionSet;
 constexpr int kExitUsage = 2;
 
 class LrmdApplication : public Application {
+ public:
+  // main()'s arguments after argv[0], which an upgrade in place executes again.
+  void setArguments(std::vector<std::string> arguments) { arguments_ = std::move(arguments); }
+
  protected:
   void defineOptions(OptionSet& options) override {
     auto add = [&](const char* name, const char* argument, const char* help, bool repeatable = false) {
@@ -171,6 +175,7 @@ class LrmdApplication : public Application {
       return kExitUsage;
     }
     lrm::kernel::DaemonConfig daemon;
+    daemon.args = arguments_;
     const bool foreground = setting("foreground", nullptr, "false") == "true";
     try {
       const std::string level_name = setting("log-level", nullptr, "info");
@@ -286,6 +291,7 @@ class LrmdApplication : public Application {
     });
   }
 
+  std::vector<std::string> arguments_;
   std::map<std::string, std::string> cli_;
   std::vector<std::string> plugin_dirs_;
   std::vector<std::string> agent_dirs_;
@@ -296,6 +302,7 @@ class LrmdApplication : public Application {
 
 int main(int argc, char** argv) {
   LrmdApplication app;
+  app.setArguments(std::vector<std::string>(argv + 1, argv + argc));
   try {
     app.init(argc, argv);
   } catch (const Poco::Exception& e) {

@@ -38,6 +38,19 @@ class Upgrade : public ::testing::Test {
     result.state_dir = state_.path();
     return result;
   }
+  // With native:lrmtest:Misbehave, whose "overrun" runs 1.5 s in lrmd's process.
+  DaemonOptions withMisbehave() const {
+    std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents_.file("Misbehave.so"),
+                               std::filesystem::copy_options::overwrite_existing);
+    DaemonOptions result = options();
+    result.extra_args = {"--agent-dir", agents_.path()};
+    return result;
+  }
+  // SIGHUP, and wait until the upgrade has begun (it waits for an in-process op).
+  static void hangUpAndWaitForTheUpgrade(const TestDaemon& daemon) {
+    ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+    ASSERT_TRUE(waitUntil([&] { return daemon.log().find(" requested; ") != std::string::npos; }));
+  }
   using Connect = std::function<std::unique_ptr<client::Client>(const std::string& name)>;
   // Ask for an upgrade and wait until the new image answers.
   static void upgradeAndWait(const Connect& connect) {
@@ -63,6 +76,7 @@ class Upgrade : public ::testing::Test {
   }
   TempDir state_;
   TempDir scratch_;
+  TempDir agents_;
 };
 
 TEST_F(Upgrade, UpgradeInPlaceKeepsPidSocketInstancesAndMonitors) {
@@ -140,6 +154,23 @@ TEST_F(Upgrade, UpgradeWithoutAStateDirectoryIsRefused) {
     EXPECT_EQ(e.code(), "failed");
     EXPECT_NE(std::string(e.what()).find("state directory"), std::string::npos);
   }
+}
+
+// Checked before anything stops: the daemon goes on serving, same image.
+TEST_F(Upgrade, AnUpgradeToAFileThatCannotBeExecutedIsRefused) {
+  const std::string plain = scratch_.file("not-executable");
+  { std::ofstream(plain) << "#!/bin/sh\n"; }
+  TestDaemon daemon(options());
+  auto client = daemon.connect();
+  const std::string boot = client->ping().boot_id;
+  try {
+    client->upgrade(plain);
+    FAIL() << "an upgrade to a file without execute permission accepted";
+  } catch (const client::Error& e) {
+    EXPECT_EQ(e.code(), "failed");
+    EXPECT_NE(std::string(e.what()).find("cannot execute '" + plain + "'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(client->ping().boot_id, boot);
 }
 
 
@@ -396,11 +427,7 @@ TEST_F(Upgrade, AHandedOverRecurringOpCanBeCancelled) {
 // Native agents: one isolated in its own process is handed over like a
 // script; one running in lrmd's process cannot be, so the upgrade waits for it.
 TEST_F(Upgrade, NativeAgentsAreHandedOverWhenIsolatedAndWaitedForOtherwise) {
-  TempDir agents;
-  std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents.file("Misbehave.so"));
-  DaemonOptions native = options();
-  native.extra_args = {"--agent-dir", agents.path()};
-  TestDaemon daemon(native);
+  TestDaemon daemon(withMisbehave());
   auto client = daemon.connect();
   client->registerInstance(registration("iso", "native:lrmtest:Misbehave", {{"isolation", "process"}}));
   client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
@@ -624,17 +651,12 @@ TEST_F(Upgrade, WhatASlowReaderHadNotReadIsCarriedOverWhole) {
 // A SIGHUP during an upgrade is queued: the new image, once up, upgrades
 // again. This upgrade lasts while it waits for an in-process native agent.
 TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
-  TempDir agents;
-  std::filesystem::copy_file(std::string(LRM_TEST_AGENT_DIR) + "/Misbehave.so", agents.file("Misbehave.so"));
-  DaemonOptions native = options();
-  native.extra_args = {"--agent-dir", agents.path()};
-  TestDaemon daemon(native);
+  TestDaemon daemon(withMisbehave());
   auto client = daemon.connect();
   client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
   const auto in_process = client->exec(operation("in", "overrun"));  // 1.5 s
   ASSERT_TRUE(waitUntil([&] { return client->info("in").busy; }));
-  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
-  ASSERT_TRUE(waitUntil([&] { return daemon.log().find(" requested; ") != std::string::npos; }));
+  ASSERT_NO_FATAL_FAILURE(hangUpAndWaitForTheUpgrade(daemon));
   ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
   ASSERT_TRUE(waitUntil([&] { return count(daemon.log(), "upgraded in place") == 2; })) << daemon.log();
   ASSERT_TRUE(settled(daemon));
@@ -643,6 +665,30 @@ TEST_F(Upgrade, ASighupDuringAnUpgradeIsQueued) {
   EXPECT_EQ(count(text, "upgrading: executing"), 2u) << text;
   EXPECT_EQ(client->waitForResult(in_process, kPatience).rc, 0);
   while (auto event = client->nextEvent(Millis(300))) EXPECT_NE(event->call_id, in_process) << "reported twice";
+}
+
+// A SIGTERM while the upgrade waits for an in-process op gives the upgrade
+// up: the daemon drains as on any SIGTERM, waits for the agent process in
+// flight too (which the upgrade would have handed over) and exits.
+TEST_F(Upgrade, ASigtermDuringAnUpgradeGivesItUpAndDrains) {
+  TestDaemon daemon(withMisbehave());
+  auto client = daemon.connect();
+  client->registerInstance(
+      registration("agent", "ocf:lrmtest:Sleeper", {{"sleep", "3"}, {"state", scratch_.file("agent")}}));
+  client->registerInstance(registration("in", "native:lrmtest:Misbehave"));
+  const auto with_agent = client->exec(operation("agent", "start"));
+  const auto in_process = client->exec(operation("in", "overrun"));  // 1.5 s
+  ASSERT_TRUE(waitUntil([&] { return client->info("agent").busy && client->info("in").busy; }));
+  ASSERT_NO_FATAL_FAILURE(hangUpAndWaitForTheUpgrade(daemon));
+  ASSERT_EQ(::kill(daemon.pid(), SIGTERM), 0);
+  EXPECT_EQ(client->waitForResult(in_process, kPatience).rc, 0);
+  EXPECT_EQ(client->waitForResult(with_agent, kPatience).status, ExecStatus::Done);
+  EXPECT_TRUE(waitUntil([&] { return !daemon.alive(); })) << daemon.log();
+  const std::string text = daemon.log();
+  EXPECT_NE(text.find("SIGTERM: shutting down (the upgrade is given up); 2 operation(s) in flight"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("upgrading: executing"), std::string::npos) << text;
 }
 
 // A package upgrade replaces lrmd's file (renames a new one over it): the
