@@ -66,9 +66,9 @@ int main(int argc, char** argv) {
                   std::string("unable to load agent ") + argv[1] + (ec ? ": " + ec.message() : ""));
   }
   const auto& info = library.get<const lrm_agent_descriptor>(LRM_AGENT_SYMBOL);
-  if (info.abi_major != LRM_SDK_ABI_MAJOR || info.abi_minor > LRM_SDK_ABI_MINOR ||
-      info.struct_size < LRM_AGENT_DESCRIPTOR_MIN_SIZE || !info.create || !info.destroy) {
-    return report(lrm::sdk::ExecStatus::Error, lrm::sdk::rc::kError, "incompatible agent library");
+  const std::string problem = lrm::sdk::descriptorProblem(info, LRM_AGENT_DESCRIPTOR_MIN_SIZE);
+  if (!problem.empty()) {
+    return report(lrm::sdk::ExecStatus::Error, lrm::sdk::rc::kError, "incompatible agent library: " + problem);
   }
   lrm::sdk::Operation op;
   op.action = argv[2];
