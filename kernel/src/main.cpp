@@ -19,6 +19,7 @@
 #include "daemon.hpp"
 #include "log.hpp"
 #include "lrm/client/client.hpp"
+#include "lrm/sdk/host.hpp"
 
 namespace {
 
@@ -179,7 +180,7 @@ class LrmdApplication : public Application {
       lrm::kernel::setupLogging(setting("log-target", nullptr, foreground ? "stderr" : "syslog"), *level);
 
       daemon.socket_path = setting("socket", "LRM_SOCKET", lrm::client::defaultSocketPath());
-      daemon.plugin_dirs = plugin_dirs_.empty() ? splitPath(config().getString("plugin-dir", "")) : plugin_dirs_;
+      daemon.plugin_dirs = plugin_dirs_.empty() ? lrm::sdk::splitPath(config().getString("plugin-dir", "")) : plugin_dirs_;
       if (daemon.plugin_dirs.empty()) daemon.plugin_dirs.push_back(defaultPluginDir());
       daemon.max_children = count("max-children", "0", 0);
       daemon.kill_grace_ms = duration("kill-grace", "0");
@@ -228,21 +229,6 @@ class LrmdApplication : public Application {
   }
 
  private:
-  // "a:b:c" → {"a", "b", "c"}; empty parts are dropped. Config files list
-  // several directories this way.
-  static std::vector<std::string> splitPath(const std::string& text) {
-    std::vector<std::string> parts;
-    std::string::size_type start = 0;
-    while (start <= text.size()) {
-      const auto colon = text.find(':', start);
-      std::string part = text.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-      if (!part.empty()) parts.push_back(std::move(part));
-      if (colon == std::string::npos) break;
-      start = colon + 1;
-    }
-    return parts;
-  }
-
   // The directory lrmd runs from (bin/ of the build tree or of the install).
   static std::string selfDir() {
     std::error_code ec;

@@ -94,19 +94,6 @@ sdk::Result notInstalled(std::string reason) {
   return result;
 }
 
-std::vector<std::string> splitPath(const std::string& text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t colon = text.find(':', start);
-    std::string part = text.substr(start, colon == std::string::npos ? colon : colon - start);
-    if (!part.empty()) parts.push_back(std::move(part));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return parts;
-}
-
 bool isExecutableFile(const fs::path& path) {
   struct stat st{};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;

@@ -42,9 +42,6 @@ std::string parseExitReason(std::string_view stderr_text);
 /** `status=not_installed rc=5` with @p reason. */
 sdk::Result notInstalled(std::string reason);
 
-/** "a:b:c" → {"a", "b", "c"}; empty parts are dropped. */
-std::vector<std::string> splitPath(const std::string& text);
-
 /** An executable regular file (symlinks followed)? */
 bool isExecutableFile(const std::filesystem::path& path);
 

@@ -85,7 +85,7 @@ class NativeClass final : public sdk::ResourceClass {
     host_ = &host;
     agent_host_ = host.setting("native.agent-host", "");
     try {
-      for (const auto& dir : splitPath(host.setting("native.agent-dirs", ""))) {
+      for (const auto& dir : sdk::splitPath(host.setting("native.agent-dirs", ""))) {
         for (const auto& entry : listDir(dir)) {
           // Absolute: lrm-agent-host (isolation=process) runs in "/".
           if (entry.extension() == ".so") load(std::filesystem::absolute(entry).string());
