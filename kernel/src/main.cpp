@@ -199,9 +199,8 @@ class LrmdApplication : public Application {
         if (!entry) throw std::invalid_argument("allowed-group: no group named '" + group + "'");
         daemon.allowed_gid = entry->gr_gid;
       }
-      daemon.settings["ocf.path"] = setting("ocf.path", "LRM_OCF_PATH", "");
-      daemon.settings["ocf.root"] = setting("ocf.root", "OCF_ROOT", "/usr/lib/ocf");
-      daemon.settings["lsb.path"] = setting("lsb.path", "LRM_LSB_PATH", "/etc/init.d");
+      // Each plugin reads its own settings and environment; lrmd gives them
+      // only what is its own, under lrm.: its directory and --agent-dir.
       std::string agent_dirs;
       for (const auto& dir : agent_dirs_) agent_dirs += (agent_dirs.empty() ? "" : ":") + dir;
       // Default: the agents directory beside the (first) plugin directory.
@@ -209,9 +208,8 @@ class LrmdApplication : public Application {
         agent_dirs = config().getString(
             "agent-dir", (std::filesystem::path(daemon.plugin_dirs.front()).parent_path() / "agents").string());
       }
-      daemon.settings["native.agent-dirs"] = agent_dirs;
-      daemon.settings["native.agent-host"] = setting(
-          "native.agent-host", nullptr, (std::filesystem::path(selfDir()) / "lrm-agent-host").string());
+      daemon.settings["lrm.agent-dirs"] = agent_dirs;
+      daemon.settings["lrm.bin-dir"] = selfDir();
       pluginSettings("", daemon.settings);
       // Default /var/lib/lrm for root; "none" (or no default for other users): nothing persisted.
       daemon.state_dir = setting("state-dir", nullptr, ::geteuid() == 0 ? "/var/lib/lrm" : "none");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace lrm::plugins {
@@ -92,6 +93,12 @@ sdk::Result notInstalled(std::string reason) {
   result.rc = sdk::rc::kNotInstalled;
   result.exit_reason = std::move(reason);
   return result;
+}
+
+std::string environmentOrSetting(const char* variable, const sdk::Host& host, const std::string& key,
+                                 const std::string& fallback) {
+  const char* value = std::getenv(variable);
+  return value && *value ? std::string(value) : host.setting(key, fallback);
 }
 
 bool isExecutableFile(const fs::path& path) {

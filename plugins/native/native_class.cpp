@@ -9,6 +9,10 @@
 // action in a separate lrm-agent-host process instead (spawned like any
 // agent: own process group, timeout kill), so an agent that crashes or
 // hangs for good takes only that process with it.
+//
+// Settings: the agent libraries are the *.so files of lrm.agent-dirs (lrmd's
+// --agent-dir); the helper is native.agent-host, default lrm-agent-host in
+// lrm.bin-dir (lrmd's own directory).
 #define BOOST_DLL_USE_STD_FS
 #include <atomic>
 #include <boost/dll/shared_library.hpp>
@@ -83,9 +87,11 @@ class NativeClass final : public sdk::ResourceClass {
 
   bool init(sdk::Host& host, std::string& error) noexcept override {
     host_ = &host;
-    agent_host_ = host.setting("native.agent-host", "");
     try {
-      for (const auto& dir : sdk::splitPath(host.setting("native.agent-dirs", ""))) {
+      // lrm-agent-host is installed beside lrmd.
+      agent_host_ = host.setting(
+          "native.agent-host", (std::filesystem::path(host.setting("lrm.bin-dir", "")) / "lrm-agent-host").string());
+      for (const auto& dir : sdk::splitPath(host.setting("lrm.agent-dirs", ""))) {
         for (const auto& entry : listDir(dir)) {
           // Absolute: lrm-agent-host (isolation=process) runs in "/".
           if (entry.extension() == ".so") load(std::filesystem::absolute(entry).string());
@@ -255,7 +261,7 @@ class NativeClass final : public sdk::ResourceClass {
 
   std::string missing(const sdk::AgentSpec& spec) const {
     return "agent " + spec.toString() + " not found: no native agent library provides it (" +
-           std::to_string(agents_.size()) + " loaded from native.agent-dirs)";
+           std::to_string(agents_.size()) + " loaded from the agent dirs)";
   }
 
   // isolation=process: the action runs in lrm-agent-host, which prints
