@@ -280,7 +280,9 @@ class NativeClass final : public sdk::ResourceClass {
     for (const auto& [name, value] : op.params) request.env.push_back("LRM_PARAM_" + name + "=" + value);
     request.timeout_ms = op.timeout_ms;
     request.context = op.context();
-    isolated_[op.call_id] = host_->spawn(std::move(request), isolatedCompletion(op, std::move(done)));
+    // 0: the Host could not spawn; the completion still comes, as SpawnFailed.
+    const sdk::SpawnId id = host_->spawn(std::move(request), isolatedCompletion(op, std::move(done)));
+    if (id != 0) isolated_[op.call_id] = id;
   }
 
   std::function<void(const sdk::SpawnResult&)> isolatedCompletion(const sdk::Operation& op,
@@ -316,7 +318,9 @@ class NativeClass final : public sdk::ResourceClass {
     std::istringstream line(spawned.out.substr(at + 11));
     std::string status;
     int rc = sdk::rc::kError;
-    line >> status >> rc;
+    if (!(line >> status >> rc)) {
+      return failure(sdk::ExecStatus::Error, "the agent's process printed a malformed result line");
+    }
     std::string reason;
     std::getline(line >> std::ws, reason);
     sdk::Result result;

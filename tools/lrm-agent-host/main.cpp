@@ -42,13 +42,14 @@ std::string env(const char* name) {
   return value ? value : "";
 }
 
+// Prints the result line; the exit status says whether it was written.
 int report(lrm::sdk::ExecStatus status, int rc, const std::string& reason) {
   std::string line = reason;
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
   std::cout << "\nlrm-result " << lrm::sdk::toString(status) << " " << rc << " " << line << std::endl;
-  return 0;
+  return std::cout ? 0 : 1;
 }
 
 }  // namespace
