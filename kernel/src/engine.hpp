@@ -268,7 +268,7 @@ class Engine {
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;
-  MetadataCache metadata_;
+  MetadataCache metadata_{loop_};
   Journal* journal_ = nullptr;
   std::map<std::string, InstancePtr> instances_;
   std::deque<InstancePtr> waiting_;  // instances ready to run but held by max_children

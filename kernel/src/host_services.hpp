@@ -1,5 +1,6 @@
 // The kernel's implementation of sdk::Host: spawning through the Spawner,
-// logging with instance context, and plugin settings from config and env.
+// logging with instance context, and settings: the config file's keys and
+// lrmd's own facts (lrm.*), never a class's (each plugin reads its own).
 #pragma once
 
 #include <map>

@@ -19,6 +19,7 @@
 #include "daemon.hpp"
 #include "log.hpp"
 #include "lrm/client/client.hpp"
+#include "lrm/sdk/host.hpp"
 
 namespace {
 
@@ -184,7 +185,7 @@ class LrmdApplication : public Application {
       lrm::kernel::setupLogging(setting("log-target", nullptr, foreground ? "stderr" : "syslog"), *level);
 
       daemon.socket_path = setting("socket", "LRM_SOCKET", lrm::client::defaultSocketPath());
-      daemon.plugin_dirs = plugin_dirs_.empty() ? splitPath(config().getString("plugin-dir", "")) : plugin_dirs_;
+      daemon.plugin_dirs = plugin_dirs_.empty() ? lrm::sdk::splitPath(config().getString("plugin-dir", "")) : plugin_dirs_;
       if (daemon.plugin_dirs.empty()) daemon.plugin_dirs.push_back(defaultPluginDir());
       daemon.max_children = count("max-children", "0", 0);
       daemon.kill_grace_ms = duration("kill-grace", "0");
@@ -203,9 +204,8 @@ class LrmdApplication : public Application {
         if (!entry) throw std::invalid_argument("allowed-group: no group named '" + group + "'");
         daemon.allowed_gid = entry->gr_gid;
       }
-      daemon.settings["ocf.path"] = setting("ocf.path", "LRM_OCF_PATH", "");
-      daemon.settings["ocf.root"] = setting("ocf.root", "OCF_ROOT", "/usr/lib/ocf");
-      daemon.settings["lsb.path"] = setting("lsb.path", "LRM_LSB_PATH", "/etc/init.d");
+      // Each plugin reads its own settings and environment; lrmd gives them
+      // only what is its own, under lrm.: its directory and --agent-dir.
       std::string agent_dirs;
       for (const auto& dir : agent_dirs_) agent_dirs += (agent_dirs.empty() ? "" : ":") + dir;
       // Default: the agents directory beside the (first) plugin directory.
@@ -213,9 +213,8 @@ class LrmdApplication : public Application {
         agent_dirs = config().getString(
             "agent-dir", (std::filesystem::path(daemon.plugin_dirs.front()).parent_path() / "agents").string());
       }
-      daemon.settings["native.agent-dirs"] = agent_dirs;
-      daemon.settings["native.agent-host"] = setting(
-          "native.agent-host", nullptr, (std::filesystem::path(selfDir()) / "lrm-agent-host").string());
+      daemon.settings["lrm.agent-dirs"] = agent_dirs;
+      daemon.settings["lrm.bin-dir"] = selfDir();
       pluginSettings("", daemon.settings);
       // Default /var/lib/lrm for root; "none" (or no default for other users): nothing persisted.
       daemon.state_dir = setting("state-dir", nullptr, ::geteuid() == 0 ? "/var/lib/lrm" : "none");
@@ -233,21 +232,6 @@ class LrmdApplication : public Application {
   }
 
  private:
-  // "a:b:c" → {"a", "b", "c"}; empty parts are dropped. Config files list
-  // several directories this way.
-  static std::vector<std::string> splitPath(const std::string& text) {
-    std::vector<std::string> parts;
-    std::string::size_type start = 0;
-    while (start <= text.size()) {
-      const auto colon = text.find(':', start);
-      std::string part = text.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-      if (!part.empty()) parts.push_back(std::move(part));
-      if (colon == std::string::npos) break;
-      start = colon + 1;
-    }
-    return parts;
-  }
-
   // The directory lrmd runs from (bin/ of the build tree or of the install).
   static std::string selfDir() {
     std::error_code ec;

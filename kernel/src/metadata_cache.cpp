@@ -12,7 +12,7 @@ void MetadataCache::get(sdk::ResourceClass& cls, const sdk::AgentSpec& agent, Do
       sdk::Result ok;
       ok.status = sdk::ExecStatus::Done;
       ok.rc = sdk::rc::kOk;
-      done(ok, hit->second.xml);
+      loop_.defer([done = std::move(done), ok, xml = hit->second.xml] { done(ok, xml); });
       return;
     }
   }

@@ -2,7 +2,8 @@
 // fingerprint (its file's path, inode, size, mtime), and metadata is served
 // from memory until the fingerprint changes. Requests for an agent whose
 // metadata is being fetched wait for that one fetch instead of starting
-// another.
+// another. Like a plugin's (docs/sdk.md §3), the cache's callbacks come later
+// from the loop, never from inside get(): a hit is deferred too.
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "event_loop.hpp"
 #include "lrm/sdk/resource_class.hpp"
 
 namespace lrm::kernel {
@@ -18,7 +20,12 @@ class MetadataCache {
  public:
   using Done = std::function<void(const sdk::Result& result, const std::string& xml)>;
 
-  /** Metadata of @p agent: from the cache, from a fetch in flight, or fetched now. */
+  explicit MetadataCache(EventLoop& loop) : loop_(loop) {}
+
+  /**
+   * Metadata of @p agent: from the cache, from a fetch in flight, or fetched
+   * now. @p done is called once, later, on the loop.
+   */
   void get(sdk::ResourceClass& cls, const sdk::AgentSpec& agent, Done done);
 
   std::size_t size() const { return entries_.size(); }
@@ -30,6 +37,7 @@ class MetadataCache {
   };
   static constexpr std::size_t kMaxEntries = 4096;
 
+  EventLoop& loop_;
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::vector<Done>> waiting_;  // fetches in flight
 };

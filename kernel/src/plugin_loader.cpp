@@ -36,22 +36,10 @@ std::unique_ptr<LoadedPlugin> loadPlugin(const std::string& path, std::string& e
     return nullptr;
   }
   const auto& info = library->get<const lrm_plugin_descriptor>(LRM_PLUGIN_SYMBOL);
-  const std::string theirs = std::to_string(info.abi_major) + "." + std::to_string(info.abi_minor);
-  const std::string ours = std::to_string(LRM_SDK_ABI_MAJOR) + "." + std::to_string(LRM_SDK_ABI_MINOR);
-  if (info.abi_major != LRM_SDK_ABI_MAJOR || info.abi_minor > LRM_SDK_ABI_MINOR) {
-    error = "unable to load plugin " + path + ": built for SDK ABI " + theirs +
-            ", this lrmd provides ABI " + ours;
-    return nullptr;
-  }
-  if (info.struct_size < LRM_PLUGIN_DESCRIPTOR_MIN_SIZE) {
-    error = "unable to load plugin " + path + ": descriptor of " + std::to_string(info.struct_size) +
-            " bytes is smaller than the " + std::to_string(LRM_PLUGIN_DESCRIPTOR_MIN_SIZE) +
-            " bytes of ABI " + std::to_string(LRM_SDK_ABI_MAJOR) + ".0";
-    return nullptr;
-  }
-  if (!info.name || !*info.name || !info.create || !info.destroy) {
-    error = "unable to load plugin " + path + ": descriptor lacks " +
-            std::string(!info.name || !*info.name ? "a name" : !info.create ? "create()" : "destroy()");
+  std::string problem = sdk::descriptorProblem(info, LRM_PLUGIN_DESCRIPTOR_MIN_SIZE);
+  if (problem.empty() && (!info.name || !*info.name)) problem = "descriptor lacks a name";
+  if (!problem.empty()) {
+    error = "unable to load plugin " + path + ": " + problem;
     return nullptr;
   }
   loadedForever().push_back(library);

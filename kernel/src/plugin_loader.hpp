@@ -1,6 +1,7 @@
-// Loads resource-class plugins with Boost.DLL. The ABI gate (major equal,
-// minor not newer, descriptor large enough) runs before any plugin code does;
-// a bad plugin is reported by file name and skipped, never a crash.
+// Loads resource-class plugins with Boost.DLL. The SDK's ABI gate
+// (sdk::descriptorProblem: major equal, minor not newer, descriptor large
+// enough, create and destroy set) and a name check run before any plugin code
+// does; a bad plugin is reported by file name and skipped, never a crash.
 #pragma once
 
 #include <cstdint>

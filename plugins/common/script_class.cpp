@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace lrm::plugins {
@@ -94,17 +95,10 @@ sdk::Result notInstalled(std::string reason) {
   return result;
 }
 
-std::vector<std::string> splitPath(const std::string& text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t colon = text.find(':', start);
-    std::string part = text.substr(start, colon == std::string::npos ? colon : colon - start);
-    if (!part.empty()) parts.push_back(std::move(part));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return parts;
+std::string environmentOrSetting(const char* variable, const sdk::Host& host, const std::string& key,
+                                 const std::string& fallback) {
+  const char* value = std::getenv(variable);
+  return value && *value ? std::string(value) : host.setting(key, fallback);
 }
 
 bool isExecutableFile(const fs::path& path) {

@@ -1,7 +1,8 @@
 // What the classes whose agents are executables (ocf, lsb, service) share:
 // running one action through Host::spawn, cancelling it, turning a finished
-// child into a Result, and finding executables in directories. Plugins only
-// describe how to invoke an agent and how to read its exit code.
+// child into a Result, finding executables in directories, and reading
+// settings. Plugins only describe how to invoke an agent and how to read its
+// exit code.
 #pragma once
 
 #include <filesystem>
@@ -42,8 +43,12 @@ std::string parseExitReason(std::string_view stderr_text);
 /** `status=not_installed rc=5` with @p reason. */
 sdk::Result notInstalled(std::string reason);
 
-/** "a:b:c" → {"a", "b", "c"}; empty parts are dropped. */
-std::vector<std::string> splitPath(const std::string& text);
+/**
+ * A setting that an environment variable of lrmd overrides: $@p variable
+ * when it is set and not empty, else Host::setting(@p key, @p fallback).
+ */
+std::string environmentOrSetting(const char* variable, const sdk::Host& host, const std::string& key,
+                                 const std::string& fallback);
 
 /** An executable regular file (symlinks followed)? */
 bool isExecutableFile(const std::filesystem::path& path);

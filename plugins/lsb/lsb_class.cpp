@@ -11,7 +11,7 @@ namespace lrm::plugins::lsb {
 
 bool LsbClass::init(sdk::Host& host, std::string& error) noexcept {
   host_ = &host;
-  dirs_ = splitPath(host.setting("lsb.path", "/etc/init.d"));
+  dirs_ = sdk::splitPath(environmentOrSetting("LRM_LSB_PATH", host, "lsb.path", "/etc/init.d"));
   if (dirs_.empty()) {
     error = "no directory to search for init scripts (lsb.path is empty)";
     return false;

@@ -1,7 +1,9 @@
 // The `lsb` class (init scripts) and the `service` class, which resolves a
 // name to the LSB script when one exists. systemd units are not supported
 // yet: where systemd is PID 1 a later `service` would try the unit
-// `<name>.service` after the script (docs/sdk.md).
+// `<name>.service` after the script (docs/sdk.md). Both search the
+// directories of $LRM_LSB_PATH, else of the setting lsb.path (":"-separated,
+// default /etc/init.d).
 #pragma once
 
 #include <string>

@@ -9,6 +9,10 @@
 // action in a separate lrm-agent-host process instead (spawned like any
 // agent: own process group, timeout kill), so an agent that crashes or
 // hangs for good takes only that process with it.
+//
+// Settings: the agent libraries are the *.so files of lrm.agent-dirs (lrmd's
+// --agent-dir); the helper is native.agent-host, default lrm-agent-host in
+// lrm.bin-dir (lrmd's own directory).
 #define BOOST_DLL_USE_STD_FS
 #include <atomic>
 #include <boost/dll/shared_library.hpp>
@@ -83,9 +87,11 @@ class NativeClass final : public sdk::ResourceClass {
 
   bool init(sdk::Host& host, std::string& error) noexcept override {
     host_ = &host;
-    agent_host_ = host.setting("native.agent-host", "");
     try {
-      for (const auto& dir : splitPath(host.setting("native.agent-dirs", ""))) {
+      // lrm-agent-host is installed beside lrmd.
+      agent_host_ = host.setting(
+          "native.agent-host", (std::filesystem::path(host.setting("lrm.bin-dir", "")) / "lrm-agent-host").string());
+      for (const auto& dir : sdk::splitPath(host.setting("lrm.agent-dirs", ""))) {
         for (const auto& entry : listDir(dir)) {
           // Absolute: lrm-agent-host (isolation=process) runs in "/".
           if (entry.extension() == ".so") load(std::filesystem::absolute(entry).string());
@@ -202,43 +208,50 @@ class NativeClass final : public sdk::ResourceClass {
 
  private:
   void load(const std::string& path) {
+    std::string why;
+    if (!tryLoad(path, why)) host_->log(sdk::LogLevel::Error, {}, "unable to load agent " + path + ": " + why);
+  }
+
+  // One agent library, checked before any of its code runs but create();
+  // false with @p why when it is skipped.
+  bool tryLoad(const std::string& path, std::string& why) {
     auto library = std::make_shared<boost::dll::shared_library>();
     boost::dll::fs::error_code ec;
     library->load(std::filesystem::absolute(path),
                   boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-    std::string why;
     if (ec) {
       why = ec.message();
-    } else if (!library->has(LRM_AGENT_SYMBOL)) {
+      return false;
+    }
+    if (!library->has(LRM_AGENT_SYMBOL)) {
       why = "it does not export '" LRM_AGENT_SYMBOL "'";
+      return false;
     }
-    const lrm_agent_descriptor* info = why.empty() ? &library->get<const lrm_agent_descriptor>(LRM_AGENT_SYMBOL) : nullptr;
-    if (info && (info->abi_major != LRM_SDK_ABI_MAJOR || info->abi_minor > LRM_SDK_ABI_MINOR)) {
-      why = "built for SDK ABI " + std::to_string(info->abi_major) + "." + std::to_string(info->abi_minor) +
-            ", this lrmd provides ABI " + std::to_string(LRM_SDK_ABI_MAJOR) + "." + std::to_string(LRM_SDK_ABI_MINOR);
-    } else if (info && (info->struct_size < LRM_AGENT_DESCRIPTOR_MIN_SIZE || !info->provider || !info->type ||
-                        !info->create || !info->destroy)) {
-      why = "its descriptor is incomplete";
-    } else if (info && (!sdk::isValidAgentComponent(info->provider) || !sdk::isValidAgentComponent(info->type))) {
-      why = "it names itself native:" + std::string(info->provider) + ":" + info->type + ", not a valid spec";
+    const auto& info = library->get<const lrm_agent_descriptor>(LRM_AGENT_SYMBOL);
+    why = sdk::descriptorProblem(info, LRM_AGENT_DESCRIPTOR_MIN_SIZE);
+    if (why.empty() && (!info.provider || !info.type)) why = "descriptor lacks a provider or a type";
+    if (!why.empty()) return false;
+    if (!sdk::isValidAgentComponent(info.provider) || !sdk::isValidAgentComponent(info.type)) {
+      why = "it names itself native:" + std::string(info.provider) + ":" + info.type + ", not a valid spec";
+      return false;
     }
-    const auto key = info && why.empty() ? std::make_pair(std::string(info->provider), std::string(info->type))
-                                         : std::make_pair(std::string(), std::string());
-    if (why.empty() && agents_.count(key)) {
-      why = "native:" + key.first + ":" + key.second + " is already provided by " + agents_[key].path;
+    const auto key = std::make_pair(std::string(info.provider), std::string(info.type));
+    if (const auto first = agents_.find(key); first != agents_.end()) {
+      why = "native:" + key.first + ":" + key.second + " is already provided by " + first->second.path;
+      return false;
     }
-    sdk::Agent* raw = why.empty() ? info->create() : nullptr;
-    if (why.empty() && !raw) why = "create() failed";
-    if (!why.empty()) {
-      host_->log(sdk::LogLevel::Error, {}, "unable to load agent " + path + ": " + why);
-      return;
+    sdk::Agent* raw = info.create();
+    if (!raw) {
+      why = "create() failed";
+      return false;
     }
     loaded_forever_.push_back(library);  // agents are never unloaded (their code may be running)
-    auto destroy = info->destroy;
+    auto destroy = info.destroy;
     agents_[key] = {path, AgentPtr(raw, [library, destroy](sdk::Agent* agent) { destroy(agent); })};
     host_->log(sdk::LogLevel::Info, {},
-               "loaded agent native:" + key.first + ":" + key.second + " " + (info->version ? info->version : "") +
+               "loaded agent native:" + key.first + ":" + key.second + " " + (info.version ? info.version : "") +
                    " from " + path);
+    return true;
   }
 
   AgentPtr find(const sdk::AgentSpec& spec) const {
@@ -248,7 +261,7 @@ class NativeClass final : public sdk::ResourceClass {
 
   std::string missing(const sdk::AgentSpec& spec) const {
     return "agent " + spec.toString() + " not found: no native agent library provides it (" +
-           std::to_string(agents_.size()) + " loaded from native.agent-dirs)";
+           std::to_string(agents_.size()) + " loaded from the agent dirs)";
   }
 
   // isolation=process: the action runs in lrm-agent-host, which prints
@@ -267,7 +280,9 @@ class NativeClass final : public sdk::ResourceClass {
     for (const auto& [name, value] : op.params) request.env.push_back("LRM_PARAM_" + name + "=" + value);
     request.timeout_ms = op.timeout_ms;
     request.context = op.context();
-    isolated_[op.call_id] = host_->spawn(std::move(request), isolatedCompletion(op, std::move(done)));
+    // 0: the Host could not spawn; the completion still comes, as SpawnFailed.
+    const sdk::SpawnId id = host_->spawn(std::move(request), isolatedCompletion(op, std::move(done)));
+    if (id != 0) isolated_[op.call_id] = id;
   }
 
   std::function<void(const sdk::SpawnResult&)> isolatedCompletion(const sdk::Operation& op,
@@ -303,7 +318,9 @@ class NativeClass final : public sdk::ResourceClass {
     std::istringstream line(spawned.out.substr(at + 11));
     std::string status;
     int rc = sdk::rc::kError;
-    line >> status >> rc;
+    if (!(line >> status >> rc)) {
+      return failure(sdk::ExecStatus::Error, "the agent's process printed a malformed result line");
+    }
     std::string reason;
     std::getline(line >> std::ws, reason);
     sdk::Result result;

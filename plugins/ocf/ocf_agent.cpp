@@ -64,7 +64,7 @@ sdk::Result toResult(const sdk::SpawnResult& spawned, const std::string& agent_p
 int mapExitCodeOfAction(const std::string&, int exit_code) { return mapExitCode(exit_code); }
 
 std::vector<std::string> searchDirs(const std::string& ocf_path, const std::string& ocf_root) {
-  std::vector<std::string> dirs = splitPath(ocf_path);
+  std::vector<std::string> dirs = sdk::splitPath(ocf_path);
   dirs.push_back(ocf_root + "/resource.d");
   return dirs;
 }

@@ -1,5 +1,7 @@
 // The `ocf` resource class: OCF 1.1 resource agents found under
 // $LRM_OCF_PATH and $OCF_ROOT/resource.d, run through the Host's spawner.
+// Settings: $LRM_OCF_PATH, else ocf.path (":"-separated, default none);
+// $OCF_ROOT, else ocf.root (default /usr/lib/ocf).
 #include "lrm/sdk/plugin.hpp"
 #include "ocf_agent.hpp"
 #include "script_class.hpp"
@@ -14,12 +16,12 @@ class OcfClass final : public ScriptClass {
 
   bool init(sdk::Host& host, std::string& error) noexcept override {
     host_ = &host;
-    ocf_root_ = host.setting("ocf.root", "/usr/lib/ocf");
+    ocf_root_ = environmentOrSetting("OCF_ROOT", host, "ocf.root", "/usr/lib/ocf");
     if (ocf_root_.empty() || ocf_root_[0] != '/') {
       error = "OCF root '" + ocf_root_ + "' is not an absolute path";
       return false;
     }
-    dirs_ = searchDirs(host.setting("ocf.path", ""), ocf_root_);
+    dirs_ = searchDirs(environmentOrSetting("LRM_OCF_PATH", host, "ocf.path", ""), ocf_root_);
     std::string list;
     for (const auto& dir : dirs_) list += (list.empty() ? "" : ":") + dir;
     host.log(sdk::LogLevel::Info, {}, "ocf: searching agents in " + list);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The SDK as a third party sees it: install lrm into a temporary prefix,
-# build samples/ against it with find_package(lrm), check what the sample
-# plugin exports, and run the sample plugin, native agent and client in the
-# installed lrmd. Usage: tests/samples/out_of_tree.sh [BUILD_DIR] (Release).
+# build samples/ against it with find_package(lrm) and without Boost, check
+# what the sample plugin exports, and run the sample plugin, native agent and
+# client in the installed lrmd. Usage: tests/samples/out_of_tree.sh [BUILD_DIR] (Release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -18,7 +18,13 @@ fail() { echo "samples: FAILED: $*" >&2; [ -f "$tmp/lrmd.log" ] && tail -20 "$tm
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRM_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" >/dev/null
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-cmake -S samples -B "$tmp/samples" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+# The SDK asks nothing of its users but itself: the samples are configured
+# with Boost hidden from find_package, and built with a <boost/config.hpp>
+# (which every Boost header includes) that stops the compiler.
+mkdir -p "$tmp/no-boost/boost"
+echo '#error "an installed lrm SDK header needs Boost"' > "$tmp/no-boost/boost/config.hpp"
+cmake -S samples -B "$tmp/samples" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+  -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON -DCMAKE_CXX_FLAGS="-I$tmp/no-boost" --no-warn-unused-cli >/dev/null
 cmake --build "$tmp/samples" >/dev/null
 
 # A plugin exports its descriptor and nothing else of its own.

@@ -42,13 +42,14 @@ std::string env(const char* name) {
   return value ? value : "";
 }
 
+// Prints the result line; the exit status says whether it was written.
 int report(lrm::sdk::ExecStatus status, int rc, const std::string& reason) {
   std::string line = reason;
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
   std::cout << "\nlrm-result " << lrm::sdk::toString(status) << " " << rc << " " << line << std::endl;
-  return 0;
+  return std::cout ? 0 : 1;
 }
 
 }  // namespace
@@ -66,9 +67,9 @@ int main(int argc, char** argv) {
                   std::string("unable to load agent ") + argv[1] + (ec ? ": " + ec.message() : ""));
   }
   const auto& info = library.get<const lrm_agent_descriptor>(LRM_AGENT_SYMBOL);
-  if (info.abi_major != LRM_SDK_ABI_MAJOR || info.abi_minor > LRM_SDK_ABI_MINOR ||
-      info.struct_size < LRM_AGENT_DESCRIPTOR_MIN_SIZE || !info.create || !info.destroy) {
-    return report(lrm::sdk::ExecStatus::Error, lrm::sdk::rc::kError, "incompatible agent library");
+  const std::string problem = lrm::sdk::descriptorProblem(info, LRM_AGENT_DESCRIPTOR_MIN_SIZE);
+  if (!problem.empty()) {
+    return report(lrm::sdk::ExecStatus::Error, lrm::sdk::rc::kError, "incompatible agent library: " + problem);
   }
   lrm::sdk::Operation op;
   op.action = argv[2];

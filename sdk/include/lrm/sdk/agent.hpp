@@ -4,7 +4,6 @@
 // of isolation: an agent that crashes takes the daemon with it.
 #pragma once
 
-#include <boost/config.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -75,7 +74,7 @@ struct lrm_agent_descriptor {
 
 /** @brief Export @p CLASS (an lrm::sdk::Agent) as native:@p PROVIDER:@p TYPE. */
 #define LRM_AGENT(CLASS, PROVIDER, TYPE, VERSION)                                     \
-  extern "C" BOOST_SYMBOL_EXPORT const lrm_agent_descriptor lrm_agent_info;           \
+  LRM_SDK_EXPORT const lrm_agent_descriptor lrm_agent_info;                           \
   extern "C" const lrm_agent_descriptor lrm_agent_info = {                            \
       LRM_SDK_ABI_MAJOR,                                                              \
       LRM_SDK_ABI_MINOR,                                                              \

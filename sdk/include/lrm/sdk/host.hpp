@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lrm/sdk/types.hpp"
@@ -43,6 +44,24 @@ struct SpawnResult {
 
 /** @brief Identifies a child for Host::kill(); 0 is never a valid id. */
 using SpawnId = std::uint64_t;
+
+/**
+ * @brief A list of directories as settings give it, separated by `:` (like
+ * `PATH`): "a:b:c" → {"a", "b", "c"}; empty parts are dropped, so "" and ":"
+ * are no directory at all.
+ */
+inline std::vector<std::string> splitPath(const std::string& text) {
+  std::vector<std::string> parts;
+  std::string::size_type start = 0;
+  while (start <= text.size()) {
+    const auto colon = text.find(':', start);
+    std::string part = text.substr(start, colon == std::string::npos ? colon : colon - start);
+    if (!part.empty()) parts.push_back(std::move(part));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return parts;
+}
 
 /**
  * @brief The daemon, as seen by a plugin.

@@ -1,18 +1,13 @@
 // The one symbol a plugin exports, and the macro that defines it. The daemon
-// loads the library with Boost.DLL, reads `lrm_plugin_info`, checks the ABI
-// version and struct size, and only then calls create().
+// loads the library, reads `lrm_plugin_info`, checks it with the ABI gate
+// (lrm::sdk::descriptorProblem, abi.hpp), and only then calls create().
 #pragma once
 
-#include <boost/config.hpp>
 #include <cstddef>
 #include <cstdint>
 
+#include "lrm/sdk/abi.hpp"
 #include "lrm/sdk/resource_class.hpp"
-
-/** @brief Major ABI version: bumped on any incompatible change of the SDK headers. */
-#define LRM_SDK_ABI_MAJOR 1
-/** @brief Minor ABI version: bumped when something is appended compatibly. */
-#define LRM_SDK_ABI_MINOR 1
 
 /** @brief Name of the exported descriptor symbol. */
 #define LRM_PLUGIN_SYMBOL "lrm_plugin_info"
@@ -64,7 +59,7 @@ struct lrm_plugin_descriptor {
  * as the plugin named @p NAME. Use once per plugin library, at namespace scope.
  */
 #define LRM_PLUGIN(CLASS, NAME, VERSION)                                                  \
-  extern "C" BOOST_SYMBOL_EXPORT const lrm_plugin_descriptor lrm_plugin_info;             \
+  LRM_SDK_EXPORT const lrm_plugin_descriptor lrm_plugin_info;                             \
   extern "C" const lrm_plugin_descriptor lrm_plugin_info = {                              \
       LRM_SDK_ABI_MAJOR,                                                                  \
       LRM_SDK_ABI_MINOR,                                                                  \
