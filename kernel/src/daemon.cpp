@@ -195,7 +195,7 @@ int runDaemon(const DaemonConfig& config, const std::function<void()>& ready) {
   std::set<std::pair<std::string, sdk::CallId>> carried_running;
   if (handover) {
     for (const auto& op : handover->ops.ops) {
-      if (op.state == CarriedOp::State::Running) carried_running.emplace(op.instance_id, op.op.call_id);
+      if (op.state == OpState::Running) carried_running.emplace(op.instance_id, op.op.call_id);
     }
   }
 
