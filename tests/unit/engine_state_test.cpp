@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <ostream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -23,6 +24,7 @@
 #include "op_transitions.hpp"
 
 namespace lrm::kernel {
+
 namespace {
 
 using ::testing::ElementsAre;
@@ -82,6 +84,15 @@ const char* toString(OpAction action) {
   return "?";
 }
 
+}  // namespace
+
+// gtest names a row in a failure by its state, event and guard.
+void PrintTo(const OpTransition& row, std::ostream* out) {
+  *out << toString(row.from) << " × " << toString(row.event) << " [" << toString(row.guard) << "]";
+}
+
+namespace {
+
 const OpState kStates[] = {OpState::Invalid, OpState::Delayed, OpState::Queued,
                            OpState::Running, OpState::Idle,    OpState::Finished};
 const OpEvent kEvents[] = {OpEvent::Invalid,      OpEvent::Submit,       OpEvent::TakeOverDelayed,
@@ -106,7 +117,9 @@ std::vector<OpFacts> everyFacts() {
 }
 
 std::string rowName(const OpTransition& row) {
-  return std::string(toString(row.from)) + " × " + toString(row.event) + " [" + toString(row.guard) + "]";
+  std::ostringstream out;
+  PrintTo(row, &out);
+  return out.str();
 }
 
 // ---- the pure table ----
