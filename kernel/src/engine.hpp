@@ -1,8 +1,9 @@
 // The engine: the instance registry and the life of every operation. It owns
 // the per-instance queues (one operation in flight per instance, FIFO), start
 // delays, recurring schedules, cancellation, the global child limit and the
-// last results; it knows nothing about sockets (results go to a Notifier) and
-// nothing about any resource class (agents run through sdk::ResourceClass).
+// last results. Each op moves only as the table in op_transitions.hpp says.
+// It knows nothing about sockets (results go to a Notifier) and nothing about
+// any resource class (agents run through sdk::ResourceClass).
 #pragma once
 
 #include <cstdint>
