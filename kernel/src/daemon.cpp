@@ -173,7 +173,7 @@ std::size_t Daemon::restoreInstances(const Handover* handover) {
   std::set<std::pair<std::string, sdk::CallId>> carried_running;
   if (handover) {
     for (const auto& op : handover->ops.ops) {
-      if (op.state == CarriedOp::State::Running) carried_running.emplace(op.instance_id, op.op.call_id);
+      if (op.state == OpState::Running) carried_running.emplace(op.instance_id, op.op.call_id);
     }
   }
   std::size_t restored = 0;
@@ -210,7 +210,7 @@ std::size_t Daemon::restoreInstances(const Handover* handover) {
 // The new image's side of an upgrade in place, after the journal's instances.
 void Daemon::takeOver(Handover& handover) {
   const auto in_flight = std::count_if(handover.ops.ops.begin(), handover.ops.ops.end(),
-                                       [](const CarriedOp& op) { return op.state == CarriedOp::State::Running; });
+                                       [](const CarriedOp& op) { return op.state == OpState::Running; });
   server_.takeOver(handover.sessions, handover.next_client, Millis(config_.resume_window_ms));
   spawner_.takeOver(std::move(handover.children));
   engine_.takeOver(handover.ops);

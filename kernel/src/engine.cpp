@@ -1,4 +1,7 @@
-// The life of an operation, one explicit state machine per op:
+// The engine: instances, their queues and the life of every operation. An
+// op's life is the table in op_transitions.hpp: every event of an op goes
+// through step(), which finds its row and performs the row's actions
+// (perform()); the functions here only decide which event happened.
 //
 //   submit ──► Delayed ──(delay elapsed)──► Queued ──(head of its instance's
 //   queue, instance idle, a child slot free)──► Running ──(agent done)──►
@@ -7,20 +10,19 @@
 //
 // Cancel: Delayed/Queued/Idle ops are reported `cancelled` at once; a
 // Running recurring op has its process killed and is reported `cancelled`
-// when it exits; a Running one-shot op cannot be cancelled. See
-// docs/architecture.md for the full table.
+// when it exits; a Running one-shot op cannot be cancelled.
+// docs/architecture.md §5 tells the whole life.
 #include "engine.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <tuple>
 
 #include "log.hpp"
 
 namespace lrm::kernel {
 namespace {
-
-enum class OpState { Invalid = 0, Delayed, Queued, Running, Idle, Finished };
 
 std::uint64_t msSince(Clock::time_point since, Clock::time_point now) {
   const auto ms = std::chrono::duration_cast<Millis>(now - since).count();
@@ -31,6 +33,24 @@ std::int64_t epochSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The event that re-creates an op handed over in @p carried state.
+OpEvent takeOverEvent(OpState carried) {
+  switch (carried) {
+    case OpState::Delayed: return OpEvent::TakeOverDelayed;
+    case OpState::Queued: return OpEvent::TakeOverQueued;
+    case OpState::Idle: return OpEvent::TakeOverIdle;
+    case OpState::Running: return OpEvent::TakeOverRunning;
+    case OpState::Invalid:
+    case OpState::Finished: break;  // never carried (handover.cpp reads only the four)
+  }
+  return OpEvent::Invalid;
+}
+
+// A cancellation that did nothing: refused, or impossible.
+bool refused(const OpTransition* taken) {
+  return !taken || taken->has(OpAction::RefuseInProgress) || taken->has(OpAction::RefuseCancelling);
 }
 
 // Parameter names become environment variable names: nothing else passes.
@@ -245,24 +265,22 @@ CarriedOps Engine::handOver() const {
     if (op.last_notified) std::tie(c.notified_rc, c.notified_status) = *op.last_notified;
     c.rerun_now = op.rerun_now;
     c.cancel_requested = op.cancel_requested;
+    c.state = op.state;
     switch (op.state) {
       case OpState::Delayed:
       case OpState::Idle:
-        c.state = op.state == OpState::Delayed ? CarriedOp::State::Delayed : CarriedOp::State::Idle;
         c.remaining_ms = op.due > now ? msSince(now, op.due) : 0;
         break;
       case OpState::Queued:
-        c.state = CarriedOp::State::Queued;
         c.waited_ms = msSince(op.ready_at, now);
         break;
       case OpState::Running:
-        c.state = CarriedOp::State::Running;
         c.waited_ms = msSince(op.started_at, now);
         c.queue_ms = msSince(op.ready_at, op.started_at);
         break;
       case OpState::Invalid:
       case OpState::Finished:
-        return;
+        return;  // never in a list (the table takes them out): nothing to carry
     }
     carried.ops.push_back(std::move(c));
   };
@@ -308,34 +326,19 @@ void Engine::takeOver(const CarriedOps& carried) {
     op->cancel_requested = c.cancel_requested;
     next_call_id_ = std::max(next_call_id_, op->call_id + 1);
     touched.insert(instance);
-    switch (c.state) {
-      case CarriedOp::State::Delayed:
-        op->state = OpState::Delayed;
-        instance->queue.push_back(op);
-        arm(instance, op, millisOf(c.remaining_ms));
-        break;
-      case CarriedOp::State::Queued:
-        op->state = OpState::Queued;
-        op->ready_at = now - Millis(c.waited_ms);
-        instance->queue.push_back(op);
-        break;
-      case CarriedOp::State::Idle:
-        op->state = OpState::Idle;
-        instance->idle.push_back(op);
-        arm(instance, op, millisOf(c.remaining_ms));
-        break;
-      case CarriedOp::State::Running:
-        op->started_at = now - Millis(c.waited_ms);
-        op->ready_at = op->started_at - Millis(c.queue_ms);
-        reattach(instance, op);
-        break;
+    op->ready_at = now - Millis(c.waited_ms);  // Queued: it became runnable then
+    if (c.state == OpState::Running) {
+      op->started_at = now - Millis(c.waited_ms);
+      op->ready_at = op->started_at - Millis(c.queue_ms);
     }
+    StepInput input;
+    input.delay = millisOf(c.remaining_ms);
+    step(instance, op, takeOverEvent(c.state), input);
   }
   for (const auto& instance : touched) loop_.defer([this, instance] { pump(instance); });
 }
 
 void Engine::reattach(const InstancePtr& instance, const OpPtr& op) {
-  op->state = OpState::Running;
   instance->running = op;
   ++in_flight_;
   auto done = completion(instance, op);
@@ -465,15 +468,10 @@ sdk::CallId Engine::exec(const ExecParams& request) {
     if (existing) {
       log(sdk::LogLevel::Notice, existing->context(found),
           "duplicate recurring op merged; it now answers to call " + std::to_string(call_id));
-      existing->take(request, call_id);
-      existing->last_notified.reset();
-      if (journal_) journal_->recurringAdded(found.id, existing->view());
-      if (existing->state == OpState::Idle) {
-        loop_.cancelTimer(existing->timer);
-        requeue(instance, existing);
-      } else if (existing->state == OpState::Running) {
-        existing->rerun_now = true;
-      }
+      StepInput merged;
+      merged.request = &request;
+      merged.call_id = call_id;
+      step(instance, existing, OpEvent::Merge, merged);
       return call_id;
     }
   }
@@ -483,61 +481,147 @@ sdk::CallId Engine::exec(const ExecParams& request) {
   op->interval_ms = request.interval_ms;
   op->start_delay_ms = request.start_delay_ms;
   op->take(request, call_id);
-  found.queue.push_back(op);
-  if (journal_ && op->recurring()) journal_->recurringAdded(found.id, op->view());
-  if (request.start_delay_ms > 0) {
-    op->state = OpState::Delayed;
-    arm(instance, op, millisOf(request.start_delay_ms));
-  } else {
-    op->state = OpState::Queued;
-    op->ready_at = Clock::now();
-  }
+  // Its pump runs from the loop, not inside the request (DeferPump): the
+  // reply with the call id then always reaches the client before the result.
+  StepInput submitted;
+  submitted.delay = millisOf(request.start_delay_ms);
+  step(instance, op, OpEvent::Submit, submitted);
   log(sdk::LogLevel::Debug, op->context(found),
       "queued" + (request.interval_ms ? " every " + std::to_string(request.interval_ms) + " ms" : std::string()) +
           (request.start_delay_ms ? " after a delay of " + std::to_string(request.start_delay_ms) + " ms"
                                   : std::string()));
-  // Run from the loop, not inside the request: the reply with the call id
-  // then always reaches the client before the result.
-  loop_.defer([this, instance] { pump(instance); });
   return call_id;
+}
+
+const OpTransition* Engine::step(InstancePtr instance, OpPtr op, OpEvent event, const StepInput& input) {
+  const OpTransition* row = findTransition(op->state, event, factsOf(*instance, *op));
+  if (!row) {
+    impossible(*instance, *op, event);
+    return nullptr;
+  }
+  // The state first: an action may cause the op's next event at once (Pump
+  // launches it; a plugin may call back from inside execute() or cancel()).
+  op->state = row->to;
+  for (OpAction action : row->actions) {
+    if (action == OpAction::None) break;
+    perform(action, instance, op, input);
+  }
+  return row;
+}
+
+const OpTransition* Engine::step(InstancePtr instance, OpPtr op, OpEvent event) {
+  return step(std::move(instance), std::move(op), event, StepInput());
+}
+
+OpFacts Engine::factsOf(const Instance& instance, const Op& op) const {
+  OpFacts facts;
+  facts.start_delay = op.start_delay_ms > 0;
+  facts.slot_free = max_children_ == 0 || in_flight_ < max_children_;
+  facts.recurring = op.recurring();
+  facts.cancelling = op.cancel_requested;
+  facts.rerun = op.rerun_now;
+  facts.reschedule = !instance.deleted && !draining_;
+  return facts;
+}
+
+// An impossible pair is a defect of the engine, never bad input: the table
+// holds every event the engine can send in every state it can be in. lrmd
+// keeps the resources of everyone on the node, and crashing it for one op
+// would abandon every operation in flight and every schedule: a production
+// build logs the pair and leaves the op as it was (what the engine did
+// before the table: return). A debug build, which every test runs, aborts,
+// so that a test that reaches one fails loudly.
+void Engine::impossible(const Instance& instance, const Op& op, OpEvent event) const {
+  log(sdk::LogLevel::Error, op.context(instance),
+      std::string("impossible transition: ") + toString(event) + " in state " + toString(op.state) +
+          "; the operation is left as it was");
+#ifndef NDEBUG
+  std::abort();
+#endif
+}
+
+void Engine::perform(OpAction action, const InstancePtr& instance, const OpPtr& op, const StepInput& input) {
+  auto erase = [&op](std::vector<OpPtr>& list) { list.erase(std::remove(list.begin(), list.end(), op), list.end()); };
+  switch (action) {
+    case OpAction::None: return;
+    case OpAction::JoinQueue: return instance->queue.push_back(op);
+    case OpAction::LeaveQueue: return erase(instance->queue);
+    case OpAction::JoinIdle: return instance->idle.push_back(op);
+    case OpAction::LeaveIdle: return erase(instance->idle);
+    case OpAction::ArmTimer: return arm(instance, op, input.delay);
+    case OpAction::StopTimer:
+      loop_.cancelTimer(op->timer);
+      op->timer = 0;
+      return;
+    case OpAction::MarkReady: op->ready_at = Clock::now(); return;
+    case OpAction::TakeRequest:
+      op->take(*input.request, input.call_id);
+      op->last_notified.reset();
+      return;
+    case OpAction::JournalAdded:
+      if (journal_ && op->recurring()) journal_->recurringAdded(instance->id, op->view());
+      return;
+    case OpAction::JournalRemoved:
+      if (journal_ && op->recurring() && !instance->deleted) {
+        journal_->recurringRemoved(instance->id, op->action, op->interval_ms);
+      }
+      return;
+    case OpAction::DeferPump: return loop_.defer([this, instance] { pump(instance); });
+    case OpAction::Pump: return pump(instance);
+    case OpAction::WaitForSlot:
+      if (!instance->waiting) {
+        instance->waiting = true;
+        waiting_.push_back(instance);
+      }
+      return;
+    case OpAction::Launch: return launch(instance, op);
+    case OpAction::Reattach: return reattach(instance, op);
+    case OpAction::DeferComplete:
+      return loop_.defer([this, instance, op, result = input.result] { complete(instance, op, result); });
+    case OpAction::EndRun:
+      --in_flight_;
+      instance->running.reset();
+      return;
+    case OpAction::ReportResult: {
+      sdk::Result result = input.result;
+      if (result.status == sdk::ExecStatus::Pending) {
+        result.status = sdk::ExecStatus::Error;
+        result.exit_reason = "plugin reported a pending result";
+      }
+      if (result.status == sdk::ExecStatus::Done) op->last_rc = result.rc;
+      return report(*instance, *op, result, input.exec_ms, input.queue_ms);
+    }
+    case OpAction::ReportCancelled: {
+      sdk::Result result = input.result;
+      result.status = sdk::ExecStatus::Cancelled;
+      result.rc = op->last_rc;
+      return report(*instance, *op, result, input.exec_ms, input.queue_ms);
+    }
+    case OpAction::Kill:
+      op->cancel_requested = true;
+      log(sdk::LogLevel::Info, op->context(*instance), "cancelling: killing the running agent");
+      instance->cls->cancel(op->call_id);
+      return;
+    case OpAction::RefuseInProgress:
+    case OpAction::RefuseCancelling: return;  // the caller answers (cancel)
+    case OpAction::SetRerun: op->rerun_now = true; return;
+    case OpAction::ClearRerun: op->rerun_now = false; return;
+    case OpAction::FreeSlot: return freeSlot(instance);
+  }
 }
 
 void Engine::arm(const InstancePtr& instance, const OpPtr& op, Millis delay) {
   op->due = deadlineAfter(delay);
   op->timer = loop_.addTimer(delay, [this, instance, op] {
     op->timer = 0;
-    if (op->state == OpState::Idle) return requeue(instance, op);
-    if (op->state != OpState::Delayed) return;
-    op->state = OpState::Queued;
-    op->ready_at = Clock::now();
-    pump(instance);
+    step(instance, op, OpEvent::TimerElapsed);
   });
-}
-
-void Engine::requeue(const InstancePtr& instance, const OpPtr& op) {
-  auto& idle = instance->idle;
-  idle.erase(std::remove(idle.begin(), idle.end(), op), idle.end());
-  op->timer = 0;
-  op->state = OpState::Queued;
-  op->ready_at = Clock::now();
-  instance->queue.push_back(op);
-  pump(instance);
 }
 
 void Engine::pump(const InstancePtr& instance) {
   if (draining_ || frozen_ || instance->running || instance->queue.empty()) return;
-  const OpPtr head = instance->queue.front();
   // Order on one instance is submission order: a delayed head holds the rest.
-  if (head->state != OpState::Queued) return;
-  if (max_children_ > 0 && in_flight_ >= max_children_) {
-    if (!instance->waiting) {
-      instance->waiting = true;
-      waiting_.push_back(instance);
-    }
-    return;
-  }
-  instance->queue.erase(instance->queue.begin());
-  launch(instance, head);
+  step(instance, instance->queue.front(), OpEvent::Pump);
 }
 
 void Engine::pumpWaiting() {
@@ -564,15 +648,15 @@ sdk::Operation Engine::operationOf(const Instance& instance, const Op& op) const
 }
 
 sdk::CompletionCallback Engine::completion(const InstancePtr& instance, const OpPtr& op) {
-  // Plugins must call back later, from the loop; tolerate one that calls at once.
+  // Plugins must call back later, from the loop; DeferComplete tolerates one that calls at once.
   return [this, instance, op](const sdk::Result& result) {
-    if (op->state != OpState::Running) return;
-    loop_.defer([this, instance, op, result] { complete(instance, op, result); });
+    StepInput input;
+    input.result = result;
+    step(instance, op, OpEvent::AgentDone, input);
   };
 }
 
 void Engine::launch(const InstancePtr& instance, const OpPtr& op) {
-  op->state = OpState::Running;
   op->started_at = Clock::now();
   op->t_run = epochSeconds();
   instance->running = op;
@@ -583,40 +667,17 @@ void Engine::launch(const InstancePtr& instance, const OpPtr& op) {
   cls->execute(operationOf(*instance, *op), completion(instance, op));
 }
 
-void Engine::complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result) {
-  if (op->state != OpState::Running) return;
+void Engine::complete(const InstancePtr& instance, const OpPtr& op, const sdk::Result& result) {
   const auto now = Clock::now();
-  --in_flight_;
-  instance->running.reset();
+  StepInput input;
+  input.result = result;
+  input.exec_ms = msSince(op->started_at, now);
+  input.queue_ms = msSince(op->ready_at, op->started_at);
+  input.delay = millisOf(op->interval_ms);  // Repeat: the interval counts from the completion
+  step(instance, op, OpEvent::Complete, input);
+}
 
-  if (op->cancel_requested) {
-    result.status = sdk::ExecStatus::Cancelled;
-    result.rc = op->last_rc;
-  } else {
-    if (result.status == sdk::ExecStatus::Pending) {
-      result.status = sdk::ExecStatus::Error;
-      result.exit_reason = "plugin reported a pending result";
-    }
-    if (result.status == sdk::ExecStatus::Done) op->last_rc = result.rc;
-  }
-  report(*instance, *op, result, msSince(op->started_at, now), msSince(op->ready_at, op->started_at));
-
-  if (op->recurring() && !op->cancel_requested && !instance->deleted && !draining_) {
-    op->state = OpState::Idle;
-    if (op->rerun_now) {
-      op->rerun_now = false;
-      requeue(instance, op);
-    } else {
-      instance->idle.push_back(op);
-      arm(instance, op, millisOf(op->interval_ms));
-    }
-  } else {
-    op->state = OpState::Finished;
-    if (journal_ && op->recurring() && op->cancel_requested && !instance->deleted) {
-      journal_->recurringRemoved(instance->id, op->action, op->interval_ms);
-    }
-  }
-
+void Engine::freeSlot(const InstancePtr& instance) {
   if (instance->deleted) {
     const auto it = instances_.find(instance->id);
     if (it != instances_.end() && it->second == instance) instances_.erase(it);
@@ -663,40 +724,8 @@ void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::
   notifier_.publishExec(event, op.origin, op.originator_only);
 }
 
-bool Engine::cancelOp(const InstancePtr& instance, OpPtr op) {
-  switch (op->state) {
-    case OpState::Delayed:
-    case OpState::Queued: {
-      auto& queue = instance->queue;
-      queue.erase(std::remove(queue.begin(), queue.end(), op), queue.end());
-      break;
-    }
-    case OpState::Idle: {
-      auto& idle = instance->idle;
-      idle.erase(std::remove(idle.begin(), idle.end(), op), idle.end());
-      break;
-    }
-    case OpState::Running:
-      if (!op->recurring() || op->cancel_requested) return false;
-      op->cancel_requested = true;
-      log(sdk::LogLevel::Info, op->context(*instance), "cancelling: killing the running agent");
-      instance->cls->cancel(op->call_id);
-      return true;  // reported when the agent exits
-    case OpState::Invalid:
-    case OpState::Finished:
-      return false;
-  }
-  loop_.cancelTimer(op->timer);
-  op->timer = 0;
-  op->state = OpState::Finished;
-  if (journal_ && op->recurring() && !instance->deleted) {
-    journal_->recurringRemoved(instance->id, op->action, op->interval_ms);
-  }
-  sdk::Result result;
-  result.status = sdk::ExecStatus::Cancelled;
-  result.rc = op->last_rc;
-  report(*instance, *op, result, 0, 0);
-  return true;
+const OpTransition* Engine::cancelOp(const InstancePtr& instance, const OpPtr& op) {
+  return step(instance, op, OpEvent::Cancel);
 }
 
 std::size_t Engine::cancelWhere(const InstancePtr& instance,
@@ -707,7 +736,7 @@ std::size_t Engine::cancelWhere(const InstancePtr& instance,
   for (const auto& op : instance->idle) if (predicate(*op)) victims.push_back(op);
   if (instance->running && predicate(*instance->running)) victims.push_back(instance->running);
   std::size_t count = 0;
-  for (const auto& op : victims) count += cancelOp(instance, op) ? 1 : 0;
+  for (const auto& op : victims) count += refused(cancelOp(instance, op)) ? 0 : 1;
   return count;
 }
 
@@ -735,14 +764,14 @@ void Engine::cancel(const std::string& id, const std::string& action, std::uint6
     }
   }
   if (instance->running && matches(instance->running)) {
-    if (!instance->running->recurring()) {
+    const OpTransition* taken = cancelOp(instance, instance->running);
+    if (taken && taken->has(OpAction::RefuseInProgress)) {
       throw RequestError("in-progress", "the " + action + " of '" + id +
                                             "' is already running and cannot be cancelled; it will complete normally");
     }
-    if (instance->running->cancel_requested) {
+    if (taken && taken->has(OpAction::RefuseCancelling)) {
       throw RequestError("not-found", "the " + action + " of '" + id + "' is already being cancelled");
     }
-    cancelOp(instance, instance->running);
     return;
   }
   throw RequestError("not-found", "no pending or recurring " + action + " with interval " +
@@ -756,7 +785,7 @@ std::size_t Engine::flush(const std::string& id) {
 void Engine::clientGone(ClientId client) {
   for (const auto& [id, instance] : instances_) {
     // Only the client that registered the instance with drop_recurring takes
-    // its recurring ops with it (docs/architecture.md §5.1, #20).
+    // its recurring ops with it (docs/architecture.md §5.1, Cancel).
     if (!instance->drop_recurring || instance->deleted || instance->registered_by != client) continue;
     const std::size_t count =
         cancelWhere(instance, [client](const Op& op) { return op.recurring() && op.origin == client; });

@@ -1,8 +1,9 @@
 // The engine: the instance registry and the life of every operation. It owns
 // the per-instance queues (one operation in flight per instance, FIFO), start
 // delays, recurring schedules, cancellation, the global child limit and the
-// last results; it knows nothing about sockets (results go to a Notifier) and
-// nothing about any resource class (agents run through sdk::ResourceClass).
+// last results. Each op moves only as the table in op_transitions.hpp says.
+// It knows nothing about sockets (results go to a Notifier) and nothing about
+// any resource class (agents run through sdk::ResourceClass).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "event_loop.hpp"
 #include "metadata_cache.hpp"
 #include "lrm/sdk/resource_class.hpp"
+#include "op_transitions.hpp"
 #include "plugin_loader.hpp"
 
 namespace lrm::kernel {
@@ -82,11 +84,10 @@ struct InstanceView {
  * relative so they survive the exec().
  */
 struct CarriedOp {
-  enum class State { Delayed, Queued, Running, Idle };
   std::string instance_id;
   OpView op;  ///< with the per-op parameters and notify options
   ClientId origin = 0;
-  State state = State::Queued;
+  OpState state = OpState::Queued;  ///< Delayed, Queued, Running or Idle
   std::uint64_t start_delay_ms = 0;
   std::uint64_t remaining_ms = 0;  ///< Delayed: delay left; Idle: time to the next run
   std::uint64_t waited_ms = 0;     ///< Queued: since it became runnable; Running: since it started
@@ -106,7 +107,11 @@ struct CarriedOps {
   std::map<std::string, ClientId> registered_by;  ///< instance id → client (for drop_recurring)
 };
 
-/** Where the engine sends what happened. */
+/**
+ * Where the engine sends what happened. It must not call back into the
+ * engine: a report happens in the middle of a transition (Server defers what
+ * a send may cause, e.g. dropping a client that does not read).
+ */
 class Notifier {
  public:
   virtual ~Notifier() = default;
@@ -241,6 +246,27 @@ class Engine {
 
   /** @throws RequestError `unknown-instance`. */
   const InstancePtr& shared(const std::string& id) const;
+  /** What an event brings to the actions of its transition. */
+  struct StepInput {
+    Millis delay{0};                      // ArmTimer
+    sdk::Result result;                   // DeferComplete, ReportResult, ReportCancelled
+    std::uint64_t exec_ms = 0;            // ReportResult, ReportCancelled
+    std::uint64_t queue_ms = 0;
+    const ExecParams* request = nullptr;  // TakeRequest
+    sdk::CallId call_id = 0;
+  };
+  /**
+   * Every event of an op goes through here: look its row up in
+   * kOpTransitions, enter the row's state, perform its actions in order.
+   * @return the row, or nullptr for an impossible pair (logged; op untouched).
+   * By value: the actions edit the lists @p instance and @p op may come from.
+   */
+  const OpTransition* step(InstancePtr instance, OpPtr op, OpEvent event, const StepInput& input);
+  const OpTransition* step(InstancePtr instance, OpPtr op, OpEvent event);  // with no input
+  void perform(OpAction action, const InstancePtr& instance, const OpPtr& op, const StepInput& input);
+  OpFacts factsOf(const Instance& instance, const Op& op) const;
+  void impossible(const Instance& instance, const Op& op, OpEvent event) const;
+
   void pump(const InstancePtr& instance);
   void pumpWaiting();
   void launch(const InstancePtr& instance, const OpPtr& op);
@@ -248,9 +274,9 @@ class Engine {
   sdk::Operation operationOf(const Instance& instance, const Op& op) const;
   sdk::CompletionCallback completion(const InstancePtr& instance, const OpPtr& op);
   void arm(const InstancePtr& instance, const OpPtr& op, Millis delay);
-  void complete(const InstancePtr& instance, const OpPtr& op, sdk::Result result);
-  void requeue(const InstancePtr& instance, const OpPtr& op);
-  bool cancelOp(const InstancePtr& instance, OpPtr op);  // by value: op may live in a list it edits
+  void complete(const InstancePtr& instance, const OpPtr& op, const sdk::Result& result);
+  void freeSlot(const InstancePtr& instance);
+  const OpTransition* cancelOp(const InstancePtr& instance, const OpPtr& op);
   void report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,
               std::uint64_t queue_ms);
   std::size_t cancelWhere(const InstancePtr& instance, const std::function<bool(const Op&)>& predicate);

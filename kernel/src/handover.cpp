@@ -41,21 +41,24 @@ std::string unbase64(const std::string& text) {
   return out.str();
 }
 
-const char* stateName(CarriedOp::State state) {
+// The file's own words for the four states an op is handed over in: a format
+// that both images read, so it does not follow a renamed enumerator.
+const char* stateName(OpState state) {
   switch (state) {
-    case CarriedOp::State::Delayed: return "delayed";
-    case CarriedOp::State::Queued: return "queued";
-    case CarriedOp::State::Running: return "running";
-    case CarriedOp::State::Idle: return "idle";
+    case OpState::Delayed: return "delayed";
+    case OpState::Queued: return "queued";
+    case OpState::Running: return "running";
+    case OpState::Idle: return "idle";
+    case OpState::Invalid:
+    case OpState::Finished: break;  // Engine::handOver() carries neither
   }
-  return "queued";
+  throw std::logic_error(std::string("an operation in state ") + toString(state) + " cannot be handed over");
 }
 
-CarriedOp::State stateOf(const std::string& name) {
-  if (name == "delayed") return CarriedOp::State::Delayed;
-  if (name == "running") return CarriedOp::State::Running;
-  if (name == "idle") return CarriedOp::State::Idle;
-  if (name == "queued") return CarriedOp::State::Queued;
+OpState stateOf(const std::string& name) {
+  for (const OpState state : {OpState::Delayed, OpState::Queued, OpState::Running, OpState::Idle}) {
+    if (name == stateName(state)) return state;
+  }
   throw std::runtime_error("unknown op state '" + name + "'");
 }
 

@@ -58,7 +58,7 @@ TEST(Handover, AFileWithoutOutboxesReadsWithEmptyOnes) {
 TEST(Handover, TheFuzzSeedReadsWithEveryKindOfOp) {
   const Handover read = readHandover(LRM_TEST_FIXTURES_DIR "/../../fuzz/corpus/fuzz_handover/busy.json");
   ASSERT_EQ(read.ops.ops.size(), 4u);
-  std::set<CarriedOp::State> states;
+  std::set<OpState> states;
   for (const auto& op : read.ops.ops) states.insert(op.state);
   EXPECT_EQ(states.size(), 4u);
   ASSERT_EQ(read.sessions.size(), 2u);
