@@ -15,6 +15,8 @@ cmake --build "$build"
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 before_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
+# lrmd's default state directory and socket for root: no test may use them.
+host_state_before=$(ls -d /var/lib/lrm /run/lrm 2>/dev/null || true)
 tree_before=$(git status --porcelain --ignored -- tests 2>/dev/null || true)
 status=0
 (cd "$build" && ctest --output-on-failure --timeout 600 -j2) || status=$?
@@ -48,6 +50,12 @@ after_tmp=$(ls -d /tmp/lrm* 2>/dev/null | sort || true)
 new_tmp=$(comm -13 <(echo "$before_tmp") <(echo "$after_tmp") | sed '/^$/d')
 if [ -n "$new_tmp" ]; then
   echo "test.sh: temporary files left behind in /tmp: $new_tmp" >&2
+  status=1
+fi
+host_state_after=$(ls -d /var/lib/lrm /run/lrm 2>/dev/null || true)
+if [ "$host_state_before" != "$host_state_after" ]; then
+  echo "test.sh: the tests created lrmd's default state directory or socket directory on the host:" \
+    "$host_state_after" >&2
   status=1
 fi
 # Tests must not write into the source tree (fixtures that keep state run

@@ -43,7 +43,8 @@ TEST(Daemon, ReplacesStaleSocketAndRefusesToRunTwice) {
     options.socket = socket;
     TestDaemon first(options);
     // A second daemon on the same socket must refuse and leave the first serving.
-    const auto second = runCommand({binary("lrmd"), "--foreground", "--socket", socket,
+    // --state-dir none: as root the default would be the host's /var/lib/lrm.
+    const auto second = runCommand({binary("lrmd"), "--foreground", "--socket", socket, "--state-dir", "none",
                                     "--log-target", "stderr"});
     EXPECT_EQ(second.exit_code, 1);
     EXPECT_NE(second.err.find("another lrmd is already serving"), std::string::npos) << second.err;
