@@ -23,6 +23,7 @@
 
 #include "log.hpp"
 #include "metadata_parser.hpp"
+#include "protocol/codec.hpp"
 
 namespace lrm::kernel {
 
@@ -66,18 +67,14 @@ std::uint64_t unsignedAttr(const Message& request, const char* name, std::uint64
 }
 
 sdk::Params paramsOf(const Message& request) {
-  sdk::Params params;
-  for (const auto& child : request.children) {
-    if (child.kind != "param") continue;
-    const std::string name = child.get("name");  // checked by the engine
-    const std::string value = child.get("value");
+  sdk::Params params = protocol::xml::paramsOf(request);  // names are checked by the engine
+  if (params.size() > kMaxParams) {
+    throw RequestError("invalid-argument", "more than " + std::to_string(kMaxParams) + " parameters");
+  }
+  for (const auto& [name, value] : params) {
     if (value.size() > kMaxParamValueBytes) {
       throw RequestError("invalid-argument", "value of parameter '" + name + "' is longer than " +
                                                  std::to_string(kMaxParamValueBytes) + " bytes");
-    }
-    params[name] = value;
-    if (params.size() > kMaxParams) {
-      throw RequestError("invalid-argument", "more than " + std::to_string(kMaxParams) + " parameters");
     }
   }
   return params;
@@ -85,64 +82,21 @@ sdk::Params paramsOf(const Message& request) {
 
 // @p full: with the agent's output and exit reason, which only privileged
 // peers may read (they can hold anything the agent prints, e.g. secrets).
-Message eventMessage(const ExecEvent& event, bool full = true) {
-  Message message("event");
-  message.set("type", "exec")
-      .set("id", event.instance_id)
-      .set("name", event.instance_name)
-      .set("agent", event.agent)
-      .set("action", event.action)
-      .set("interval_ms", event.interval_ms)
-      .set("call_id", event.call_id)
-      .set("rc", event.result.rc)
-      .set("status", sdk::toString(event.result.status))
-      .set("exec_ms", event.exec_ms)
-      .set("queue_ms", event.queue_ms)
-      .set("t_run", std::to_string(event.t_run))
-      .set("deleted", event.deleted);
-  if (!full) return message;
-  message.set("exit_reason", event.result.exit_reason);
-  Message output("output");
-  output.text = event.result.output;
-  message.add(std::move(output));
-  return message;
-}
+Message eventMessage(const ExecEvent& event, bool full = true) { return protocol::toMessage(event, full); }
 
 // @p full: with the parameters (they may be passwords) and the last results'
 // output and exit reason; unprivileged peers get neither.
-Message instanceMessage(const InstanceView& instance, bool full) {
-  Message message("instance");
-  message.set("id", instance.id)
-      .set("name", instance.name)
-      .set("agent", instance.agent.toString())
-      .set("class", instance.agent.cls)
-      .set("provider", instance.agent.provider)
-      .set("type", instance.agent.type)
-      .set("busy", instance.busy);
-  for (const auto& [name, value] : full ? instance.params : sdk::Params{}) {
-    message.add(Message("param")).set("name", name).set("value", value);
-  }
-  auto addOps = [&](const char* kind, const std::vector<OpView>& ops) {
-    for (const auto& op : ops) {
-      message.add(Message(kind))
-          .set("action", op.action)
-          .set("interval_ms", op.interval_ms)
-          .set("call_id", op.call_id)
-          .set("timeout_ms", op.timeout_ms);
-    }
-  };
-  addOps("pending", instance.pending);
-  addOps("recurring", instance.recurring);
-  for (const auto& event : instance.last) message.add(eventMessage(event, full));
-  return message;
-}
+Message instanceMessage(const InstanceView& instance, bool full) { return protocol::toMessage(instance, full); }
 
 // A register/unregister event: `type` is the event type here, so the agent
 // goes in as one spec string only.
 Message instanceEvent(const std::string& type, const InstanceView& instance) {
-  Message message("event");
-  message.set("type", type).set("id", instance.id).set("name", instance.name).set("agent", instance.agent.toString());
-  return message;
+  ExecEvent event;
+  event.type = type;
+  event.id = instance.id;
+  event.name = instance.name;
+  event.agent = instance.agent.toString();
+  return protocol::toMessage(event);
 }
 
 void addItems(Message& reply, const std::vector<std::string>& items) {
@@ -210,8 +164,8 @@ std::uint64_t frameCount(const std::string& framed) {
 }  // namespace
 
 bool Subscription::wantsExec(const ExecEvent& event) const {
-  return subscribed && (instances.empty() || instances.count(event.instance_id)) &&
-         (!failures_only || sdk::isFailure(event.action, event.interval_ms, event.result.status, event.result.rc));
+  return subscribed && (instances.empty() || instances.count(event.id)) &&
+         (!failures_only || sdk::isFailure(event.action, event.interval_ms, event.status, event.rc));
 }
 
 bool Subscription::wantsInstance(const std::string& instance_id) const {
@@ -949,13 +903,14 @@ void Server::onHello(Connection& connection, const Message& request, Message& re
 
 void Server::onPing(Connection&, const Message&, Message& reply) {
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
-  reply.set("version", options_.version)
-      .set("protocol", wire::kProtocolVersion)
-      .set("uptime_s", static_cast<std::uint64_t>(uptime))
-      .set("boot_id", options_.boot_id)
-      .set("restored", static_cast<std::uint64_t>(options_.restored))
-      .set("instances", static_cast<std::uint64_t>(engine_->instanceCount()))
-      .set("in_flight", static_cast<std::uint64_t>(engine_->inFlight()));
+  const protocol::PingInfo info{options_.version,
+                                wire::kProtocolVersion,
+                                static_cast<std::uint64_t>(uptime),
+                                options_.boot_id,
+                                static_cast<std::uint64_t>(options_.restored),
+                                static_cast<std::uint64_t>(engine_->instanceCount()),
+                                static_cast<std::uint64_t>(engine_->inFlight())};
+  protocol::xml::encodeFields(info, reply, protocol::kLocal);
 }
 
 void Server::onClasses(Connection&, const Message&, Message& reply) {
@@ -1030,35 +985,7 @@ void Server::startDescribe(Connection& connection, const Message& request) {
 }
 
 // format="parsed": the metadata as elements (docs/protocol.md).
-Message parsedMetadata(const sdk::AgentMetadata& metadata) {
-  Message agent("agent");
-  agent.set("name", metadata.name)
-      .set("version", metadata.version)
-      .set("shortdesc", metadata.shortdesc)
-      .set("longdesc", metadata.longdesc);
-  for (const auto& p : metadata.parameters) {
-    Message& parameter = agent.add(Message("parameter"));
-    parameter.set("name", p.name)
-        .set("type", p.type)
-        .set("default", p.default_value)
-        .set("required", p.required)
-        .set("unique", p.unique)
-        .set("reloadable", p.reloadable)
-        .set("deprecated", p.deprecated)
-        .set("shortdesc", p.shortdesc)
-        .set("longdesc", p.longdesc);
-    for (const auto& value : p.values) parameter.add(Message("value")).set("value", value);
-  }
-  for (const auto& a : metadata.actions) {
-    agent.add(Message("action"))
-        .set("name", a.name)
-        .set("timeout", a.timeout)
-        .set("interval", a.interval)
-        .set("depth", a.depth)
-        .set("role", a.role);
-  }
-  return agent;
-}
+Message parsedMetadata(const sdk::AgentMetadata& metadata) { return protocol::toMessage(metadata); }
 
 void Server::startMetadata(Connection& connection, const Message& request) {
   const std::string id = request.get("id");
@@ -1152,28 +1079,16 @@ void Server::onInfo(Connection& connection, const Message& request, Message& rep
 
 void Server::onExec(Connection& connection, const Message& request, Message& reply) {
   ExecParams params;
-  params.instance = requireAttr(request, "instance");
+  params.id = requireAttr(request, "instance");
   params.action = requireAttr(request, "action");
   params.interval_ms = unsignedAttr(request, "interval_ms", 0, sdk::kMaxDurationMs);
-  params.timeout_ms = static_cast<std::uint32_t>(unsignedAttr(request, "timeout_ms", 20000, sdk::kMaxDurationMs));
+  params.timeout_ms = unsignedAttr(request, "timeout_ms", params.timeout_ms, sdk::kMaxDurationMs);
   params.start_delay_ms = unsignedAttr(request, "start_delay_ms", 0, sdk::kMaxDurationMs);
   params.params = paramsOf(request);
-  // notify: "all" (default), or a comma-separated list of "changes" and "originator".
   const std::string notify = request.get("notify", "all");
-  std::size_t start = 0;
-  while (start <= notify.size()) {
-    const std::size_t comma = notify.find(',', start);
-    const std::string option = notify.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (option == "changes") {
-      params.changes_only = true;
-    } else if (option == "originator") {
-      params.originator_only = true;
-    } else if (option != "all") {
-      throw RequestError("bad-request", "notify must be 'all' or a list of 'changes' and 'originator', not '" +
-                                            wire::sanitize(notify) + "'");
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  if (!protocol::parseNotify(notify, params)) {
+    throw RequestError("bad-request", "notify must be 'all' or a list of 'changes' and 'originator', not '" +
+                                          wire::sanitize(notify) + "'");
   }
   params.origin = connection.client;
   reply.set("call_id", engine_->exec(params));
