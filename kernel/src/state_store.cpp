@@ -468,13 +468,17 @@ void StateStore::sync() {
 }
 
 // A record: the envelope ("r", "id") and @p fields' fields but those flagged in @p omit.
+// (The record's own id, if it has one, is the envelope's.)
 template <class R>
 std::string recordLine(const char* kind, const std::string& id, const R& fields, unsigned omit = 0) {
-  Object record;
-  record.set("r", std::string(kind));
-  record.set("id", id);
-  json::encodeFields(fields, record, {omit, false});
-  return line(record);
+  std::string text = "{";
+  json::appendKey(text, "r");
+  json::appendString(text, kind);
+  json::appendKey(text, "id");
+  json::appendString(text, id);
+  json::appendFields(fields, text, omit, "id");
+  text += '}';
+  return checksumOf(text) + " " + text + "\n";
 }
 
 void StateStore::registered(const InstanceView& instance, bool drop_recurring) {

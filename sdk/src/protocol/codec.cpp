@@ -115,6 +115,38 @@ Poco::JSON::Object::Ptr paramsJson(const sdk::Params& params, const Style& style
   return object;
 }
 
+void appendString(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::string valid = wire::sanitize(value);
+  out += '"';
+  std::size_t run = 0;  // plain characters go out in runs: an output can be megabytes
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const auto c = static_cast<unsigned char>(valid[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(valid, run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+    }
+  }
+  out.append(valid, run, std::string::npos);
+  out += '"';
+}
+
+void appendKey(std::string& out, std::string_view name) {
+  if (out.back() != '{') out += ',';
+  appendString(out, name);
+  out += ':';
+}
+
 sdk::Params paramsOf(const Poco::JSON::Object& object) {
   sdk::Params params;
   for (const auto& name : object.getNames()) params[name] = object.getValue<std::string>(name);

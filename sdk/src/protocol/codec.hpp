@@ -89,6 +89,7 @@ void putValue(wire::Message& message, const char* name, const char* element, uns
 template <class R>
 void encodeFields(const R& record, wire::Message& message, unsigned omit) {
   omit |= omittedBy(record);
+  message.attrs.reserve(message.attrs.size() + fieldCount<R>());  // one allocation on the hot path (events)
   forEachField(
       [&](const auto& field, const auto& value) {
         if ((field.flags & omit) == 0) putValue(message, field.name, field.element, field.flags, omit, value);
@@ -249,6 +250,84 @@ void encodeFields(const R& record, Poco::JSON::Object& object, const Style& styl
   forEachField(
       [&](const auto& field, const auto& value) {
         if ((field.flags & omit) == 0) putValue(object, field.name, style, value);
+      },
+      record);
+}
+
+// JSON text written straight from a record, without building a
+// Poco::JSON::Object first: lrmd's journal writes two records per op, and
+// the object costs more than the text. It parses back like any JSON.
+
+/** Append @p value as a JSON string (made valid UTF-8 by text(); quotes, backslashes, controls escaped). */
+void appendString(std::string& out, std::string_view value);
+/** Append `"name":` to @p out, after a comma unless it follows the object's `{`. */
+void appendKey(std::string& out, std::string_view name);
+
+template <class R>
+void appendFields(const R& record, std::string& out, unsigned omit, std::string_view except = {});
+
+template <class T>
+void appendValue(std::string& out, unsigned omit, const T& value) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    appendString(out, value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    out += value ? "true" : "false";
+  } else if constexpr (std::is_integral_v<T>) {
+    out += std::to_string(value);
+  } else if constexpr (std::is_same_v<T, sdk::ExecStatus>) {
+    appendString(out, sdk::toString(value));
+  } else if constexpr (std::is_same_v<T, sdk::Params>) {
+    out += '{';
+    for (const auto& [name, item] : value) {
+      appendKey(out, name);
+      appendString(out, item);
+    }
+    out += '}';
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    out += '[';
+    for (const auto& item : value) {
+      if (out.back() != '[') out += ',';
+      appendString(out, item);
+    }
+    out += ']';
+  } else if constexpr (kHasSchema<T>) {
+    out += '{';
+    appendFields(value, out, omit);
+    out += '}';
+  } else {  // a list of records
+    out += '[';
+    for (const auto& item : value) {
+      if (out.back() != '[') out += ',';
+      appendValue(out, omit, item);
+    }
+    out += ']';
+  }
+}
+
+/**
+ * Append @p record's fields as `"name":value` members of the JSON object
+ * being written in @p out (the same as encodeFields() gives), but those
+ * flagged in @p omit or named @p except (a member the caller wrote).
+ */
+template <class R>
+void appendFields(const R& record, std::string& out, unsigned omit, std::string_view except) {
+  omit |= omittedBy(record);
+  forEachField(
+      [&](const auto& field, const auto& value) {
+        using T = std::decay_t<decltype(value)>;
+        if ((field.flags & omit) != 0 || field.name == except) return;
+        if constexpr (IsOptional<T>::value) {
+          if (!value) return;
+          appendKey(out, field.name);
+          appendValue(out, omit, *value);
+        } else if constexpr (std::is_same_v<T, sdk::AgentSpec>) {
+          appendKey(out, field.name);
+          appendString(out, value.toString());
+          appendFields(value, out, omit);
+        } else {
+          appendKey(out, field.name);
+          appendValue(out, omit, value);
+        }
       },
       record);
 }
