@@ -250,6 +250,9 @@ class Client::Impl {
           if (!message) throw Error("protocol", "unreadable message from lrmd: " + error);
           if (message->kind == "goodbye") {
             const std::string reason = message->get("reason");
+            // The reason's prefix is the one sign of an upgrade that lrmd of
+            // every release gives (docs/protocol.md §4); an attribute added
+            // now could not replace it while older lrmds are to be talked to.
             const bool upgrading = reason.rfind("upgrading", 0) == 0;
             said_goodbye_ = !upgrading;
             throw Error(upgrading ? "upgrading" : "disconnected", "lrmd closed the connection: " + reason);
