@@ -1,8 +1,8 @@
 // The encodings of the protocol records (lrm/protocol/records.hpp), in one
-// place: XML elements for the wire (wire::Message) and JSON objects
-// (Poco::JSON) for lrmctl's --json output and lrmd's journal and handover
-// file. Both walk a record's schema, so every field has the same name in
-// every encoding. The walkers are templates so that lrmd can encode its own
+// place: XML elements for the wire (wire::Message), JSON objects
+// (Poco::JSON) for lrmctl's --json output and lrmd's handover file, and the
+// same JSON written as text for lrmd's journal. All walk a record's schema,
+// so every field has the same name in every encoding. The walkers are templates so that lrmd can encode its own
 // records (an op carried over an upgrade) with a schema of their own.
 //
 // Per type: a string is an attribute (or, flagged kText, a child element's
