@@ -210,13 +210,13 @@ bool Engine::restore(const std::string& id, const std::string& name, const std::
     next_call_id_ = std::max(next_call_id_, event.call_id + 1);
   }
   for (auto event : interrupted) {
-    event.result.status = sdk::ExecStatus::Error;
-    event.result.rc = sdk::rc::kError;
-    event.result.exit_reason = "lrmd restarted while the operation was in flight; its outcome is unknown";
-    event.result.output.clear();
+    event.status = sdk::ExecStatus::Error;
+    event.rc = sdk::rc::kError;
+    event.exit_reason = "lrmd restarted while the operation was in flight; its outcome is unknown";
+    event.output.clear();
     instance->last[{event.action, event.interval_ms}] = {next_result_seq_++, event};
     next_call_id_ = std::max(next_call_id_, event.call_id + 1);
-    log(sdk::LogLevel::Warning, {id, name, event.action, event.call_id}, event.result.exit_reason);
+    log(sdk::LogLevel::Warning, {id, name, event.action, event.call_id}, event.exit_reason);
     if (journal_) journal_->reported(event);
   }
   instances_[id] = instance;
@@ -225,7 +225,7 @@ bool Engine::restore(const std::string& id, const std::string& name, const std::
 
 void Engine::resubmitRecurring(const std::string& id, const OpView& op) {
   ExecParams request;
-  request.instance = id;
+  request.id = id;
   request.action = op.action;
   request.interval_ms = op.interval_ms;
   request.timeout_ms = static_cast<std::uint32_t>(op.timeout_ms);
@@ -445,7 +445,7 @@ std::optional<InstanceView> Engine::unregisterInstance(const std::string& id) {
 }
 
 sdk::CallId Engine::exec(const ExecParams& request) {
-  InstancePtr instance = shared(request.instance);
+  InstancePtr instance = shared(request.id);
   Instance& found = *instance;
   if (!sdk::isValidAgentComponent(request.action) || request.action.size() > 64) {
     throw RequestError("invalid-argument", "invalid action name '" + request.action + "'");
@@ -691,13 +691,17 @@ void Engine::freeSlot(const InstancePtr& instance) {
 void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,
                     std::uint64_t queue_ms) {
   ExecEvent event;
-  event.instance_id = instance.id;
-  event.instance_name = instance.name;
+  event.type = "exec";
+  event.id = instance.id;
+  event.name = instance.name;
   event.agent = instance.agent.toString();
   event.action = op.action;
   event.interval_ms = op.interval_ms;
   event.call_id = op.call_id;
-  event.result = result;
+  event.rc = result.rc;
+  event.status = result.status;
+  event.exit_reason = result.exit_reason;
+  event.output = result.output;
   event.exec_ms = exec_ms;
   event.queue_ms = queue_ms;
   event.t_run = op.t_run;

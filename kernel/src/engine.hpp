@@ -20,6 +20,7 @@
 
 #include "event_loop.hpp"
 #include "metadata_cache.hpp"
+#include "lrm/protocol/records.hpp"
 #include "lrm/sdk/resource_class.hpp"
 #include "op_transitions.hpp"
 #include "plugin_loader.hpp"
@@ -40,43 +41,15 @@ class RequestError : public std::runtime_error {
   std::string code_;
 };
 
-/** One reported operation result. */
-struct ExecEvent {
-  std::string instance_id;
-  std::string instance_name;
-  std::string agent;
-  std::string action;
-  std::uint64_t interval_ms = 0;
-  sdk::CallId call_id = 0;
-  sdk::Result result;
-  std::uint64_t exec_ms = 0;
-  std::uint64_t queue_ms = 0;
-  std::int64_t t_run = 0;
-  bool deleted = false;
-};
-
-struct OpView {
-  std::string action;
-  std::uint64_t interval_ms = 0;
-  sdk::CallId call_id = 0;
-  std::uint64_t timeout_ms = 0;
-  sdk::Params params;  ///< per-op parameters
-  bool changes_only = false;
-  bool originator_only = false;
-  std::int64_t t_run = 0;  ///< when it started, for the op in flight
-};
-
-struct InstanceView {
-  std::string id;
-  std::string name;
-  sdk::AgentSpec agent;
-  sdk::Params params;
-  bool busy = false;
-  std::vector<OpView> pending;
-  std::vector<OpView> recurring;
-  std::optional<OpView> running;  ///< the op in flight
-  std::vector<ExecEvent> last;  ///< one per (action, interval), oldest first
-};
+// The engine's records are the protocol's (lrm/protocol/records.hpp): what
+// the engine reports is what the server sends, the journal stores and the
+// handover carries, field for field.
+/** One reported operation result (an `exec` event). */
+using ExecEvent = protocol::Event;
+/** An op as info/list, the journal and the handover see it. */
+using OpView = protocol::Op;
+/** An instance as info/list see it; `running` is the op in flight. */
+using InstanceView = protocol::Instance;
 
 /**
  * An operation carried over an upgrade in place (daemon.cpp writes it into
@@ -136,24 +109,13 @@ class Journal {
   virtual void recurringRemoved(const std::string& id, const std::string& action, std::uint64_t interval_ms) = 0;
 };
 
-struct RegisterParams {
-  std::string id;
-  std::string name;
-  std::string agent;
-  sdk::Params params;
-  bool drop_recurring = false;
+/** A register request (the protocol's record) and who sent it. */
+struct RegisterParams : protocol::RegisterRequest {
   ClientId origin = 0;
 };
 
-struct ExecParams {
-  std::string instance;
-  std::string action;
-  std::uint64_t interval_ms = 0;
-  std::uint32_t timeout_ms = 20000;
-  std::uint64_t start_delay_ms = 0;
-  sdk::Params params;
-  bool changes_only = false;
-  bool originator_only = false;
+/** An exec request (the protocol's record; `id` is the instance's) and who sent it. */
+struct ExecParams : protocol::ExecRequest {
   ClientId origin = 0;
 };
 

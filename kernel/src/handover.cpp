@@ -1,6 +1,11 @@
-// The handover file (see handover.hpp): {"v":1,"next_call","next_client",
-// "ops":[...],"sessions":[...],"children":[...]}. Bytes (captured output, a
-// session's undelivered messages) are base64.
+// The handover file (see handover.hpp): {"v":2,"next_call","next_client",
+// "registered_by":{},"ops":[...],"sessions":[...],"children":[...]}. An op
+// is its protocol record's fields (lrm/protocol/records.hpp, written by the
+// protocol's JSON codec under the wire's names) and what the engine carries
+// besides, listed once below. Bytes (captured output, a session's
+// undelivered messages) are base64. Format 1 (the previous release's: other
+// key names, mapped in legacy_keys.hpp) is still read: an upgrade in place
+// from it hands over such a file.
 #include "handover.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -14,12 +19,15 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "json_params.hpp"
+#include "legacy_keys.hpp"
+#include "protocol/codec.hpp"
 
 namespace lrm::kernel {
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
+constexpr int kPreviousFormatVersion = 1;  // still read
+namespace json = protocol::json;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
@@ -64,54 +72,19 @@ OpState stateOf(const std::string& name) {
 
 Object::Ptr opJson(const CarriedOp& c) {
   Object::Ptr o = new Object();
-  o->set("instance", c.instance_id);
-  o->set("action", c.op.action);
-  o->set("interval", c.op.interval_ms);
-  o->set("call", c.op.call_id);
-  o->set("timeout", c.op.timeout_ms);
-  o->set("params", paramsJson(c.op.params));
-  o->set("changes", c.op.changes_only);
-  o->set("originator", c.op.originator_only);
-  o->set("t_run", c.op.t_run);
-  o->set("origin", c.origin);
+  json::encodeFields(c.op, *o, json::kStored);
+  json::encodeFields(c, *o, json::kStored);
   o->set("state", std::string(stateName(c.state)));
-  o->set("start_delay", c.start_delay_ms);
-  o->set("remaining", c.remaining_ms);
-  o->set("waited", c.waited_ms);
-  o->set("queue", c.queue_ms);
-  o->set("last_rc", c.last_rc);
-  o->set("notified", c.notified);
-  o->set("notified_rc", c.notified_rc);
-  o->set("notified_status", std::string(sdk::toString(c.notified_status)));
-  o->set("rerun", c.rerun_now);
-  o->set("cancel", c.cancel_requested);
   return o;
 }
 
-CarriedOp opOf(const Object::Ptr& o) {
+// @p version: of the file.
+CarriedOp opOf(Object::Ptr o, int version) {
+  if (version == kPreviousFormatVersion) renameLegacyKeys(*o);
   CarriedOp c;
-  c.instance_id = o->getValue<std::string>("instance");
-  c.op.action = o->getValue<std::string>("action");
-  c.op.interval_ms = o->getValue<std::uint64_t>("interval");
-  c.op.call_id = o->getValue<std::uint64_t>("call");
-  c.op.timeout_ms = o->getValue<std::uint64_t>("timeout");
-  c.op.params = paramsFromJson(o->getObject("params"));
-  c.op.changes_only = o->getValue<bool>("changes");
-  c.op.originator_only = o->getValue<bool>("originator");
-  c.op.t_run = o->getValue<std::int64_t>("t_run");
-  c.origin = o->getValue<std::uint64_t>("origin");
+  json::decodeFields(*o, c.op, 0);
+  json::decodeFields(*o, c, 0);
   c.state = stateOf(o->getValue<std::string>("state"));
-  c.start_delay_ms = o->getValue<std::uint64_t>("start_delay");
-  c.remaining_ms = o->getValue<std::uint64_t>("remaining");
-  c.waited_ms = o->getValue<std::uint64_t>("waited");
-  c.queue_ms = o->getValue<std::uint64_t>("queue");
-  c.last_rc = o->getValue<int>("last_rc");
-  c.notified = o->getValue<bool>("notified");
-  c.notified_rc = o->getValue<int>("notified_rc");
-  c.notified_status =
-      sdk::parseExecStatus(o->getValue<std::string>("notified_status")).value_or(sdk::ExecStatus::Error);
-  c.rerun_now = o->getValue<bool>("rerun");
-  c.cancel_requested = o->getValue<bool>("cancel");
   return c;
 }
 
@@ -226,9 +199,10 @@ Handover parseHandover(std::string_view text) {
   try {
     Poco::JSON::Parser parser;
     const auto root = parser.parse(std::string(text)).extract<Object::Ptr>();
-    if (root->getValue<int>("v") != kFormatVersion) {
+    const int version = root->getValue<int>("v");
+    if (version != kFormatVersion && version != kPreviousFormatVersion) {
       throw std::runtime_error("format " + root->getValue<std::string>("v") + ", expected " +
-                               std::to_string(kFormatVersion));
+                               std::to_string(kFormatVersion) + " or " + std::to_string(kPreviousFormatVersion));
     }
     Handover handover;
     handover.ops.next_call_id = root->getValue<std::uint64_t>("next_call");
@@ -241,7 +215,7 @@ Handover parseHandover(std::string_view text) {
       const auto array = root->getArray(key);
       for (std::size_t i = 0; i < array->size(); ++i) take(array->getObject(static_cast<unsigned>(i)));
     };
-    each("ops", [&](const Object::Ptr& o) { handover.ops.ops.push_back(opOf(o)); });
+    each("ops", [&](const Object::Ptr& o) { handover.ops.ops.push_back(opOf(o, version)); });
     each("sessions", [&](const Object::Ptr& o) { handover.sessions.push_back(sessionOf(o)); });
     each("children", [&](const Object::Ptr& o) { handover.children.push_back(childOf(o)); });
     return handover;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "lrm/protocol/records.hpp"
 #include "sessions.hpp"
 #include "spawner.hpp"
 
@@ -32,3 +33,21 @@ Handover readHandover(const std::string& path);
 Handover parseHandover(std::string_view text);
 
 }  // namespace lrm::kernel
+
+namespace lrm::protocol {
+
+// The handover file's op: what the engine carries of an op besides its
+// record (op, the protocol's) and its state (written by name).
+template <>
+struct Schema<kernel::CarriedOp> {
+  using C = kernel::CarriedOp;
+  static constexpr auto kFields = std::make_tuple(
+      field("instance_id", &C::instance_id), field("origin", &C::origin), field("start_delay_ms", &C::start_delay_ms),
+      field("remaining_ms", &C::remaining_ms), field("waited_ms", &C::waited_ms), field("queue_ms", &C::queue_ms),
+      field("last_rc", &C::last_rc), field("notified", &C::notified), field("notified_rc", &C::notified_rc),
+      field("notified_status", &C::notified_status), field("rerun_now", &C::rerun_now),
+      field("cancel_requested", &C::cancel_requested));
+};
+
+}  // namespace lrm::protocol
+

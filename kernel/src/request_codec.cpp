@@ -4,6 +4,8 @@
 // and error replies built as wire messages. No state, no sockets.
 #include "request_codec.hpp"
 
+#include "protocol/codec.hpp"
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -40,18 +42,14 @@ std::uint64_t unsignedAttr(const Message& request, const char* name, std::uint64
 }
 
 sdk::Params paramsOf(const Message& request) {
-  sdk::Params params;
-  for (const auto& child : request.children) {
-    if (child.kind != "param") continue;
-    const std::string name = child.get("name");  // checked by the engine
-    const std::string value = child.get("value");
+  sdk::Params params = protocol::xml::paramsOf(request);  // names are checked by the engine
+  if (params.size() > kMaxParams) {
+    throw RequestError("invalid-argument", "more than " + std::to_string(kMaxParams) + " parameters");
+  }
+  for (const auto& [name, value] : params) {
     if (value.size() > kMaxParamValueBytes) {
       throw RequestError("invalid-argument", "value of parameter '" + name + "' is longer than " +
                                                  std::to_string(kMaxParamValueBytes) + " bytes");
-    }
-    params[name] = value;
-    if (params.size() > kMaxParams) {
-      throw RequestError("invalid-argument", "more than " + std::to_string(kMaxParams) + " parameters");
     }
   }
   return params;
@@ -59,64 +57,21 @@ sdk::Params paramsOf(const Message& request) {
 
 // @p full: with the agent's output and exit reason, which only privileged
 // peers may read (they can hold anything the agent prints, e.g. secrets).
-Message eventMessage(const ExecEvent& event, bool full) {
-  Message message("event");
-  message.set("type", "exec")
-      .set("id", event.instance_id)
-      .set("name", event.instance_name)
-      .set("agent", event.agent)
-      .set("action", event.action)
-      .set("interval_ms", event.interval_ms)
-      .set("call_id", event.call_id)
-      .set("rc", event.result.rc)
-      .set("status", sdk::toString(event.result.status))
-      .set("exec_ms", event.exec_ms)
-      .set("queue_ms", event.queue_ms)
-      .set("t_run", std::to_string(event.t_run))
-      .set("deleted", event.deleted);
-  if (!full) return message;
-  message.set("exit_reason", event.result.exit_reason);
-  Message output("output");
-  output.text = event.result.output;
-  message.add(std::move(output));
-  return message;
-}
+Message eventMessage(const ExecEvent& event, bool full) { return protocol::toMessage(event, full); }
 
 // @p full: with the parameters (they may be passwords) and the last results'
 // output and exit reason; unprivileged peers get neither.
-Message instanceMessage(const InstanceView& instance, bool full) {
-  Message message("instance");
-  message.set("id", instance.id)
-      .set("name", instance.name)
-      .set("agent", instance.agent.toString())
-      .set("class", instance.agent.cls)
-      .set("provider", instance.agent.provider)
-      .set("type", instance.agent.type)
-      .set("busy", instance.busy);
-  for (const auto& [name, value] : full ? instance.params : sdk::Params{}) {
-    message.add(Message("param")).set("name", name).set("value", value);
-  }
-  auto addOps = [&](const char* kind, const std::vector<OpView>& ops) {
-    for (const auto& op : ops) {
-      message.add(Message(kind))
-          .set("action", op.action)
-          .set("interval_ms", op.interval_ms)
-          .set("call_id", op.call_id)
-          .set("timeout_ms", op.timeout_ms);
-    }
-  };
-  addOps("pending", instance.pending);
-  addOps("recurring", instance.recurring);
-  for (const auto& event : instance.last) message.add(eventMessage(event, full));
-  return message;
-}
+Message instanceMessage(const InstanceView& instance, bool full) { return protocol::toMessage(instance, full); }
 
 // A register/unregister event: `type` is the event type here, so the agent
 // goes in as one spec string only.
 Message instanceEvent(const std::string& type, const InstanceView& instance) {
-  Message message("event");
-  message.set("type", type).set("id", instance.id).set("name", instance.name).set("agent", instance.agent.toString());
-  return message;
+  ExecEvent event;
+  event.type = type;
+  event.id = instance.id;
+  event.name = instance.name;
+  event.agent = instance.agent.toString();
+  return protocol::toMessage(event);
 }
 
 void addItems(Message& reply, const std::vector<std::string>& items) {
@@ -137,34 +92,6 @@ Message metadataFailure(const std::string& id, const sdk::Result& result) {
 
 
 // format="parsed": the metadata as elements (docs/protocol.md).
-Message parsedMetadata(const sdk::AgentMetadata& metadata) {
-  Message agent("agent");
-  agent.set("name", metadata.name)
-      .set("version", metadata.version)
-      .set("shortdesc", metadata.shortdesc)
-      .set("longdesc", metadata.longdesc);
-  for (const auto& p : metadata.parameters) {
-    Message& parameter = agent.add(Message("parameter"));
-    parameter.set("name", p.name)
-        .set("type", p.type)
-        .set("default", p.default_value)
-        .set("required", p.required)
-        .set("unique", p.unique)
-        .set("reloadable", p.reloadable)
-        .set("deprecated", p.deprecated)
-        .set("shortdesc", p.shortdesc)
-        .set("longdesc", p.longdesc);
-    for (const auto& value : p.values) parameter.add(Message("value")).set("value", value);
-  }
-  for (const auto& a : metadata.actions) {
-    agent.add(Message("action"))
-        .set("name", a.name)
-        .set("timeout", a.timeout)
-        .set("interval", a.interval)
-        .set("depth", a.depth)
-        .set("role", a.role);
-  }
-  return agent;
-}
+Message parsedMetadata(const sdk::AgentMetadata& metadata) { return protocol::toMessage(metadata); }
 
 }  // namespace lrm::kernel

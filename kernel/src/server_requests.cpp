@@ -6,6 +6,7 @@
 
 #include "log.hpp"
 #include "metadata_parser.hpp"
+#include "protocol/codec.hpp"
 #include "request_codec.hpp"
 #include "server.hpp"
 
@@ -72,13 +73,14 @@ Server::Answer Server::onHello(Connection& connection, const Message& request, M
 
 Server::Answer Server::onPing(Connection&, const Message&, Message& reply) {
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
-  reply.set("version", options_.version)
-      .set("protocol", wire::kProtocolVersion)
-      .set("uptime_s", static_cast<std::uint64_t>(uptime))
-      .set("boot_id", options_.boot_id)
-      .set("restored", static_cast<std::uint64_t>(options_.restored))
-      .set("instances", static_cast<std::uint64_t>(engine_->instanceCount()))
-      .set("in_flight", static_cast<std::uint64_t>(engine_->inFlight()));
+  const protocol::PingInfo info{options_.version,
+                                wire::kProtocolVersion,
+                                static_cast<std::uint64_t>(uptime),
+                                options_.boot_id,
+                                static_cast<std::uint64_t>(options_.restored),
+                                static_cast<std::uint64_t>(engine_->instanceCount()),
+                                static_cast<std::uint64_t>(engine_->inFlight())};
+  protocol::xml::encodeFields(info, reply, protocol::kLocal);
   return Answer::Now;
 }
 
@@ -211,28 +213,16 @@ Server::Answer Server::onInfo(Connection& connection, const Message& request, Me
 
 Server::Answer Server::onExec(Connection& connection, const Message& request, Message& reply) {
   ExecParams params;
-  params.instance = requireAttr(request, "instance");
+  params.id = requireAttr(request, "instance");
   params.action = requireAttr(request, "action");
   params.interval_ms = unsignedAttr(request, "interval_ms", 0, sdk::kMaxDurationMs);
-  params.timeout_ms = static_cast<std::uint32_t>(unsignedAttr(request, "timeout_ms", 20000, sdk::kMaxDurationMs));
+  params.timeout_ms = unsignedAttr(request, "timeout_ms", params.timeout_ms, sdk::kMaxDurationMs);
   params.start_delay_ms = unsignedAttr(request, "start_delay_ms", 0, sdk::kMaxDurationMs);
   params.params = paramsOf(request);
-  // notify: "all" (default), or a comma-separated list of "changes" and "originator".
   const std::string notify = request.get("notify", "all");
-  std::size_t start = 0;
-  while (start <= notify.size()) {
-    const std::size_t comma = notify.find(',', start);
-    const std::string option = notify.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (option == "changes") {
-      params.changes_only = true;
-    } else if (option == "originator") {
-      params.originator_only = true;
-    } else if (option != "all") {
-      throw RequestError("bad-request", "notify must be 'all' or a list of 'changes' and 'originator', not '" +
-                                            wire::sanitize(notify) + "'");
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  if (!protocol::parseNotify(notify, params)) {
+    throw RequestError("bad-request", "notify must be 'all' or a list of 'changes' and 'originator', not '" +
+                                          wire::sanitize(notify) + "'");
   }
   params.origin = connection.client;
   reply.set("call_id", engine_->exec(params));

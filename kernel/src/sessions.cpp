@@ -45,8 +45,8 @@ std::size_t frameEnd(const std::string& framed, std::size_t at) {
 }  // namespace
 
 bool Subscription::wantsExec(const ExecEvent& event) const {
-  return subscribed && (instances.empty() || instances.count(event.instance_id)) &&
-         (!failures_only || sdk::isFailure(event.action, event.interval_ms, event.result.status, event.result.rc));
+  return subscribed && (instances.empty() || instances.count(event.id)) &&
+         (!failures_only || sdk::isFailure(event.action, event.interval_ms, event.status, event.rc));
 }
 
 bool Subscription::wantsInstance(const std::string& instance_id) const {

@@ -1,13 +1,17 @@
-// The journal (see state_store.hpp). One record per line; in format 2 each
-// line is the CRC-32 of its JSON text (8 hex digits), a space, the JSON text:
-//   {"v":2}                                   first line: format version
-//   {"r":"reg","id","name","agent","params":{},"drop":bool}
-//   {"r":"unreg","id"}
-//   {"r":"run","id","action","interval","call","t_run"}   an op was launched
-//   {"r":"res","id","action","interval","call","rc","status","reason","exec","queue","t_run"}
-//   {"r":"rec+","id","action","interval","call","timeout","params":{},"changes"}  recurring op active
-//   {"r":"rec-","id","action","interval"}                                      recurring op ended
-// Format 1 (still read) is the same lines without the checksum.
+// The journal (see state_store.hpp). One record per line: the CRC-32 of its
+// JSON text (8 hex digits), a space, the JSON text. The first line is the
+// format version, {"v":3}; every other record is an envelope, "r" (its kind)
+// and "id" (its instance), with the fields of one protocol record
+// (lrm/protocol/records.hpp) under the same names as on the wire, written and
+// read by the protocol's JSON codec:
+//   reg    a RegisterRequest: id, name, agent, params, drop_recurring
+//   unreg  the envelope only
+//   run    an op was launched: an exec Event without its outcome
+//   res    its result: an exec Event, output and exit reason included
+//   rec+   a recurring op is active: an Op
+//   rec-   it ended: an Op (its action and interval_ms)
+// Formats 1 (no checksums) and 2 are still read: their keys had other names
+// (legacy_keys.hpp maps them) and a result's output was not kept.
 #include "state_store.hpp"
 
 #include <Poco/Checksum.h>
@@ -29,17 +33,19 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "json_params.hpp"
+#include "legacy_keys.hpp"
 #include "log.hpp"
+#include "protocol/codec.hpp"
 
 namespace lrm::kernel {
 namespace {
 
-constexpr int kFormatVersion = 2;
+constexpr int kFormatVersion = 3;
 constexpr std::size_t kChecksumDigits = 8;
 constexpr std::size_t kMaxDamageLogged = 20;  // lines; then one summary
 constexpr std::chrono::seconds kCompactionRetry{1};
 using Poco::JSON::Object;
+namespace json = protocol::json;
 
 std::string checksumOf(std::string_view json) {
   Poco::Checksum crc(Poco::Checksum::TYPE_CRC32);
@@ -64,24 +70,6 @@ void writeAll(int fd, const std::string& data, const std::string& path) {
     if (n < 0) throw std::runtime_error("unable to write " + path + ": " + std::strerror(errno));
     done += static_cast<std::size_t>(n);
   }
-}
-
-ExecEvent eventOf(const Object& record) {
-  ExecEvent event;
-  event.instance_id = record.getValue<std::string>("id");
-  event.action = record.getValue<std::string>("action");
-  event.interval_ms = record.getValue<std::uint64_t>("interval");
-  event.call_id = record.getValue<std::uint64_t>("call");
-  event.t_run = record.getValue<std::int64_t>("t_run");
-  if (record.has("rc")) {
-    event.result.rc = record.getValue<int>("rc");
-    event.result.status =
-        sdk::parseExecStatus(record.getValue<std::string>("status")).value_or(sdk::ExecStatus::Error);
-    event.result.exit_reason = record.getValue<std::string>("reason");
-    event.exec_ms = record.getValue<std::uint64_t>("exec");
-    event.queue_ms = record.getValue<std::uint64_t>("queue");
-  }
-  return event;
 }
 
 // The value of "key":"..." in a damaged line, if it is still there.
@@ -117,16 +105,18 @@ std::string_view jsonOf(std::string_view text, int version) {
 // Replay state, then turned into RestoredInstances.
 class Replayer {
  public:
-  void apply(const Object& record) {
+  void apply(Object& record, int version) {
+    if (version < 3) upgradeLegacyJournalRecord(record);
     const std::string kind = record.getValue<std::string>("r");
     const std::string id = record.getValue<std::string>("id");
     if (kind == "reg") {
+      const auto request = json::fromJson<protocol::RegisterRequest>(record, 0);
       RestoredInstance instance;
       instance.id = id;
-      instance.name = record.getValue<std::string>("name");
-      instance.agent = record.getValue<std::string>("agent");
-      instance.drop_recurring = record.getValue<bool>("drop");
-      instance.params = paramsFromJson(record.getObject("params"));
+      instance.name = request.name;
+      instance.agent = request.agent;
+      instance.drop_recurring = request.drop_recurring;
+      instance.params = request.params;
       instances_[id] = std::move(instance);
     } else if (kind == "unreg") {
       instances_.erase(id);
@@ -134,21 +124,16 @@ class Replayer {
       running_.erase(id);
       recurring_.erase(id);
     } else if (kind == "run") {
-      const ExecEvent event = eventOf(record);
+      const auto event = json::fromJson<ExecEvent>(record, protocol::kOutcome);
       running_[id][event.call_id] = event;
     } else if (kind == "rec+") {
-      OpView op;
-      op.action = record.getValue<std::string>("action");
-      op.interval_ms = record.getValue<std::uint64_t>("interval");
-      op.call_id = record.getValue<std::uint64_t>("call");
-      op.timeout_ms = record.getValue<std::uint64_t>("timeout");
-      op.changes_only = record.getValue<bool>("changes");
-      op.params = paramsFromJson(record.getObject("params"));
+      const auto op = json::fromJson<OpView>(record, 0);
       recurring_[id][{op.action, op.interval_ms}] = op;
     } else if (kind == "rec-") {
-      recurring_[id].erase({record.getValue<std::string>("action"), record.getValue<std::uint64_t>("interval")});
+      const auto op = json::fromJson<OpView>(record);
+      recurring_[id].erase({op.action, op.interval_ms});
     } else if (kind == "res") {
-      const ExecEvent event = eventOf(record);
+      const auto event = json::fromJson<ExecEvent>(record, 0);
       running_[id].erase(event.call_id);
       last_[id][{event.action, event.interval_ms}] = event;
     } else {
@@ -158,16 +143,17 @@ class Replayer {
 
   std::vector<RestoredInstance> result() {
     std::vector<RestoredInstance> result;
+    // A record of format 1 or 2 holds no name or agent: the instance's are theirs.
+    const auto named = [](ExecEvent event, const RestoredInstance& instance) {
+      if (event.name.empty()) event.name = instance.name;
+      if (event.agent.empty()) event.agent = instance.agent;
+      return event;
+    };
     for (auto& [id, instance] : instances_) {
-      // A result record holds no name or agent: the instance's are theirs.
-      for (auto& [key, event] : last_[id]) {
-        event.instance_name = instance.name;
-        event.agent = instance.agent;
-        instance.last.push_back(event);
-      }
+      for (auto& [key, event] : last_[id]) instance.last.push_back(named(event, instance));
       std::sort(instance.last.begin(), instance.last.end(),
                 [](const ExecEvent& a, const ExecEvent& b) { return a.call_id < b.call_id; });
-      for (auto& [call, event] : running_[id]) instance.interrupted.push_back(event);
+      for (auto& [call, event] : running_[id]) instance.interrupted.push_back(named(event, instance));
       for (auto& [key, op] : recurring_[id]) instance.recurring.push_back(op);
       result.push_back(std::move(instance));
     }
@@ -195,8 +181,8 @@ int versionOf(std::string_view text) {
     throw std::runtime_error("its header (line 1) is unreadable (" + clip(e.what(), 200) + ")");
   }
   if (version > kFormatVersion) {
-    throw std::runtime_error("its format " + std::to_string(version) + " is newer than this lrmd's (" +
-                             std::to_string(kFormatVersion) + ")");
+    throw NewerJournalError(version, "its format " + std::to_string(version) + " is newer than this lrmd's (" +
+                                         std::to_string(kFormatVersion) + ")");
   }
   if (version < 1 || (version == 1) == checksummed) {
     throw std::runtime_error("its header (line 1) names format " + std::to_string(version) +
@@ -228,7 +214,8 @@ JournalReplay replayJournal(std::string_view data) {
     try {
       parser.reset();
       const std::string json(jsonOf(text, replay.version));
-      replayer.apply(*parser.parse(json).extract<Object::Ptr>());
+      Object::Ptr record = parser.parse(json).extract<Object::Ptr>();
+      replayer.apply(*record, replay.version);
       ++replay.records;
     } catch (const Poco::Exception& e) {
       replay.damaged.push_back({number, clip(e.displayText(), 200), describeLost(text)});
@@ -360,7 +347,10 @@ std::vector<RestoredInstance> StateStore::load() {
     log(sdk::LogLevel::Notice, "journal " + path_ + ": dropped a torn last record (" +
                                    std::to_string(replay.torn_bytes) + " bytes, never acknowledged)");
   }
-  if (replay.version == 1) log(sdk::LogLevel::Notice, "journal " + path_ + ": converting format 1 to 2");
+  if (replay.version > 0 && replay.version < kFormatVersion) {
+    log(sdk::LogLevel::Notice, "journal " + path_ + ": converting format " + std::to_string(replay.version) + " to " +
+                                   std::to_string(kFormatVersion));
+  }
   return std::move(replay.instances);
 }
 
@@ -477,72 +467,54 @@ void StateStore::sync() {
   if (!failure_.empty()) throw std::runtime_error(failure_);
 }
 
+// A record: the envelope ("r", "id") and @p fields' fields but those flagged in @p omit.
+// (The record's own id, if it has one, is the envelope's.)
+template <class R>
+std::string recordLine(const char* kind, const std::string& id, const R& fields, unsigned omit = 0) {
+  std::string text = "{";
+  json::appendKey(text, "r");
+  json::appendString(text, kind);
+  json::appendKey(text, "id");
+  json::appendString(text, id);
+  json::appendFields(fields, text, omit, "id");
+  text += '}';
+  return checksumOf(text) + " " + text + "\n";
+}
+
 void StateStore::registered(const InstanceView& instance, bool drop_recurring) {
-  Object record;
-  record.set("r", "reg");
-  record.set("id", instance.id);
-  record.set("name", instance.name);
-  record.set("agent", instance.agent.toString());
-  record.set("params", paramsJson(instance.params));
-  record.set("drop", drop_recurring);
-  append(line(record));
+  const protocol::RegisterRequest request{instance.id, instance.name, instance.agent.toString(), instance.params,
+                                          drop_recurring};
+  append(recordLine("reg", instance.id, request));
 }
 
 void StateStore::unregistered(const std::string& id) {
   Object record;
-  record.set("r", "unreg");
+  record.set("r", std::string("unreg"));
   record.set("id", id);
   append(line(record));
 }
 
 void StateStore::started(const std::string& id, const std::string& action, std::uint64_t interval_ms,
                          sdk::CallId call_id, std::int64_t t_run) {
-  Object record;
-  record.set("r", "run");
-  record.set("id", id);
-  record.set("action", action);
-  record.set("interval", interval_ms);
-  record.set("call", call_id);
-  record.set("t_run", t_run);
-  append(line(record));
+  ExecEvent event;
+  event.type = "exec";
+  event.id = id;
+  event.action = action;
+  event.interval_ms = interval_ms;
+  event.call_id = call_id;
+  event.t_run = t_run;
+  append(recordLine("run", id, event, protocol::kOutcome));
 }
 
-void StateStore::recurringAdded(const std::string& id, const OpView& op) {
-  Object record;
-  record.set("r", "rec+");
-  record.set("id", id);
-  record.set("action", op.action);
-  record.set("interval", op.interval_ms);
-  record.set("call", op.call_id);
-  record.set("timeout", op.timeout_ms);
-  record.set("params", paramsJson(op.params));
-  record.set("changes", op.changes_only);
-  append(line(record));
-}
+void StateStore::recurringAdded(const std::string& id, const OpView& op) { append(recordLine("rec+", id, op)); }
 
 void StateStore::recurringRemoved(const std::string& id, const std::string& action, std::uint64_t interval_ms) {
-  Object record;
-  record.set("r", "rec-");
-  record.set("id", id);
-  record.set("action", action);
-  record.set("interval", interval_ms);
-  append(line(record));
+  OpView op;
+  op.action = action;
+  op.interval_ms = interval_ms;
+  append(recordLine("rec-", id, op));
 }
 
-void StateStore::reported(const ExecEvent& event) {
-  Object record;
-  record.set("r", "res");
-  record.set("id", event.instance_id);
-  record.set("action", event.action);
-  record.set("interval", event.interval_ms);
-  record.set("call", event.call_id);
-  record.set("t_run", event.t_run);
-  record.set("rc", event.result.rc);
-  record.set("status", std::string(sdk::toString(event.result.status)));
-  record.set("reason", event.result.exit_reason);
-  record.set("exec", event.exec_ms);
-  record.set("queue", event.queue_ms);
-  append(line(record));
-}
+void StateStore::reported(const ExecEvent& event) { append(recordLine("res", event.id, event)); }
 
 }  // namespace lrm::kernel

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,11 +56,22 @@ struct JournalReplay {
   std::size_t torn_bytes = 0;          ///< a last line without its newline (a crash while appending)
 };
 
+/** A journal of a format newer than this lrmd's (written by a later release). */
+class NewerJournalError : public std::runtime_error {
+ public:
+  NewerJournalError(int version, const std::string& message) : std::runtime_error(message), version_(version) {}
+  int version() const noexcept { return version_; }
+
+ private:
+  int version_;
+};
+
 /**
- * Replay a journal (format 1 or 2) from its bytes. Pure: no I/O, no logging,
+ * Replay a journal (format 1, 2 or 3) from its bytes. Pure: no I/O, no logging,
  * so that a fuzzer can drive it. A damaged record is skipped and replay goes
  * on. @throws std::runtime_error when nothing in it can be trusted: the first
- * line is not a readable header of a known format.
+ * line is not a readable header of a known format (NewerJournalError: of a
+ * later format).
  */
 JournalReplay replayJournal(std::string_view data);
 

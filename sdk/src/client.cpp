@@ -17,6 +17,7 @@
 #include <deque>
 #include <thread>
 
+#include "protocol/codec.hpp"
 #include "wire/wire.hpp"
 
 namespace lrm::client {
@@ -35,62 +36,7 @@ std::uint64_t unsignedAttr(const Message& message, std::string_view name) {
   return message.getUnsigned(name).value_or(0);
 }
 
-sdk::AgentSpec specOf(const Message& message) {
-  return {message.get("class"), message.get("provider"), message.get("type")};
-}
-
-Event eventFrom(const Message& message) {
-  Event event;
-  event.type = message.get("type");
-  event.id = message.get("id");
-  event.name = message.get("name");
-  event.agent = message.get("agent");
-  event.action = message.get("action");
-  event.interval_ms = unsignedAttr(message, "interval_ms");
-  event.call_id = unsignedAttr(message, "call_id");
-  event.rc = static_cast<int>(unsignedAttr(message, "rc"));
-  event.status = sdk::parseExecStatus(message.get("status")).value_or(sdk::ExecStatus::Pending);
-  event.exit_reason = message.get("exit_reason");
-  event.exec_ms = unsignedAttr(message, "exec_ms");
-  event.queue_ms = unsignedAttr(message, "queue_ms");
-  event.t_run = static_cast<std::int64_t>(unsignedAttr(message, "t_run"));
-  event.deleted = message.getBool("deleted");
-  for (const auto& child : message.children) {
-    if (child.kind == "output") event.output = child.text;
-  }
-  return event;
-}
-
-OpInfo opFrom(const Message& message) {
-  return {message.get("action"), unsignedAttr(message, "interval_ms"),
-          unsignedAttr(message, "call_id"), unsignedAttr(message, "timeout_ms")};
-}
-
-InstanceInfo instanceFrom(const Message& message) {
-  InstanceInfo info;
-  info.id = message.get("id");
-  info.name = message.get("name");
-  info.agent = specOf(message);
-  info.busy = message.getBool("busy");
-  for (const auto& child : message.children) {
-    if (child.kind == "param") {
-      info.params[child.get("name")] = child.get("value");
-    } else if (child.kind == "pending") {
-      info.pending.push_back(opFrom(child));
-    } else if (child.kind == "recurring") {
-      info.recurring.push_back(opFrom(child));
-    } else if (child.kind == "event") {
-      info.last.push_back(eventFrom(child));
-    }
-  }
-  return info;
-}
-
-void addParams(Message& message, const sdk::Params& params) {
-  for (const auto& [name, value] : params) {
-    message.add(Message("param")).set("name", name).set("value", value);
-  }
-}
+Event eventFrom(const Message& message) { return protocol::fromMessage<Event>(message); }
 
 // lrmd refuses a longer duration; refusing it here names the field and
 // sends nothing.
@@ -304,6 +250,9 @@ class Client::Impl {
           if (!message) throw Error("protocol", "unreadable message from lrmd: " + error);
           if (message->kind == "goodbye") {
             const std::string reason = message->get("reason");
+            // The reason's prefix is the one sign of an upgrade that lrmd of
+            // every release gives (docs/protocol.md §4); an attribute added
+            // now could not replace it while older lrmds are to be talked to.
             const bool upgrading = reason.rfind("upgrading", 0) == 0;
             said_goodbye_ = !upgrading;
             throw Error(upgrading ? "upgrading" : "disconnected", "lrmd closed the connection: " + reason);
@@ -426,16 +375,7 @@ std::unique_ptr<Client> Client::connect(const std::string& socket_path,
 void Client::setRequestTimeout(Millis timeout) { impl_->request_timeout_ = timeout; }
 
 PingInfo Client::ping() {
-  const Message reply = impl_->request(Message("ping"), impl_->request_timeout_);
-  PingInfo info;
-  info.version = reply.get("version");
-  info.protocol = static_cast<int>(unsignedAttr(reply, "protocol"));
-  info.uptime_s = unsignedAttr(reply, "uptime_s");
-  info.boot_id = reply.get("boot_id");
-  info.restored = unsignedAttr(reply, "restored");
-  info.instances = unsignedAttr(reply, "instances");
-  info.in_flight = unsignedAttr(reply, "in_flight");
-  return info;
+  return protocol::fromMessage<PingInfo>(impl_->request(Message("ping"), impl_->request_timeout_));
 }
 
 std::vector<std::string> Client::classes() {
@@ -493,34 +433,10 @@ sdk::AgentMetadata Client::metadataParsed(const std::string& agent) {
   Message message("metadata");
   message.set("agent", agent).set("format", "parsed");
   const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
-  sdk::AgentMetadata metadata;
   for (const auto& element : reply.children) {
-    if (element.kind != "agent") continue;
-    metadata.name = element.get("name");
-    metadata.version = element.get("version");
-    metadata.shortdesc = element.get("shortdesc");
-    metadata.longdesc = element.get("longdesc");
-    for (const auto& child : element.children) {
-      if (child.kind == "parameter") {
-        sdk::ParameterInfo parameter;
-        parameter.name = child.get("name");
-        parameter.type = child.get("type");
-        parameter.default_value = child.get("default");
-        parameter.required = child.getBool("required");
-        parameter.unique = child.getBool("unique");
-        parameter.reloadable = child.getBool("reloadable");
-        parameter.deprecated = child.getBool("deprecated");
-        parameter.shortdesc = child.get("shortdesc");
-        parameter.longdesc = child.get("longdesc");
-        for (const auto& value : child.children) parameter.values.push_back(value.get("value"));
-        metadata.parameters.push_back(std::move(parameter));
-      } else if (child.kind == "action") {
-        metadata.actions.push_back(
-            {child.get("name"), child.get("timeout"), child.get("interval"), child.get("depth"), child.get("role")});
-      }
-    }
+    if (element.kind == "agent") return protocol::fromMessage<sdk::AgentMetadata>(element);
   }
-  return metadata;
+  return {};
 }
 
 namespace {
@@ -548,12 +464,7 @@ std::vector<std::string> Client::validate(const std::string& id) {
 }
 
 Event Client::registerInstance(const RegisterRequest& request) {
-  Message message("register");
-  message.set("instance", request.id).set("agent", request.agent);
-  if (!request.name.empty()) message.set("name", request.name);
-  if (request.drop_recurring) message.set("drop_recurring", true);
-  addParams(message, request.params);
-  return instanceEventOf(impl_->request(std::move(message), impl_->request_timeout_), "register");
+  return instanceEventOf(impl_->request(protocol::toMessage(request), impl_->request_timeout_), "register");
 }
 
 Event Client::unregisterInstance(const std::string& id) {
@@ -566,7 +477,7 @@ std::vector<InstanceInfo> Client::list() {
   const Message reply = impl_->request(Message("list"), impl_->request_timeout_);
   std::vector<InstanceInfo> instances;
   for (const auto& child : reply.children) {
-    if (child.kind == "instance") instances.push_back(instanceFrom(child));
+    if (child.kind == "instance") instances.push_back(protocol::fromMessage<InstanceInfo>(child));
   }
   return instances;
 }
@@ -576,7 +487,7 @@ InstanceInfo Client::info(const std::string& id) {
   message.set("instance", id);
   const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
   for (const auto& child : reply.children) {
-    if (child.kind == "instance") return instanceFrom(child);
+    if (child.kind == "instance") return protocol::fromMessage<InstanceInfo>(child);
   }
   throw Error("protocol", "info reply without an instance");
 }
@@ -585,19 +496,7 @@ sdk::CallId Client::exec(const ExecRequest& request) {
   checkDuration("interval_ms", request.interval_ms);
   checkDuration("timeout_ms", request.timeout_ms);
   checkDuration("start_delay_ms", request.start_delay_ms);
-  Message message("exec");
-  message.set("instance", request.id)
-      .set("action", request.action)
-      .set("interval_ms", request.interval_ms)
-      .set("timeout_ms", request.timeout_ms)
-      .set("start_delay_ms", request.start_delay_ms);
-  if (request.changes_only || request.originator_only) {
-    message.set("notify", std::string(request.changes_only ? "changes" : "") +
-                              (request.changes_only && request.originator_only ? "," : "") +
-                              (request.originator_only ? "originator" : ""));
-  }
-  addParams(message, request.params);
-  const Message reply = impl_->request(std::move(message), impl_->request_timeout_);
+  const Message reply = impl_->request(protocol::toMessage(request), impl_->request_timeout_);
   const auto call_id = reply.getUnsigned("call_id");
   if (!call_id || *call_id == 0) throw Error("protocol", "exec reply without a call id");
   return *call_id;
@@ -669,7 +568,5 @@ Event Client::waitForResult(sdk::CallId call_id, Millis timeout) {
 }
 
 int Client::descriptor() const { return impl_->socket_.impl()->sockfd(); }
-
-void Client::sendRawForTest(const std::string& bytes) { impl_->sendBytes(bytes); }
 
 }  // namespace lrm::client

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon.hpp"
+#include "lrm/protocol/records.hpp"
 
 namespace lrm::test {
 namespace {
@@ -82,6 +83,68 @@ TEST_F(State, AKilledDaemonRestoresInstancesAndLastResultsAndTouchesNothing) {
   const auto call = client->exec(operation("web-1", "monitor"));
   EXPECT_GT(call, info.last[1].call_id);
   EXPECT_EQ(client->waitForResult(call, kPatience).rc, 0);
+}
+
+// Every field of one last result against another's, naming the field that differs.
+void expectSameResult(const client::Event& before, const client::Event& after) {
+  protocol::forEachField(
+      [&](const auto& field, const auto& x, const auto& y) {
+        EXPECT_TRUE(x == y) << "field '" << field.name << "' of the " << before.action << " result changed";
+      },
+      before, after);
+}
+
+// The instance's last results as `lrmctl --json info` prints them.
+std::string lastAsPrinted(const TestDaemon& daemon, const std::string& id) {
+  const auto info = runCommand({binary("lrmctl"), "--socket", daemon.socket(), "--json", "info", id});
+  EXPECT_EQ(info.exit_code, 0) << info.err;
+  const auto start = info.out.find("\"last\":");
+  return start == std::string::npos ? std::string() : info.out.substr(start);
+}
+
+// After a kill -9 and after a clean stop, the last results are what they
+// were, field by field: names, agent, output and exit reason included.
+TEST_F(State, LastResultsAreTheSameFieldByFieldAfterARestart) {
+  std::vector<client::Event> before;
+  std::string printed;
+  auto expectUnchanged = [&](const TestDaemon& daemon) {
+    const auto after = daemon.connect()->info("web-1").last;
+    ASSERT_EQ(after.size(), before.size());
+    for (std::size_t k = 0; k < before.size(); ++k) expectSameResult(before[k], after[k]);
+    EXPECT_EQ(lastAsPrinted(daemon, "web-1"), printed);
+  };
+  {
+    TestDaemon daemon(options());
+    auto client = daemon.connect();
+    client::RegisterRequest request = registration("web-1", "ocf:lrmtest:Fail");
+    request.name = "web";
+    client->registerInstance(request);
+    EXPECT_EQ(client->waitForResult(client->exec(operation("web-1", "start", {{"rc", "0"}})), kPatience).rc, 0);
+    auto monitor = operation("web-1", "monitor", {{"rc", "0"}});
+    monitor.interval_ms = 3600 * 1000;  // its first run now, the next one long after the test
+    EXPECT_EQ(client->waitForResult(client->exec(monitor), kPatience).rc, 0);
+    const auto failed = client->waitForResult(client->exec(operation("web-1", "reload")), kPatience);
+    EXPECT_EQ(failed.rc, 1);
+    EXPECT_EQ(failed.exit_reason, "disk /dev/null is not a filesystem");
+    EXPECT_NE(failed.output.find("some diagnostic"), std::string::npos) << failed.output;
+    before = client->info("web-1").last;
+    ASSERT_EQ(before.size(), 3u);
+    for (const auto& result : before) {
+      EXPECT_EQ(result.name, "web");
+      EXPECT_EQ(result.agent, "ocf:lrmtest:Fail");
+      EXPECT_FALSE(result.output.empty()) << result.action;
+    }
+    printed = lastAsPrinted(daemon, "web-1");
+    EXPECT_NE(printed.find("\"exit_reason\":\"disk /dev/null is not a filesystem\""), std::string::npos) << printed;
+    daemon.crash();
+  }
+  {
+    TestDaemon again(options());
+    expectUnchanged(again);
+    EXPECT_EQ(again.stop(), 0);
+  }
+  TestDaemon third(options());
+  expectUnchanged(third);
 }
 
 TEST_F(State, AnOpInFlightWhenTheDaemonDiedIsRecordedAsAnError) {

@@ -201,10 +201,6 @@ TEST(OpTransitions, DocsArchitecturePrintsTheTable) {
 
 // ---- the engine, with fakes ----
 
-// The fields of ExecEvent read here, in one place.
-sdk::ExecStatus statusOf(const ExecEvent& event) { return event.result.status; }
-int rcOf(const ExecEvent& event) { return event.result.rc; }
-
 // A resource class whose runs end when the test says so.
 class FakeClass : public sdk::ResourceClass {
  public:
@@ -297,7 +293,7 @@ class EngineTest : public ::testing::Test {
   sdk::CallId exec(const std::string& action, std::uint64_t interval_ms = 0, std::uint64_t delay_ms = 0,
                    const std::string& id = "r1") {
     ExecParams request;
-    request.instance = id;
+    request.id = id;
     request.action = action;
     request.interval_ms = interval_ms;
     request.start_delay_ms = delay_ms;
@@ -441,7 +437,7 @@ struct Walks {
     t.cls->finish(call, 7);
     t.settle();
     ASSERT_EQ(t.reportsOf(call).size(), 1u);
-    EXPECT_EQ(rcOf(t.reportsOf(call)[0]), 7);
+    EXPECT_EQ(t.reportsOf(call)[0].rc, 7);
   }
   static void delayElapsed(EngineTest& t) {
     t.runningOneShot();  // holds the instance: the op stays Queued
@@ -526,7 +522,7 @@ struct Walks {
     t.cls->finish(call);
     t.settle();
     ASSERT_EQ(t.reportsOf(call).size(), 1u);
-    EXPECT_EQ(statusOf(t.reportsOf(call)[0]), sdk::ExecStatus::Error);
+    EXPECT_EQ(t.reportsOf(call)[0].status, sdk::ExecStatus::Error);
   }
   static void lastRun(EngineTest& t) {
     const sdk::CallId call = t.runningOneShot();
@@ -534,7 +530,7 @@ struct Walks {
     t.settle();
     EXPECT_EQ(t.stateOf(call), OpState::Finished);
     ASSERT_EQ(t.reportsOf(call).size(), 1u);
-    EXPECT_EQ(rcOf(t.reportsOf(call)[0]), 3);
+    EXPECT_EQ(t.reportsOf(call)[0].rc, 3);
     EXPECT_EQ(t.engine->inFlight(), 0u);
     // A recurring op whose run ends while the engine drains is not rescheduled.
     const sdk::CallId recurring = t.runningRecurring();
@@ -554,7 +550,7 @@ struct Walks {
     t.settle();
     EXPECT_EQ(t.stateOf(merged), OpState::Queued);
     ASSERT_EQ(t.reportsOf(merged).size(), 1u);  // the run, reported under the new call
-    EXPECT_EQ(statusOf(t.reportsOf(merged)[0]), sdk::ExecStatus::Done);
+    EXPECT_EQ(t.reportsOf(merged)[0].status, sdk::ExecStatus::Done);
   }
   static void completeCancelling(EngineTest& t) {
     const sdk::CallId call = t.runningRecurring();
@@ -563,8 +559,8 @@ struct Walks {
     t.settle();
     EXPECT_EQ(t.stateOf(call), OpState::Finished);
     ASSERT_EQ(t.reportsOf(call).size(), 1u);
-    EXPECT_EQ(statusOf(t.reportsOf(call)[0]), sdk::ExecStatus::Cancelled);
-    EXPECT_EQ(rcOf(t.reportsOf(call)[0]), 0);  // its last_rc: no run of it ended done
+    EXPECT_EQ(t.reportsOf(call)[0].status, sdk::ExecStatus::Cancelled);
+    EXPECT_EQ(t.reportsOf(call)[0].rc, 0);  // its last_rc: no run of it ended done
     EXPECT_TRUE(t.journaled("removed monitor"));
   }
   static void lateCompleteQueued(EngineTest& t) {
@@ -592,12 +588,12 @@ struct Walks {
     t.abandon();
     t.settle();
     ASSERT_EQ(t.reportsOf(call).size(), 1u);
-    EXPECT_EQ(statusOf(t.reportsOf(call)[0]), sdk::ExecStatus::Error);
+    EXPECT_EQ(t.reportsOf(call)[0].status, sdk::ExecStatus::Error);
   }
   static void expectCancelledAtOnce(EngineTest& t, sdk::CallId call) {
     EXPECT_EQ(t.stateOf(call), OpState::Finished);
     ASSERT_EQ(t.reportsOf(call).size(), 1u);
-    EXPECT_EQ(statusOf(t.reportsOf(call)[0]), sdk::ExecStatus::Cancelled);
+    EXPECT_EQ(t.reportsOf(call)[0].status, sdk::ExecStatus::Cancelled);
     EXPECT_TRUE(t.journaled("removed monitor"));
   }
   static void cancelDelayed(EngineTest& t) {
@@ -742,7 +738,7 @@ TEST_F(EngineTest, AClassThatCannotResumeHasTheRunReportedUnknown) {
   const sdk::CallId call = takeOver(OpState::Running);
   settle();
   ASSERT_EQ(reportsOf(call).size(), 1u);
-  EXPECT_EQ(statusOf(reportsOf(call)[0]), sdk::ExecStatus::Error);
+  EXPECT_EQ(reportsOf(call)[0].status, sdk::ExecStatus::Error);
   EXPECT_EQ(stateOf(call), OpState::Idle);  // recurring: rescheduled
 }
 

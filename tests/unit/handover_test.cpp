@@ -53,10 +53,13 @@ TEST(Handover, AFileWithoutOutboxesReadsWithEmptyOnes) {
   EXPECT_EQ(read.sessions[0].outbox, "");
 }
 
-// The fuzzer's seed (fuzz/corpus/fuzz_handover) is a real handover, so the
-// fuzzer starts from inputs that reach every reader: it must stay one.
-TEST(Handover, TheFuzzSeedReadsWithEveryKindOfOp) {
-  const Handover read = readHandover(LRM_TEST_FIXTURES_DIR "/../../fuzz/corpus/fuzz_handover/busy.json");
+// The fuzzer's seeds (fuzz/corpus/fuzz_handover) are real handovers, so the
+// fuzzer starts from inputs that reach every reader: they must stay ones.
+// busy.json is of format 1 (the previous release's, still read at an
+// upgrade from it), busy-v2.json the same handover in format 2.
+TEST(Handover, TheFuzzSeedsReadWithEveryKindOfOpInBothFormats) {
+  const std::string seeds = LRM_TEST_FIXTURES_DIR "/../../fuzz/corpus/fuzz_handover/";
+  const Handover read = readHandover(seeds + "busy.json");
   ASSERT_EQ(read.ops.ops.size(), 4u);
   std::set<OpState> states;
   for (const auto& op : read.ops.ops) states.insert(op.state);
@@ -65,10 +68,17 @@ TEST(Handover, TheFuzzSeedReadsWithEveryKindOfOp) {
   EXPECT_FALSE(read.sessions[0].outbox.empty());
   ASSERT_EQ(read.children.size(), 1u);
   EXPECT_EQ(read.children[0].err, "starting\n");
+  const Handover current = readHandover(seeds + "busy-v2.json");
+  ASSERT_EQ(current.ops.ops.size(), read.ops.ops.size());
+  for (std::size_t k = 0; k < read.ops.ops.size(); ++k) {
+    EXPECT_TRUE(protocol::sameFields(current.ops.ops[k].op, read.ops.ops[k].op)) << k;
+    EXPECT_TRUE(protocol::sameFields(current.ops.ops[k], read.ops.ops[k])) << k;
+    EXPECT_EQ(current.ops.ops[k].state, read.ops.ops[k].state) << k;
+  }
 }
 
 TEST(Handover, AnythingElseIsRefusedWithAReason) {
-  for (const std::string text : {"", "[]", "{\"v\":1}", "{\"v\":2,\"next_call\":1}",
+  for (const std::string text : {"", "[]", "{\"v\":1}", "{\"v\":2,\"next_call\":1}", "{\"v\":3}",
                                  R"({"v":1,"next_call":1,"next_client":2,"registered_by":{},"ops":7})"}) {
     EXPECT_THROW(parseHandover(text), std::runtime_error) << text;
   }

@@ -1,7 +1,7 @@
 // Journal replay as a pure function over bytes (state_store.hpp): damaged
 // records cost only themselves, a checksum catches a changed value, a torn
-// last record is dropped, format 1 is still read, an unreadable header is
-// refused.
+// last record is dropped, formats 1 and 2 are still read (their old key
+// names too), an unreadable header is refused.
 #include "state_store.hpp"
 
 #include <Poco/Checksum.h>
@@ -10,6 +10,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "temp_dir.hpp"
@@ -93,6 +95,57 @@ TEST(ReplayJournal, FormatOneIsStillRead) {
   EXPECT_EQ(replay.instances[0].id, "i1");
 }
 
+TEST(ReplayJournal, FormatTwoRecordsReadWithTheirOldKeyNames) {
+  const std::string text =
+      journal(1) +
+      v2(R"({"r":"rec+","id":"i0","action":"monitor","interval":10000,"call":4,"timeout":20000,)"
+         R"("params":{"depth":"10"},"changes":true})") +
+      v2(R"({"r":"run","id":"i0","action":"stop","interval":0,"call":6,"t_run":7})") +
+      v2(R"({"r":"res","id":"i0","action":"start","interval":0,"call":3,"t_run":1,)"
+         R"("rc":1,"status":"done","reason":"it broke","exec":5,"queue":2})");
+  const auto replay = replayJournal(text);
+  EXPECT_TRUE(replay.damaged.empty());
+  ASSERT_EQ(replay.instances.size(), 1u);
+  const auto& instance = replay.instances[0];
+  ASSERT_EQ(instance.last.size(), 1u);
+  const ExecEvent& result = instance.last[0];
+  EXPECT_EQ(result.type, "exec");
+  EXPECT_EQ(result.id, "i0");
+  EXPECT_EQ(result.name, "n");
+  EXPECT_EQ(result.agent, "ocf:heartbeat:Dummy");
+  EXPECT_EQ(result.interval_ms, 0u);
+  EXPECT_EQ(result.call_id, 3u);
+  EXPECT_EQ(result.rc, 1);
+  EXPECT_EQ(result.exit_reason, "it broke");
+  EXPECT_EQ(result.exec_ms, 5u);
+  EXPECT_EQ(result.queue_ms, 2u);
+  EXPECT_EQ(result.output, "");
+  ASSERT_EQ(instance.interrupted.size(), 1u);
+  EXPECT_EQ(instance.interrupted[0].call_id, 6u);
+  EXPECT_EQ(instance.interrupted[0].name, "n");
+  ASSERT_EQ(instance.recurring.size(), 1u);
+  EXPECT_EQ(instance.recurring[0].interval_ms, 10000u);
+  EXPECT_EQ(instance.recurring[0].timeout_ms, 20000u);
+  EXPECT_TRUE(instance.recurring[0].changes_only);
+  EXPECT_EQ(instance.recurring[0].params.at("depth"), "10");
+}
+
+// The fuzzer's seeds (fuzz/corpus/fuzz_journal) of every format are sound
+// journals, so that the fuzzer starts from inputs that reach every reader.
+TEST(ReplayJournal, TheFuzzSeedsOfEveryFormatReplayWithoutDamage) {
+  for (const auto& [name, version] : {std::pair<std::string, int>{"v1.journal", 1}, {"v2-all-records.journal", 2},
+                                      {"v3-all-records.journal", 3}}) {
+    std::ifstream in(LRM_TEST_FIXTURES_DIR "/../../fuzz/corpus/fuzz_journal/" + name, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto replay = replayJournal(text.str());
+    EXPECT_EQ(replay.version, version) << name;
+    EXPECT_TRUE(replay.damaged.empty()) << name << ": " << (replay.damaged.empty() ? "" : replay.damaged[0].why);
+    ASSERT_EQ(replay.instances.size(), 1u) << name;
+    EXPECT_EQ(replay.instances[0].id, "web-1") << name;
+  }
+}
+
 TEST(ReplayJournal, ARecordWithoutChecksumInFormatTwoIsDamage) {
   const auto replay = replayJournal(journal(1) + reg(7) + "\n" + "not json at all\n" + v2(reg(8)));
   ASSERT_EQ(replay.damaged.size(), 2u);
@@ -111,14 +164,16 @@ TEST(ReplayJournal, AnEmptyJournalIsAnEmptyState) {
 TEST(ReplayJournal, AnUnreadableHeaderOrANewerFormatIsRefused) {
   std::string flipped = journal(2);
   flipped[12] ^= 0x01;  // in the header's JSON
-  for (const std::string& text : {flipped, std::string("garbage\n") + v2(reg(0)), std::string(v2(R"({"v":3})")),
+  for (const std::string& text : {flipped, std::string("garbage\n") + v2(reg(0)), std::string(v2(R"({"v":4})")),
                                   std::string("{\"v\":2}\n"), std::string(v2(R"({"v":1})")), std::string("{\"v\":1")}) {
     EXPECT_THROW(replayJournal(text), std::runtime_error) << text;
   }
   try {
-    replayJournal(v2(R"({"v":3})"));
-  } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("format 3 is newer"));
+    replayJournal(v2(R"({"v":4})"));
+    ADD_FAILURE() << "a journal of a newer format was replayed";
+  } catch (const NewerJournalError& e) {
+    EXPECT_EQ(e.version(), 4);
+    EXPECT_THAT(e.what(), HasSubstr("format 4 is newer"));
   }
 }
 

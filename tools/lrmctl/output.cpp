@@ -1,4 +1,5 @@
-// Text and JSON renderings of lrm events and instances for lrmctl.
+// Text and JSON renderings of lrm events and instances for lrmctl. The JSON
+// of a record is the protocol codec's (its schema's names, in schema order).
 #include "output.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -9,6 +10,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "protocol/codec.hpp"
+
 namespace lrm::ctl {
 namespace {
 
@@ -16,19 +19,6 @@ using Poco::JSON::Array;
 using Poco::JSON::Object;
 
 Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
-
-Array::Ptr opsJson(const std::vector<client::OpInfo>& ops) {
-  Array::Ptr array = new Array();
-  for (const auto& op : ops) {
-    Object::Ptr item = newObject();
-    item->set("action", op.action);
-    item->set("interval_ms", static_cast<Poco::Int64>(op.interval_ms));
-    item->set("call_id", static_cast<Poco::Int64>(op.call_id));
-    item->set("timeout_ms", static_cast<Poco::Int64>(op.timeout_ms));
-    array->add(item);
-  }
-  return array;
-}
 
 std::string opKey(const std::string& action, std::uint64_t interval_ms) {
   return interval_ms ? action + "/" + std::to_string(interval_ms) + "ms" : action;
@@ -49,46 +39,10 @@ std::string resultText(const client::Event& event) {
 
 }  // namespace
 
-Object::Ptr eventJson(const client::Event& event) {
-  Object::Ptr object = newObject();
-  object->set("type", event.type);
-  object->set("id", event.id);
-  object->set("name", event.name);
-  if (!event.agent.empty()) object->set("agent", event.agent);
-  if (event.type == "exec") {
-    object->set("action", event.action);
-    object->set("interval_ms", static_cast<Poco::Int64>(event.interval_ms));
-    object->set("call_id", static_cast<Poco::Int64>(event.call_id));
-    object->set("rc", event.rc);
-    object->set("status", std::string(sdk::toString(event.status)));
-    object->set("exit_reason", event.exit_reason);
-    object->set("output", event.output);
-    object->set("exec_ms", static_cast<Poco::Int64>(event.exec_ms));
-    object->set("queue_ms", static_cast<Poco::Int64>(event.queue_ms));
-    object->set("t_run", static_cast<Poco::Int64>(event.t_run));
-    object->set("deleted", event.deleted);
-  }
-  return object;
-}
+Object::Ptr eventJson(const client::Event& event) { return protocol::json::toJson(event, protocol::json::kPrinted); }
 
 Object::Ptr instanceJson(const client::InstanceInfo& info) {
-  Object::Ptr object = newObject();
-  object->set("id", info.id);
-  object->set("name", info.name);
-  object->set("agent", info.agent.toString());
-  object->set("class", info.agent.cls);
-  object->set("provider", info.agent.provider);
-  object->set("type", info.agent.type);
-  Object::Ptr params = newObject();
-  for (const auto& [name, value] : info.params) params->set(name, value);
-  object->set("params", params);
-  object->set("busy", info.busy);
-  object->set("pending", opsJson(info.pending));
-  object->set("recurring", opsJson(info.recurring));
-  Array::Ptr last = new Array();
-  for (const auto& event : info.last) last->add(eventJson(event));
-  object->set("last", last);
-  return object;
+  return protocol::json::toJson(info, protocol::json::kPrinted);
 }
 
 Object::Ptr submittedJson(const std::string& id, const std::string& action, std::uint64_t interval_ms,
@@ -103,54 +57,10 @@ Object::Ptr submittedJson(const std::string& id, const std::string& action, std:
 }
 
 Object::Ptr metadataJson(const sdk::AgentMetadata& metadata) {
-  Object::Ptr object = newObject();
-  object->set("name", metadata.name);
-  object->set("version", metadata.version);
-  object->set("shortdesc", metadata.shortdesc);
-  object->set("longdesc", metadata.longdesc);
-  Array::Ptr parameters = new Array();
-  for (const auto& p : metadata.parameters) {
-    Object::Ptr parameter = newObject();
-    parameter->set("name", p.name);
-    parameter->set("type", p.type);
-    parameter->set("default", p.default_value);
-    parameter->set("required", p.required);
-    parameter->set("unique", p.unique);
-    parameter->set("reloadable", p.reloadable);
-    parameter->set("deprecated", p.deprecated);
-    Array::Ptr values = new Array();
-    for (const auto& value : p.values) values->add(value);
-    parameter->set("values", values);
-    parameter->set("shortdesc", p.shortdesc);
-    parameter->set("longdesc", p.longdesc);
-    parameters->add(parameter);
-  }
-  object->set("parameters", parameters);
-  Array::Ptr actions = new Array();
-  for (const auto& a : metadata.actions) {
-    Object::Ptr action = newObject();
-    action->set("name", a.name);
-    action->set("timeout", a.timeout);
-    action->set("interval", a.interval);
-    action->set("depth", a.depth);
-    action->set("role", a.role);
-    actions->add(action);
-  }
-  object->set("actions", actions);
-  return object;
+  return protocol::json::toJson(metadata, protocol::json::kPrinted);
 }
 
-Object::Ptr pingJson(const client::PingInfo& info) {
-  Object::Ptr object = newObject();
-  object->set("version", info.version);
-  object->set("protocol", info.protocol);
-  object->set("uptime_s", static_cast<Poco::Int64>(info.uptime_s));
-  object->set("boot_id", info.boot_id);
-  object->set("restored", static_cast<Poco::Int64>(info.restored));
-  object->set("instances", static_cast<Poco::Int64>(info.instances));
-  object->set("in_flight", static_cast<Poco::Int64>(info.in_flight));
-  return object;
-}
+Object::Ptr pingJson(const client::PingInfo& info) { return protocol::json::toJson(info, protocol::json::kPrinted); }
 
 Object::Ptr listJson(const std::string& key, const std::vector<std::string>& items) {
   Array::Ptr array = new Array();

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "lrm/protocol/records.hpp"
 #include "lrm/sdk/metadata.hpp"
 #include "lrm/sdk/types.hpp"
 
@@ -36,79 +37,18 @@ class Error : public std::runtime_error {
   std::string code_;
 };
 
+// The records are the protocol's (lrm/protocol/records.hpp), defined once for
+// the client, lrmd and lrmctl.
 /** @brief An event from the daemon: `exec` (an op result), `register` or `unregister`. */
-struct Event {
-  std::string type;
-  std::string id;
-  std::string name;
-  std::string agent;
-  // exec events only:
-  std::string action;
-  std::uint64_t interval_ms = 0;
-  sdk::CallId call_id = 0;
-  int rc = 0;
-  sdk::ExecStatus status = sdk::ExecStatus::Pending;
-  std::string exit_reason;
-  std::string output;
-  std::uint64_t exec_ms = 0;
-  std::uint64_t queue_ms = 0;
-  std::int64_t t_run = 0;
-  bool deleted = false;
-};
-
+using Event = protocol::Event;
 /** @brief A queued, delayed or recurring op as shown by info/list. */
-struct OpInfo {
-  std::string action;
-  std::uint64_t interval_ms = 0;
-  sdk::CallId call_id = 0;
-  std::uint64_t timeout_ms = 0;
-};
-
+using OpInfo = protocol::Op;
 /** @brief Everything the daemon knows about one instance. */
-struct InstanceInfo {
-  std::string id;
-  std::string name;
-  sdk::AgentSpec agent;
-  sdk::Params params;
-  bool busy = false;
-  std::vector<OpInfo> pending;
-  std::vector<OpInfo> recurring;
-  std::vector<Event> last;  ///< latest result per (action, interval), oldest first
-};
-
-struct PingInfo {
-  std::string version;
-  int protocol = 0;
-  std::uint64_t uptime_s = 0;
-  std::string boot_id;
-  std::uint64_t restored = 0;   ///< instances restored from the state directory at start
-  std::uint64_t instances = 0;  ///< registered now
-  std::uint64_t in_flight = 0;  ///< operations running now
-};
-
-struct RegisterRequest {
-  std::string id;
-  std::string name;  ///< empty: the id
-  std::string agent;
-  sdk::Params params;
-  bool drop_recurring = false;
-};
-
-struct ExecRequest {
-  std::string id;
-  std::string action;
-  std::uint64_t interval_ms = 0;
-  std::uint64_t timeout_ms = 20000;
-  std::uint64_t start_delay_ms = 0;
-  sdk::Params params;
-  bool changes_only = false;
-  bool originator_only = false;
-};
-
-struct SubscribeRequest {
-  std::vector<std::string> instances;  ///< empty: all
-  bool failures_only = false;
-};
+using InstanceInfo = protocol::Instance;
+using PingInfo = protocol::PingInfo;
+using RegisterRequest = protocol::RegisterRequest;
+using ExecRequest = protocol::ExecRequest;
+using SubscribeRequest = protocol::SubscribeRequest;
 
 /**
  * @brief Socket path used when none is given: `$LRM_SOCKET`, else
@@ -210,9 +150,6 @@ class Client {
    * @throws Error `timeout` or `disconnected`.
    */
   Event waitForResult(sdk::CallId call_id, Millis timeout);
-
-  /** @brief Send one raw payload as a frame (protocol tests and tools only). */
-  void sendRawForTest(const std::string& bytes);
 
  private:
   class Impl;
