@@ -22,9 +22,9 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <cstring>
 
+#include "agent_host_protocol.hpp"
 #include "lrm/sdk/agent.hpp"
 #include "lrm/sdk/plugin.hpp"
 #include "script_class.hpp"
@@ -264,20 +264,13 @@ class NativeClass final : public sdk::ResourceClass {
            std::to_string(agents_.size()) + " loaded from the agent dirs)";
   }
 
-  // isolation=process: the action runs in lrm-agent-host, which prints
-  // "lrm-result <status> <rc> <reason>" as its last line.
+  // isolation=process: the action runs in lrm-agent-host, which prints its
+  // result line last (agent_host_protocol.hpp).
   void isolated(const sdk::Operation& op, const std::string& library, sdk::CompletionCallback done) {
     sdk::SpawnRequest request;
     request.argv = {agent_host_, library, op.action};
     request.env = host_->baseEnvironment();
-    request.env.push_back("LRM_INSTANCE_ID=" + op.instance_id);
-    request.env.push_back("LRM_INSTANCE_NAME=" + op.instance_name);
-    request.env.push_back("LRM_PROVIDER=" + op.agent.provider);
-    request.env.push_back("LRM_TYPE=" + op.agent.type);
-    request.env.push_back("LRM_CALL_ID=" + std::to_string(op.call_id));
-    request.env.push_back("LRM_INTERVAL_MS=" + std::to_string(op.interval_ms));
-    request.env.push_back("LRM_TIMEOUT_MS=" + std::to_string(op.timeout_ms));
-    for (const auto& [name, value] : op.params) request.env.push_back("LRM_PARAM_" + name + "=" + value);
+    for (auto& entry : operationEnvironment(op)) request.env.push_back(std::move(entry));
     request.timeout_ms = op.timeout_ms;
     request.context = op.context();
     // 0: the Host could not spawn; the completion still comes, as SpawnFailed.
@@ -310,23 +303,13 @@ class NativeClass final : public sdk::ResourceClass {
       case sdk::SpawnOutcome::Exited:
         break;
     }
-    const auto at = spawned.out.rfind("lrm-result ");
-    if (at == std::string::npos) {
+    if (spawned.out.rfind(kResultPrefix) == std::string::npos) {
       return failure(sdk::ExecStatus::Error, "the agent's process exited with " + std::to_string(spawned.exit_code) +
                                                  " without a result");
     }
-    std::istringstream line(spawned.out.substr(at + 11));
-    std::string status;
-    int rc = sdk::rc::kError;
-    if (!(line >> status >> rc)) {
-      return failure(sdk::ExecStatus::Error, "the agent's process printed a malformed result line");
-    }
-    std::string reason;
-    std::getline(line >> std::ws, reason);
-    sdk::Result result;
-    result.status = sdk::parseExecStatus(status).value_or(sdk::ExecStatus::Error);
-    result.rc = rc;
-    result.exit_reason = reason;
+    std::optional<sdk::Result> parsed = parseResultLine(spawned.out);
+    if (!parsed) return failure(sdk::ExecStatus::Error, "the agent's process printed a malformed result line");
+    sdk::Result result = std::move(*parsed);
     result.output = spawned.err;
     return result;
   }

@@ -4,10 +4,8 @@
 // output), so a crashing or hanging agent takes only this process down.
 //
 //   lrm-agent-host LIBRARY ACTION
-//   environment: LRM_INSTANCE_ID, LRM_INSTANCE_NAME, LRM_PROVIDER, LRM_TYPE,
-//                LRM_CALL_ID, LRM_INTERVAL_MS, LRM_TIMEOUT_MS, LRM_PARAM_<name>
-// The result is the last line of stdout:
-//   lrm-result <status> <rc> <exit reason...>
+// The operation comes in the environment and the result goes out as the last
+// line of stdout, both as plugins/native/agent_host_protocol.hpp defines them.
 // Exit status 0 when that line was written.
 #define BOOST_DLL_USE_STD_FS
 #include <boost/dll/shared_library.hpp>
@@ -17,6 +15,7 @@
 #include <iostream>
 #include <string>
 
+#include "agent_host_protocol.hpp"
 #include "lrm/sdk/agent.hpp"
 
 extern char** environ;
@@ -37,18 +36,13 @@ class Context final : public lrm::sdk::ActionContext {
   std::chrono::steady_clock::time_point deadline_;
 };
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
 // Prints the result line; the exit status says whether it was written.
 int report(lrm::sdk::ExecStatus status, int rc, const std::string& reason) {
-  std::string line = reason;
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  std::cout << "\nlrm-result " << lrm::sdk::toString(status) << " " << rc << " " << line << std::endl;
+  lrm::sdk::Result result;
+  result.status = status;
+  result.rc = rc;
+  result.exit_reason = reason;
+  std::cout << lrm::plugins::native::resultLine(result) << std::endl;
   return std::cout ? 0 : 1;
 }
 
@@ -71,20 +65,7 @@ int main(int argc, char** argv) {
   if (!problem.empty()) {
     return report(lrm::sdk::ExecStatus::Error, lrm::sdk::rc::kError, "incompatible agent library: " + problem);
   }
-  lrm::sdk::Operation op;
-  op.action = argv[2];
-  op.instance_id = env("LRM_INSTANCE_ID");
-  op.instance_name = env("LRM_INSTANCE_NAME");
-  op.agent = {"native", env("LRM_PROVIDER"), env("LRM_TYPE")};
-  op.call_id = std::strtoull(env("LRM_CALL_ID").c_str(), nullptr, 10);
-  op.interval_ms = std::strtoull(env("LRM_INTERVAL_MS").c_str(), nullptr, 10);
-  op.timeout_ms = static_cast<std::uint32_t>(std::strtoul(env("LRM_TIMEOUT_MS").c_str(), nullptr, 10));
-  for (char** entry = environ; *entry; ++entry) {
-    const std::string item = *entry;
-    if (item.rfind("LRM_PARAM_", 0) != 0) continue;
-    const auto eq = item.find('=');
-    op.params[item.substr(10, eq - 10)] = item.substr(eq + 1);
-  }
+  const lrm::sdk::Operation op = lrm::plugins::native::operationFromEnvironment(environ, argv[2]);
   Context context(op.timeout_ms ? std::chrono::steady_clock::now() + std::chrono::milliseconds(op.timeout_ms)
                                 : std::chrono::steady_clock::time_point::max());
   lrm::sdk::Agent* agent = info.create();
