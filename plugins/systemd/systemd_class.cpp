@@ -35,8 +35,7 @@ std::optional<sdk::Result> permanent(const sd_bus_error* error, const std::strin
   if (sd_bus_error_has_name(error, "org.freedesktop.systemd1.NoSuchUnit")) {
     return withStatus(sdk::ExecStatus::NotInstalled, sdk::rc::kNotInstalled, "unit " + unit + " not found");
   }
-  if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED) ||
-      sd_bus_error_has_name(error, "org.freedesktop.systemd1.UnitMasked")) {
+  if (sd_bus_error_has_name(error, SD_BUS_ERROR_ACCESS_DENIED)) {
     return withStatus(sdk::ExecStatus::Error, sdk::rc::kInsufficientPriv, std::string(error->message));
   }
   if (sd_bus_error_has_name(error, SD_BUS_ERROR_INVALID_ARGS) ||
@@ -238,6 +237,7 @@ void SystemdClass::submit(sdk::CallId id) {
         if (sd_bus_message_read(reply, "o", &job) < 0) return recheck(id, std::string("unreadable ") + method + " reply");
         op->submitted = true;
         op->job = job;  // JobRemoved completes it
+        op->last_problem = std::string("its job ") + job + " is still running";
       });
   if (!sent) recheck(id, std::string("cannot call ") + method);
 }
