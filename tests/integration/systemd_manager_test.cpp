@@ -16,12 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#define SKIP_WITHOUT_SYSTEMD()                                         \
-  do {                                                                 \
-    const std::string reason = SystemdManager::skipReason();           \
-    if (!reason.empty()) GTEST_SKIP() << reason;                       \
-  } while (false)
-
 CommandResult managerCall(const SystemdManager& manager, const std::string& method,
                           const std::vector<std::string>& signature_and_args) {
   std::vector<std::string> args = {"call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
@@ -40,7 +34,7 @@ bool reaches(const SystemdManager& manager, const std::string& unit, const std::
 }
 
 TEST(SystemdManager, RunsAUnitThroughAReexecAndLeavesNothingBehind) {
-  SKIP_WITHOUT_SYSTEMD();
+  LRM_SKIP_WITHOUT_SYSTEMD();
   const std::string mounts_before = readFile("/proc/self/mountinfo");
   std::string cgroup;
   std::vector<pid_t> processes;
@@ -70,7 +64,7 @@ TEST(SystemdManager, RunsAUnitThroughAReexecAndLeavesNothingBehind) {
 }
 
 TEST(SystemdManager, FixtureUnitsFailDieAndRestartAsDescribed) {
-  SKIP_WITHOUT_SYSTEMD();
+  LRM_SKIP_WITHOUT_SYSTEMD();
   SystemdManager manager;
   manager.start();
 
@@ -100,7 +94,7 @@ TEST(SystemdManager, FixtureUnitsFailDieAndRestartAsDescribed) {
 }
 
 TEST(SystemdManager, ARestartingUnitIsHeldByADropInThatSurvivesAManagerRestart) {
-  SKIP_WITHOUT_SYSTEMD();
+  LRM_SKIP_WITHOUT_SYSTEMD();
   SystemdManager manager;
   manager.start();
   const std::string unit = "lrm-test-restarts.service";

@@ -113,6 +113,8 @@ std::string computeSkipReason() {
     if (!fs::exists(fs::path(kHostUnitDir) / unit)) return unit + " is not in " + kHostUnitDir;
   }
   if (cgroup2Root().empty()) return "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified";
+  const std::string parent = cgroup2Root() + ownCgroup();
+  if (::access(parent.c_str(), W_OK) != 0) return "cannot create a cgroup in " + parent + ": " + std::strerror(errno);
   return namespaceProbe();
 }
 

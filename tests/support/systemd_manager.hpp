@@ -7,6 +7,7 @@
 // "Testing against a real systemd manager".
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <map>
@@ -14,6 +15,13 @@
 #include <vector>
 
 #include "daemon.hpp"
+
+/** Skip the current test, with SystemdManager::skipReason(), where no manager can be booted. */
+#define LRM_SKIP_WITHOUT_SYSTEMD()                                                  \
+  do {                                                                              \
+    const std::string lrm_skip_reason = ::lrm::test::SystemdManager::skipReason(); \
+    if (!lrm_skip_reason.empty()) GTEST_SKIP() << lrm_skip_reason;                  \
+  } while (false)
 
 namespace lrm::test {
 
