@@ -70,6 +70,7 @@ bool SystemdClass::init(sdk::Host& host, std::string& error) noexcept {
   try {
     host_ = &host;
     dropin_dir_ = host.setting("systemd.dropin-dir", "/run/systemd/system");
+    if (dropin_dir_ == "none") dropin_dir_.clear();
     const char* address = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
     host.log(sdk::LogLevel::Info, {},
              std::string("systemd: system bus ") + (address && *address ? address : "(default)") + ", drop-ins " +

@@ -69,7 +69,7 @@ class SystemdClass final : public sdk::ResourceClass {
 
   sdk::Host* host_ = nullptr;
   std::unique_ptr<Bus> bus_;
-  std::string dropin_dir_;  // empty: no drop-in
+  std::string dropin_dir_;  // empty (the setting "none" or ""): no drop-in
   std::map<sdk::CallId, Op> ops_;
   std::vector<std::string> listing_;  // types(), refreshed from the bus
   std::uint64_t generation_ = 0;      // bumped whenever units may have changed (fingerprint)
