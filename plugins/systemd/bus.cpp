@@ -75,6 +75,7 @@ void Bus::subscribe() {
       return retryLater();
     }
     backoff_ms_ = 0;
+    warned_ = false;
     if (!up_) host_.log(sdk::LogLevel::Info, {}, "systemd: connected to the manager");
     up_ = true;
     events_.up();
@@ -177,8 +178,11 @@ void Bus::refresh() {
   }
 }
 
+// Said once as a warning; while the bus stays away (a machine without a
+// system bus), the retries are logged at debug level only.
 void Bus::lost(const std::string& why) {
-  host_.log(sdk::LogLevel::Warning, {}, "systemd: " + why + "; reconnecting");
+  host_.log(warned_ ? sdk::LogLevel::Debug : sdk::LogLevel::Warning, {}, "systemd: " + why + "; reconnecting");
+  warned_ = true;
   closeBus();
   const bool was_up = up_;
   up_ = false;

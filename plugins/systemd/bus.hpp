@@ -71,6 +71,7 @@ class Bus {
   std::uint64_t retry_timer_ = 0;  // reconnect / re-subscribe back-off
   std::uint32_t backoff_ms_ = 0;
   bool up_ = false;
+  bool warned_ = false;  // the loss was logged as a warning since the manager last answered
 };
 
 }  // namespace lrm::plugins::systemd

@@ -62,7 +62,7 @@ TEST(Daemon, ReplacesStaleSocketAndRefusesToRunTwice) {
 TEST(Daemon, ListsClassesProvidersAndAgents) {
   TestDaemon daemon;
   auto client = daemon.connect();
-  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service"}));
+  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service", "systemd"}));
   const auto providers = client->providers();
   EXPECT_NE(std::find(providers.begin(), providers.end(), "lrmtest"), providers.end());
   EXPECT_EQ(client->providers("Sleeper"), std::vector<std::string>{"lrmtest"});
