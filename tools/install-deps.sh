@@ -2,17 +2,20 @@
 # Installs what lrm needs on Debian 12 / Ubuntu, with apt-get, only when
 # something is missing: to build and run it (./run.sh), and with --tests also
 # what its tests and benchmarks need (./test.sh, bench/run.sh): GoogleTest,
-# clang for the fuzzers, and the real peers of the Pacemaker Remote tests
-# (corosync, pacemaker, pacemaker-dev's liblrmd, iproute2 for namespaces).
+# clang for the fuzzers, the real peers of the Pacemaker Remote tests
+# (corosync, pacemaker, pacemaker-dev's liblrmd, iproute2 for namespaces),
+# and systemd and dbus for the systemd class's tests, which boot a private
+# manager (libsystemd-dev, sd-bus, is needed to build the systemd class).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config
           libpoco-dev libboost-dev libtinyxml2-dev libbz2-dev libgnutls28-dev
-          resource-agents)
+          libsystemd-dev resource-agents)
 if [ "${1:-}" = --tests ]; then
   packages+=(libgtest-dev libgmock-dev googletest
              clang libclang-rt-14-dev
-             corosync pacemaker pacemaker-cli-utils pacemaker-dev iproute2)
+             corosync pacemaker pacemaker-cli-utils pacemaker-dev iproute2
+             systemd dbus)
 fi
 
 missing=()
