@@ -92,6 +92,10 @@ void SystemdClass::execute(const sdk::Operation& op, sdk::CompletionCallback don
   begin(op, std::move(done), false);
 }
 
+bool SystemdClass::carriesOver(const sdk::Operation& op) const noexcept {
+  return op.action == "start" || op.action == "stop";
+}
+
 // The job of a start or stop in flight at the upgrade is still known to
 // systemd: wait for the unit to settle as after its JobRemoved.
 bool SystemdClass::resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept {

@@ -33,6 +33,8 @@ class SystemdClass final : public sdk::ResourceClass {
   bool cancel(sdk::CallId call_id) noexcept override;
   std::string fingerprint(const sdk::AgentSpec& agent) noexcept override;
   bool resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override;
+  /** A start or stop is a job of systemd's: it survives lrmd's re-execution. */
+  bool carriesOver(const sdk::Operation& op) const noexcept override;
 
  private:
   /** One operation in flight, from execute() to its one completion. */

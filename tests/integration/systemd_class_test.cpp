@@ -238,6 +238,36 @@ TEST_F(SystemdClass, LostBusIsReestablished) {
   EXPECT_THAT(daemon_->log(), HasSubstr("reconnecting"));
 }
 
+// Upgrade in place with a start in flight: its job is systemd's, so the old
+// image does not wait for it and the new one completes it (resume()).
+TEST_F(SystemdClass, StartInFlightIsTakenOverByAnUpgrade) {
+  manager_.addUnit("lrm-test-slow-start.service",
+                   "[Unit]\nDescription=lrm test: slow to start\n[Service]\n"
+                   "ExecStartPre=/bin/sleep 3\nExecStart=/bin/sleep infinity\n");
+  manager_.reload();
+  client_->registerInstance(registration("slow", "systemd:lrm-test-slow-start"));
+  const auto start = client_->exec(operation("slow", "start"));
+  ASSERT_TRUE(waitUntil(
+      [&] { return manager_.unitProperty("lrm-test-slow-start.service", "ActiveState") == "activating"; }));
+  const std::string boot = client_->ping().boot_id;
+  daemon_->connect("upgrader")->upgrade();
+  ASSERT_TRUE(waitUntil([&] {
+    try {
+      return daemon_->connect("probe")->ping().boot_id != boot;
+    } catch (const client::Error&) {
+      return false;
+    }
+  }));
+  const Event started = client_->waitForResult(start, kPatience);
+  EXPECT_EQ(started.status, ExecStatus::Done) << started.exit_reason;
+  EXPECT_EQ(started.rc, sdk::rc::kOk);
+  EXPECT_EQ(manager_.unitProperty("lrm-test-slow-start.service", "ActiveState"), "active");
+  const std::string log = daemon_->log();
+  EXPECT_THAT(log, HasSubstr("1 operation(s) in flight, 0 of them to wait for"));
+  EXPECT_THAT(log, HasSubstr("carried over the upgrade"));
+  EXPECT_EQ(run("slow", "stop").rc, sdk::rc::kOk);
+}
+
 TEST_F(SystemdClass, AgentsListServicesAndMetadataDescribesThem) {
   std::vector<std::string> agents;
   EXPECT_TRUE(waitUntil([&] {
