@@ -6,7 +6,6 @@
 #include <memory>
 #include <set>
 
-#include "lrm/sdk/plugin.hpp"
 #include "systemd_class.hpp"
 
 namespace lrm::plugins::systemd {
@@ -120,5 +119,3 @@ void SystemdClass::metadata(const sdk::AgentSpec& agent, sdk::MetadataCallback d
 }
 
 }  // namespace lrm::plugins::systemd
-
-LRM_PLUGIN(lrm::plugins::systemd::SystemdClass, "systemd", "1.0");

@@ -34,9 +34,9 @@ class SystemdClass : public ::testing::Test {
   // What the daemon's systemd.dropin-dir says.
   virtual std::string dropInSetting() const { return manager_.unitDir(); }
 
-  std::unique_ptr<TestDaemon> startDaemon(const std::string& dropin_dir) {
+  std::unique_ptr<TestDaemon> startDaemon(const std::string& dropin_dir, const std::string& more_settings = {}) {
     const std::string config = config_.file("lrmd-" + std::to_string(++configs_) + ".properties");
-    std::ofstream(config) << "systemd.dropin-dir = " << dropin_dir << "\n";
+    std::ofstream(config) << "systemd.dropin-dir = " << dropin_dir << "\n" << more_settings;
     DaemonOptions options;
     options.env["DBUS_SYSTEM_BUS_ADDRESS"] = manager_.busAddress();
     options.extra_args = {"--config=" + config};
@@ -236,6 +236,23 @@ TEST_F(SystemdClass, LostBusIsReestablished) {
   EXPECT_EQ(run("long", "start").rc, sdk::rc::kOk);
   EXPECT_EQ(run("long", "monitor").rc, sdk::rc::kOk);
   EXPECT_THAT(daemon_->log(), HasSubstr("reconnecting"));
+}
+
+// service:NAME is the systemd unit where systemd is PID 1; service.backend
+// stands in for that here, where it is not: the decision is logged.
+TEST_F(SystemdClass, ServiceRunsTheUnitWhereSystemdIsChosen) {
+  EXPECT_THAT(daemon_->log(), HasSubstr("service:NAME runs the LSB init script NAME")) << "systemd is not PID 1 here";
+  client_.reset();
+  daemon_ = startDaemon(manager_.unitDir(), "service.backend = systemd\n");
+  client_ = daemon_->connect();
+  EXPECT_THAT(daemon_->log(), HasSubstr("service.backend is systemd: service:NAME runs the systemd unit NAME.service"));
+  client_->registerInstance(registration("svc", "service:lrm-test-long"));
+  EXPECT_EQ(run("svc", "start").rc, sdk::rc::kOk);
+  EXPECT_EQ(manager_.unitProperty("lrm-test-long.service", "ActiveState"), "active");
+  EXPECT_EQ(run("svc", "monitor").rc, sdk::rc::kOk);
+  EXPECT_EQ(run("svc", "stop").rc, sdk::rc::kOk);
+  client_->registerInstance(registration("none", "service:lrm-test-no-such-unit"));
+  EXPECT_EQ(run("none", "start").status, ExecStatus::NotInstalled);
 }
 
 // Upgrade in place with a start in flight: its job is systemd's, so the old
