@@ -145,11 +145,14 @@ bool Bus::getString(const std::string& path, const std::string& interface, const
 }
 
 void Bus::onReady(std::uint32_t ready) {
+  int r = 0;
+  processing_ = true;
   for (int i = 0; i < kProcessBatch; ++i) {
-    const int r = sd_bus_process(bus_, nullptr);
-    if (r < 0) return lost("the system bus connection failed: " + errorText(r));
-    if (r == 0) break;
+    r = sd_bus_process(bus_, nullptr);
+    if (r <= 0) break;
   }
+  processing_ = false;
+  if (r < 0) return lost("the system bus connection failed: " + errorText(r));
   if ((ready & sdk::Host::kHangUp) != 0) return lost("the system bus hung up");
   refresh();
 }
@@ -158,7 +161,9 @@ void Bus::onReady(std::uint32_t ready) {
 void Bus::refresh() {
   if (!bus_) return;
   const int wanted = sd_bus_get_events(bus_);
-  if (wanted < 0) return lost("the system bus connection is closed");
+  // Inside sd_bus_process (a handler making a call) the bus must not be
+  // freed: onReady() sees the failure once sd_bus_process returns.
+  if (wanted < 0) return processing_ ? void() : lost("the system bus connection is closed");
   const std::uint32_t events = ((wanted & POLLIN) ? sdk::Host::kReadable : 0u) |
                                ((wanted & POLLOUT) ? sdk::Host::kWritable : 0u);
   if (events != watched_events_) {

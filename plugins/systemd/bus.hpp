@@ -71,7 +71,8 @@ class Bus {
   std::uint64_t retry_timer_ = 0;  // reconnect / re-subscribe back-off
   std::uint32_t backoff_ms_ = 0;
   bool up_ = false;
-  bool warned_ = false;  // the loss was logged as a warning since the manager last answered
+  bool warned_ = false;
+  bool processing_ = false;  // inside sd_bus_process: handlers run  // the loss was logged as a warning since the manager last answered
 };
 
 }  // namespace lrm::plugins::systemd

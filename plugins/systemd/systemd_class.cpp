@@ -88,6 +88,14 @@ bool SystemdClass::init(sdk::Host& host, std::string& error) noexcept {
   }
 }
 
+// Nothing of ours may fire after the class is gone.
+SystemdClass::~SystemdClass() {
+  for (const auto& [id, op] : ops_) {
+    host_->stopTimer(op.deadline_timer);
+    host_->stopTimer(op.recheck_timer);
+  }
+}
+
 void SystemdClass::execute(const sdk::Operation& op, sdk::CompletionCallback done) noexcept {
   begin(op, std::move(done), false);
 }

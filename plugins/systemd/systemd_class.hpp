@@ -23,6 +23,7 @@ namespace lrm::plugins::systemd {
 
 class SystemdClass final : public sdk::ResourceClass {
  public:
+  ~SystemdClass() override;
   std::string name() const noexcept override { return "systemd"; }
   bool requiresProvider() const noexcept override { return false; }
   bool init(sdk::Host& host, std::string& error) noexcept override;
