@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -51,17 +52,19 @@ std::string dropInPath(const std::string& dir, const std::string& unit) {
   return dir + "/" + unit + ".d/" + kDropInName;
 }
 
-// On a worker: the drop-in in place; true when the file changed (a reload is due).
+// On a worker: the drop-in in place; true when it replaced other content (a
+// reload is due even if systemd has loaded a file of that name).
 bool writeDropIn(const std::string& path) {
   namespace fs = std::filesystem;
   std::ifstream in(path, std::ios::binary);
   const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in && old == dropInText()) return false;
+  const bool replaced = static_cast<bool>(in);
   fs::create_directories(fs::path(path).parent_path());
   const std::string temporary = path + ".tmp";
   std::ofstream(temporary, std::ios::binary | std::ios::trunc) << dropInText();
   fs::rename(temporary, path);
-  return true;
+  return replaced;
 }
 
 }  // namespace
@@ -147,6 +150,10 @@ void SystemdClass::check(sdk::CallId id) {
     op.last_problem = "the systemd manager is not connected";
     return;  // onUp() checks again
   }
+  // Written before LoadUnit: a unit systemd had unloaded loads with it.
+  if (op.op.action == "start" && !op.submitted && !dropin_dir_.empty() && !op.dropin_tried) {
+    return ensureDropIn(id);
+  }
   const std::string unit = op.unit;
   const bool sent = bus_->call(
       kManagerPath, kManager, "LoadUnit", [&](sd_bus_message* m) { return sd_bus_message_append(m, "s", unit.c_str()); },
@@ -155,6 +162,7 @@ void SystemdClass::check(sdk::CallId id) {
         const char* path = nullptr;
         if (error) return failed(id, error, "LoadUnit");
         if (sd_bus_message_read(reply, "o", &path) < 0) return recheck(id, "unreadable LoadUnit reply");
+        ops_.at(id).path = path;
         readState(id, attempt, path);
       });
   if (!sent) recheck(id, "cannot call LoadUnit");
@@ -198,12 +206,13 @@ void SystemdClass::decide(sdk::CallId id) {
     return finish(id, *result);
   }
   if (!op.job.empty()) return;  // waiting for JobRemoved
-  if (op.op.action == "start" && !dropin_dir_.empty()) return ensureDropIn(id);
+  if (op.op.action == "start" && !dropin_dir_.empty()) return reloadUnlessLoaded(id, op.attempt, op.dropin_replaced);
   submit(id);
 }
 
-// Before a start: the drop-in in place (on a worker: file I/O), and the
-// manager reloaded when it changed, so that the start already obeys it.
+// Before a start: the drop-in in place (on a worker: file I/O); the unit is
+// then looked at, and the manager reloaded unless it has loaded that very
+// file, so that the start already obeys it.
 void SystemdClass::ensureDropIn(sdk::CallId id) {
   Op& op = ops_.at(id);
   const std::uint64_t attempt = op.attempt;
@@ -220,18 +229,54 @@ void SystemdClass::ensureDropIn(sdk::CallId id) {
       [this, id, attempt, path, outcome] {
         Op* op = current(id, attempt);
         if (!op) return;
-        if (!outcome->second.empty()) {
+        op->dropin_tried = true;
+        op->dropin_written = outcome->second.empty();  // else no reload for it; the start goes on
+        op->dropin_replaced = outcome->first;
+        if (!op->dropin_written) {
           host_->log(sdk::LogLevel::Warning, op->op.context(), "cannot write " + path + ": " + outcome->second);
         }
-        if (!outcome->first) return submit(id);
-        const bool sent = bus_->call(kManagerPath, kManager, "Reload", nullptr,
-                                     [this, id, attempt](sd_bus_message*, const sd_bus_error* error) {
-                                       if (!current(id, attempt)) return;
-                                       if (error) return failed(id, error, "Reload");
-                                       submit(id);
-                                     });
-        if (!sent) recheck(id, "cannot call Reload");
+        check(id);
       });
+}
+
+// A Reload costs the manager 40-75 ms: skipped when the unit's DropInPaths
+// already has the file (loaded with it, or it was removed at a stop and
+// written again since) and it did not replace other content.
+void SystemdClass::reloadUnlessLoaded(sdk::CallId id, std::uint64_t attempt, bool changed) {
+  if (!ops_.at(id).dropin_written) return submit(id);
+  const std::string tail = "/" + ops_.at(id).unit + ".d/" + kDropInName;
+  auto reload = [this, id, attempt] {
+    const bool sent = bus_->call(kManagerPath, kManager, "Reload", nullptr,
+                                 [this, id, attempt](sd_bus_message*, const sd_bus_error* error) {
+                                   if (!current(id, attempt)) return;
+                                   if (error) return failed(id, error, "Reload");
+                                   ops_.at(id).dropin_replaced = false;
+                                   submit(id);
+                                 });
+    if (!sent) recheck(id, "cannot call Reload");
+  };
+  if (changed) return reload();
+  const bool sent = bus_->call(
+      ops_.at(id).path, "org.freedesktop.DBus.Properties", "Get",
+      [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", kUnit, "DropInPaths"); },
+      [this, id, attempt, tail, reload](sd_bus_message* reply, const sd_bus_error* error) {
+        if (!current(id, attempt)) return;
+        char** paths = nullptr;
+        bool loaded = false;
+        if (!error && sd_bus_message_enter_container(reply, 'v', "as") >= 0 &&
+            sd_bus_message_read_strv(reply, &paths) >= 0) {
+          for (char** p = paths; p && *p; ++p) {
+            const std::string loaded_path = *p;
+            loaded = loaded || (loaded_path.size() >= tail.size() &&
+                                loaded_path.compare(loaded_path.size() - tail.size(), tail.size(), tail) == 0);
+            std::free(*p);
+          }
+        }
+        std::free(paths);
+        if (loaded) return submit(id);
+        reload();
+      });
+  if (!sent) recheck(id, "cannot read DropInPaths");
 }
 
 void SystemdClass::submit(sdk::CallId id) {

@@ -43,6 +43,10 @@ class SystemdClass final : public sdk::ResourceClass {
     sdk::Operation op;
     sdk::CompletionCallback done;
     std::string unit;
+    std::string path;       // the unit's object path, from LoadUnit
+    bool dropin_tried = false;     // start: the drop-in was written, or that failed
+    bool dropin_written = false;   // ... it is on disk
+    bool dropin_replaced = false;  // ... replacing other content: reload whatever systemd has loaded
     std::string job;        // the job of StartUnit/StopUnit while it runs
     bool submitted = false;  // the job was accepted (or, after resume, is known to systemd)
     UnitState state;
@@ -60,6 +64,7 @@ class SystemdClass final : public sdk::ResourceClass {
   void decide(sdk::CallId id);
   void submit(sdk::CallId id);
   void ensureDropIn(sdk::CallId id);
+  void reloadUnlessLoaded(sdk::CallId id, std::uint64_t attempt, bool changed);
   void recheck(sdk::CallId id, const std::string& problem);
   void failed(sdk::CallId id, const sd_bus_error* error, const std::string& what);
   void finish(sdk::CallId id, sdk::Result result);

@@ -157,6 +157,17 @@ TEST_F(SystemdClass, DropInStopsASelfRestartingUnitFromComingBack) {
   EXPECT_EQ(manager_.unitProperty("lrm-test-restarts.service", "NRestarts", "Service"), "0");
 }
 
+// A unit systemd already has loaded (started behind lrm's back) gets the
+// drop-in through a reload before lrm's start.
+TEST_F(SystemdClass, DropInReachesAUnitTheManagerHasLoaded) {
+  ASSERT_EQ(manager_.systemctl({"start", "lrm-test-restarts.service"}).exit_code, 0);
+  client_->registerInstance(registration("again", "systemd:lrm-test-restarts"));
+  ASSERT_EQ(run("again", "start").rc, sdk::rc::kOk);
+  EXPECT_EQ(manager_.unitProperty("lrm-test-restarts.service", "Restart", "Service"), "no");
+  crash("lrm-test-restarts.service");
+  EXPECT_TRUE(waitUntil([&] { return run("again", "monitor").rc == sdk::rc::kNotRunning; }));
+}
+
 // Without the drop-in (systemd.dropin-dir = none), systemd restarts the unit
 // behind lrm's back: what the drop-in is for.
 class SystemdClassWithoutDropIn : public SystemdClass {
