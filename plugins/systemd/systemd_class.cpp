@@ -130,7 +130,10 @@ void SystemdClass::begin(const sdk::Operation& op, sdk::CompletionCallback done,
     if (op.timeout_ms != 0) entry.deadline_timer = host_->startTimer(op.timeout_ms, [this, id] { timedOut(id); });
     check(id);
   } catch (const std::exception& e) {
-    host_->post([done, reason = std::string(e.what())] { done(withStatus(sdk::ExecStatus::Error, 1, reason)); });
+    const sdk::Result failure = withStatus(sdk::ExecStatus::Error, sdk::rc::kError, e.what());
+    const auto it = ops_.find(op.call_id);
+    if (it != ops_.end() && it->second.done) return finish(op.call_id, failure);  // done was moved there
+    host_->post([done, failure] { done(failure); });
   }
 }
 
@@ -187,7 +190,7 @@ void SystemdClass::readState(sdk::CallId id, std::uint64_t attempt, const std::s
 
 // systemd's reason for a failure is the service's Result (exit-code, signal, timeout, ...).
 void SystemdClass::readResult(sdk::CallId id, std::uint64_t attempt, const std::string& path) {
-  if (ops_.at(id).unit.find(".service") == std::string::npos) return decide(id);
+  if (!listedType(ops_.at(id).unit)) return decide(id);  // not a service: no Result
   bus_->getString(path, kService, "Result", [this, id, attempt](const std::string& result, const sd_bus_error*) {
     Op* op = current(id, attempt);
     if (!op) return;
@@ -202,7 +205,11 @@ void SystemdClass::decide(sdk::CallId id) {
   if (op.state.load == "not-found" || !job_action || op.submitted) {
     auto result = verdict(op.op.action, op.unit, op.state);
     if (!result) return recheck(id, "unit " + op.unit + " is " + op.state.active);
-    if (op.op.action == "stop" && result->status == sdk::ExecStatus::Done) return finishStop(id, *result);
+    const bool stopped = op.op.action == "stop" && result->status == sdk::ExecStatus::Done;
+    // A start of an unknown unit leaves no drop-in behind either.
+    if (stopped || (op.dropin_written && result->status == sdk::ExecStatus::NotInstalled)) {
+      return finishRemovingDropIn(id, *result);
+    }
     return finish(id, *result);
   }
   if (!op.job.empty()) return;  // waiting for JobRemoved
@@ -346,7 +353,7 @@ bool SystemdClass::cancel(sdk::CallId call_id) noexcept {
 }
 
 // A successful stop removes the drop-in: the SDK has no unregister hook.
-void SystemdClass::finishStop(sdk::CallId id, sdk::Result result) {
+void SystemdClass::finishRemovingDropIn(sdk::CallId id, sdk::Result result) {
   if (dropin_dir_.empty()) return finish(id, std::move(result));
   const std::uint64_t attempt = ops_.at(id).attempt;
   const std::string path = dropInPath(dropin_dir_, ops_.at(id).unit);

@@ -68,7 +68,7 @@ class SystemdClass final : public sdk::ResourceClass {
   void recheck(sdk::CallId id, const std::string& problem);
   void failed(sdk::CallId id, const sd_bus_error* error, const std::string& what);
   void finish(sdk::CallId id, sdk::Result result);
-  void finishStop(sdk::CallId id, sdk::Result result);
+  void finishRemovingDropIn(sdk::CallId id, sdk::Result result);
   void timedOut(sdk::CallId id);
   Op* current(sdk::CallId id, std::uint64_t attempt);
   void onUp();

@@ -126,6 +126,7 @@ TEST_F(SystemdClass, UnknownUnitIsNotInstalled) {
     EXPECT_EQ(event.rc, sdk::rc::kNotInstalled) << action;
     EXPECT_EQ(event.exit_reason, "unit lrm-test-no-such-unit.service not found") << action;
   }
+  EXPECT_FALSE(std::filesystem::exists(manager_.unitDir() + "/lrm-test-no-such-unit.service.d")) << "no drop-in left";
 }
 
 TEST_F(SystemdClass, StopThatOutlastsItsTimeoutTimesOutAndTheMonitorStaysPending) {
