@@ -115,9 +115,9 @@ systemctl_loop() {
       n, ns / 1e6, 3 * n / (ns / 1e9) }'
 }
 
-# A field of a JSON line ("" when absent).
+# A field of a JSON line, string or number ("" when absent).
 field() {
-  sed -nE "s/.*\"$2\":\"?([^,\"}]*).*/\1/p" <<<"$1"
+  sed -nE -e "s/.*\"$2\":\"([^\"]*)\".*/\1/p" -e t -e "s/.*\"$2\":([^,}]*).*/\1/p" <<<"$1"
 }
 
 # One table row; lrm's rows with their throughput over the systemctl loop's.
