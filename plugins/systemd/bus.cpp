@@ -97,6 +97,7 @@ int Bus::onSignal(sd_bus_message* message, void* userdata, sd_bus_error*) {
       self.up_ = false;
       self.events_.down();
     } else {
+      self.host_.log(sdk::LogLevel::Info, {}, "systemd: the manager's bus name has a new owner; subscribing again");
       self.subscribe();
     }
   } else {

@@ -77,6 +77,8 @@ TEST(SystemdManager, FixtureUnitsFailDieAndRestartAsDescribed) {
   startUnit(manager, "lrm-test-dies.service");
   EXPECT_TRUE(reaches(manager, "lrm-test-dies.service", "failed"));
   EXPECT_EQ(manager.unitProperty("lrm-test-dies.service", "Result", "Service"), "exit-code");
+  EXPECT_EQ(managerCall(manager, "ResetFailedUnit", {"s", "lrm-test-dies.service"}).exit_code, 0);
+  EXPECT_EQ(manager.unitProperty("lrm-test-dies.service", "ActiveState"), "inactive");
 
   startUnit(manager, "lrm-test-instance@one.service");
   EXPECT_TRUE(reaches(manager, "lrm-test-instance@one.service", "active"));

@@ -1,7 +1,7 @@
 // A real systemd manager for tests (see systemd_manager.hpp). The test forks
 // a child that moves itself into a fresh cgroup and execs `unshare`, whose
-// child (PID 1 of the new pid namespace) prepares its mounts with a small
-// shell script and execs systemd. Everything the manager writes stays in its
+// child (PID 1 of the new pid namespace) runs systemd_pid1.sh: its units,
+// its mounts, then exec of systemd. Everything the manager writes stays in its
 // namespaces or in the fixture's temporary directory.
 #include "systemd_manager.hpp"
 
@@ -37,35 +37,8 @@ constexpr const char* kSystemctl = "/usr/bin/systemctl";
 constexpr const char* kJournalctl = "/usr/bin/journalctl";
 constexpr const char* kUnshare = "/usr/bin/unshare";
 constexpr const char* kNsenter = "/usr/bin/nsenter";
-constexpr const char* kHostUnitDir = "/lib/systemd/system";
-constexpr const char* kBootTarget = "lrm-test.target";
-
-// Copied from the host: enough for basic.target, the system bus, journald and
-// Manager.Exit, and nothing that would start one of the host's services.
-const std::vector<std::string> kHostUnits = {
-    "basic.target", "sysinit.target", "sockets.target", "paths.target", "slices.target",
-    "timers.target", "shutdown.target", "final.target", "exit.target", "halt.target",
-    "poweroff.target", "reboot.target", "umount.target", "dbus.socket", "dbus.service",
-    "systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket",
-    "systemd-journald-audit.socket", "systemd-exit.service", "systemd-halt.service",
-    "systemd-poweroff.service"};
-
-// PID 1 of the new namespaces, before it becomes systemd: a tmpfs on /run
-// whose unit and bus directories are the fixture's (so that they outlive a
-// restart and are reachable from the host), a volatile journal, a cgroup2
-// view rooted at its own cgroup, and a unit path of its own directories only
-// (no trailing ':', which would add the host's).
-constexpr const char* kInnerScript = R"(set -e
-mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/systemd/system /run/dbus /run/systemd/journald.conf.d
-mount --bind "$1/run-units" /run/systemd/system
-mount --bind "$1/run-dbus" /run/dbus
-printf '[Journal]\nStorage=volatile\n' >/run/systemd/journald.conf.d/lrm-test.conf
-umount -l /sys/fs/cgroup
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-export container=lrm-test SYSTEMD_UNIT_PATH="/run/systemd/system:$1/units"
-exec "$2" --system --unit="$3" --log-target=journal --show-status=no
-)";
+// The recipe itself (mounts, units, exec of systemd), shared with bench/systemd.sh.
+constexpr const char* kPid1Script = LRM_TEST_SYSTEMD_PID1;
 
 bool isCgroup2(const std::string& path) {
   struct statfs info{};
@@ -109,9 +82,7 @@ std::string computeSkipReason() {
   for (const char* binary : {kSystemd, kDbusDaemon, kBusctl, kSystemctl, kUnshare, kNsenter}) {
     if (::access(binary, X_OK) != 0) return std::string(binary) + " is missing (packages systemd, dbus)";
   }
-  for (const auto& unit : kHostUnits) {
-    if (!fs::exists(fs::path(kHostUnitDir) / unit)) return unit + " is not in " + kHostUnitDir;
-  }
+  if (!fs::exists("/lib/systemd/system/dbus.service")) return "dbus.service is missing (package dbus)";
   if (cgroup2Root().empty()) return "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified";
   const std::string parent = cgroup2Root() + ownCgroup();
   if (::access(parent.c_str(), W_OK) != 0) return "cannot create a cgroup in " + parent + ": " + std::strerror(errno);
@@ -194,13 +165,6 @@ void SystemdManager::addUnit(const std::string& name, const std::string& text) {
 
 void SystemdManager::start(const Units& units) {
   if (unshare_pid_ > 0) throw std::logic_error("the systemd manager is already running");
-  for (const auto& unit : kHostUnits) {
-    fs::copy_file(fs::path(kHostUnitDir) / unit, dir_.file("units/" + unit), fs::copy_options::overwrite_existing);
-  }
-  for (const auto& entry : fs::directory_iterator(std::string(LRM_TEST_FIXTURES_DIR) + "/systemd")) {
-    fs::copy_file(entry.path(), dir_.file("units/" + entry.path().filename().string()),
-                  fs::copy_options::overwrite_existing);
-  }
   for (const auto& [name, text] : units) addUnit(name, text);
   static std::atomic<int> instances{0};
   cgroup_ = cgroup2Root() + ownCgroup() + "/lrm-test-systemd-" + std::to_string(::getpid()) + "-" +
@@ -217,8 +181,8 @@ void SystemdManager::launch() {
   const std::string procs = cgroup_ + "/cgroup.procs";
   std::vector<std::string> argv = {kUnshare, "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
                                    "--uts", "--ipc", "--cgroup", "--propagation", "private",
-                                   "/bin/sh", "-c", kInnerScript, "lrm-test-systemd",
-                                   dir_.path(), kSystemd, kBootTarget};
+                                   "/bin/sh", kPid1Script, dir_.path(),
+                                   std::string(LRM_TEST_FIXTURES_DIR) + "/systemd"};
   std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
   auto args = pointers(argv);
   auto envp = pointers(env);
