@@ -56,7 +56,8 @@ void Bus::connect() {
   watch_ = host_.watch(sd_bus_get_fd(bus_), sdk::Host::kReadable, [this](std::uint32_t ready) { onReady(ready); });
   if (watch_ == 0) return lost("cannot watch the system bus connection");
   watched_events_ = sdk::Host::kReadable;
-  const char* signals[] = {"JobRemoved", "UnitNew", "UnitRemoved", "UnitFilesChanged", "Reloading"};
+  // Not UnitNew/UnitRemoved: every LoadUnit of an unloaded unit sends them.
+  const char* signals[] = {"JobRemoved", "UnitFilesChanged", "Reloading"};
   for (const char* member : signals) {
     sd_bus_match_signal_async(bus_, nullptr, kSystemd, kManagerPath, kManager, member, onSignal, nullptr, this);
   }

@@ -29,7 +29,7 @@ class Bus {
     std::function<void()> up;    ///< the manager answers (again): re-check what was waited for
     std::function<void()> down;  ///< the connection or the manager is gone
     std::function<void(const std::string& job, const std::string& result)> job_removed;
-    std::function<void()> units_changed;  ///< a reload, unit files changed, units appeared or went
+    std::function<void()> units_changed;  ///< a reload, or unit files changed
   };
 
   Bus(sdk::Host& host, Events events) : host_(host), events_(std::move(events)) {}

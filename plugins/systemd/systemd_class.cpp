@@ -82,7 +82,7 @@ bool SystemdClass::init(sdk::Host& host, std::string& error) noexcept {
                                                    [this](const std::string& job, const std::string& result) {
                                                      onJobRemoved(job, result);
                                                    },
-                                                   [this] { refreshListing(); }});
+                                                   [this] { unitsChanged(); }});
     bus_->start();
     return true;
   } catch (const std::exception& e) {
@@ -93,6 +93,7 @@ bool SystemdClass::init(sdk::Host& host, std::string& error) noexcept {
 
 // Nothing of ours may fire after the class is gone.
 SystemdClass::~SystemdClass() {
+  host_->stopTimer(listing_timer_);
   for (const auto& [id, op] : ops_) {
     host_->stopTimer(op.deadline_timer);
     host_->stopTimer(op.recheck_timer);

@@ -73,6 +73,7 @@ class SystemdClass final : public sdk::ResourceClass {
   Op* current(sdk::CallId id, std::uint64_t attempt);
   void onUp();
   void onJobRemoved(const std::string& job, const std::string& result);
+  void unitsChanged();
   void refreshListing();
 
   sdk::Host* host_ = nullptr;
@@ -83,6 +84,7 @@ class SystemdClass final : public sdk::ResourceClass {
   std::uint64_t generation_ = 0;      // bumped whenever units may have changed (fingerprint)
   bool listing_in_flight_ = false;
   bool listing_stale_ = false;
+  std::uint64_t listing_timer_ = 0;  // a refresh after a burst of changes
 };
 
 }  // namespace lrm::plugins::systemd

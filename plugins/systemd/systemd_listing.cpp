@@ -1,8 +1,8 @@
 // The systemd class's listing and metadata: `agents systemd` and synthesized
 // metadata, both from the manager (see systemd_class.hpp). types() must
 // answer at once and never block, so the listing is kept from the bus —
-// fetched when connected and again whenever the manager says units or unit
-// files changed — and types() returns the latest one.
+// fetched when connected and again shortly after the manager reloads or says
+// unit files changed — and types() returns the latest one.
 #include <memory>
 #include <set>
 
@@ -13,6 +13,7 @@ namespace {
 
 constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
 constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+constexpr std::uint32_t kListingDelayMs = 500;
 
 // Each listed service's type, from ListUnits' a(ssssssouso) or ListUnitFiles' a(ss).
 void collect(sd_bus_message* reply, const char* row, std::set<std::string>& types) {
@@ -37,9 +38,20 @@ std::vector<std::string> SystemdClass::types(const std::string& provider) noexce
   return provider.empty() ? listing_ : std::vector<std::string>{};
 }
 
+// A reload sends Reloading twice, and starts of many units may each reload:
+// one listing for a burst of changes, half a second after the first (its
+// cost grows with the number of units).
+void SystemdClass::unitsChanged() {
+  ++generation_;
+  if (listing_timer_ != 0) return;
+  listing_timer_ = host_->startTimer(kListingDelayMs, [this] {
+    listing_timer_ = 0;
+    refreshListing();
+  });
+}
+
 // One listing at a time; a change meanwhile asks for another at its end.
 void SystemdClass::refreshListing() {
-  ++generation_;
   if (listing_in_flight_) {
     listing_stale_ = true;
     return;
