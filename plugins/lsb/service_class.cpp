@@ -4,15 +4,16 @@
 #include <systemd/sd-daemon.h>
 
 #include "lsb_class.hpp"
+#include "script_class.hpp"
 #include "systemd_class.hpp"
 
 namespace lrm::plugins::lsb {
 
 bool ServiceClass::init(sdk::Host& host, std::string& error) noexcept {
   try {
-    const std::string backend = host.setting("service.backend", "auto");
+    const std::string backend = environmentOrSetting("LRM_SERVICE_BACKEND", host, "service.backend", "auto");
     if (backend != "auto" && backend != "systemd" && backend != "lsb") {
-      error = "service.backend is '" + backend + "', not auto, systemd or lsb";
+      error = "service backend '" + backend + "' ($LRM_SERVICE_BACKEND or service.backend) is not auto, systemd or lsb";
       return false;
     }
     const bool booted = sd_booted() > 0;
@@ -24,7 +25,7 @@ bool ServiceClass::init(sdk::Host& host, std::string& error) noexcept {
     }
     host.log(sdk::LogLevel::Info, {},
              std::string("service: systemd is ") + (booted ? "" : "not ") + "PID 1" +
-                 (backend == "auto" ? "" : ", service.backend is " + backend) + ": service:NAME runs " +
+                 (backend == "auto" ? "" : ", the backend is set to " + backend) + ": service:NAME runs " +
                  (systemd ? "the systemd unit NAME.service" : "the LSB init script NAME"));
     return chosen_->init(host, error);
   } catch (const std::exception& e) {

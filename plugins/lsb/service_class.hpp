@@ -1,9 +1,10 @@
 // The `service` class: `service:NAME` is the systemd unit NAME.service where
 // systemd is PID 1 (sd_booted()), else the LSB init script NAME, as in
-// Pacemaker. Which one is decided once, at init, and logged; the setting
-// `service.backend` (`auto`, the default; `systemd`; `lsb`) overrides the
-// decision (tests use it to drive a private systemd manager). The class
-// forwards everything to the chosen one (docs/systemd.md).
+// Pacemaker. Which one is decided once, at init, and logged;
+// $LRM_SERVICE_BACKEND, else the setting `service.backend` (`auto`, the
+// default; `systemd`; `lsb`) overrides the decision (tests keep `service` on
+// init scripts on any host, or drive a private systemd manager with it). The
+// class forwards everything to the chosen one (docs/systemd.md).
 #pragma once
 
 #include <memory>
