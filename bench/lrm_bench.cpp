@@ -1,6 +1,7 @@
 // lrm_bench: lrmd measured against baselines taken in the same run.
 //
 //   lrm_bench [--quick] [burst|latency|recurring|memory|all] [--agent SPEC]
+//   lrm_bench systemd N
 //
 // burst      N instances x (start, monitor, stop), each phase submitted at
 //            once (N = 100 and 500), through lrmd; the same agent spawned
@@ -18,6 +19,8 @@
 // native     native:lrm:Dummy monitors over the socket with 1, 4 and 16
 //            concurrent clients (ops/s), and 10,000 native monitors every
 //            1 s for 30 s (lrmd CPU %, p99 lateness).
+// systemd N  N systemd units x (start, monitor, stop) through lrmd's systemd
+//            class; run by bench/systemd.sh, which boots the manager.
 // --quick    small N and seconds instead of minutes (CI smoke: asserts
 //            nothing about speed, fails only if something does not work).
 //
@@ -139,6 +142,18 @@ class Daemon {
     dir_ = ::mkdtemp(pattern);
     start();
   }
+  // Without journal, with lrmd's config file holding @p config (lines
+  // `key = value`) and @p env added to its environment.
+  Daemon(const std::vector<std::string>& config, const std::vector<std::string>& env)
+      : with_state_(false), env_(env) {
+    char pattern[] = "/tmp/lrm-bench-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    std::ofstream out(file("lrmd.properties"));
+    for (const auto& line : config) out << line << "\n";
+    out.close();
+    extra_args_ = {"--config", file("lrmd.properties")};
+    start();
+  }
   // kill -9 and start again on the same state directory.
   void crashAndRestart() {
     client_.reset();
@@ -190,14 +205,20 @@ class Daemon {
 
  private:
   void start() {
-    pid_ = spawn({std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket(), "--plugin-dir",
-                  LRM_BENCH_PLUGIN_DIR, "--log-level", "warning", "--log-target", dir_ + "/lrmd.log",
-                  "--state-dir", with_state_ ? dir_ + "/state" : "none"},
-                 {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"});
+    std::vector<std::string> args = {std::string(LRM_BENCH_BIN_DIR) + "/lrmd", "--foreground", "--socket", socket(),
+                                     "--plugin-dir", LRM_BENCH_PLUGIN_DIR, "--log-level", "warning",
+                                     "--log-target", dir_ + "/lrmd.log",
+                                     "--state-dir", with_state_ ? dir_ + "/state" : "none"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    env.insert(env.end(), env_.begin(), env_.end());
+    pid_ = spawn(args, env);
     client_ = connect();
   }
 
   bool with_state_;
+  std::vector<std::string> extra_args_;
+  std::vector<std::string> env_;
   std::string dir_;
   pid_t pid_ = -1;
   std::unique_ptr<lrm::client::Client> client_;
@@ -607,24 +628,107 @@ void upgradeBench(const Agent& agent) {
   if (reported != in_flight || after.in_flight != static_cast<std::uint64_t>(in_flight) || carried != 1) ++failures;
 }
 
+// systemd (bench/systemd.sh boots the manager and calls this once per N):
+// N units lrm-bench@1..N x (start, monitor, stop) through lrmd's systemd
+// class, on the manager at $DBUS_SYSTEM_BUS_ADDRESS with the drop-ins in
+// $LRM_BENCH_SYSTEMD_DROPIN_DIR, each run on a fresh lrmd. One JSON line per
+// run on stdout, for the script's table; false when lrmd has no such class.
+struct SystemdRun {
+  const char* side;
+  bool at_once;  // each phase submitted at once, or one op after the other
+  bool dropins;
+};
+
+bool systemdRun(int n, const SystemdRun& run) {
+  const char* bus = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
+  const char* dropins = std::getenv("LRM_BENCH_SYSTEMD_DROPIN_DIR");
+  if (!bus || !dropins) throw std::runtime_error("run the systemd benchmark as bench/run.sh systemd");
+  Daemon daemon({std::string("systemd.dropin-dir = ") + (run.dropins ? dropins : "none")},
+                {std::string("DBUS_SYSTEM_BUS_ADDRESS=") + bus});
+  auto& client = daemon.client();
+  const auto classes = client.classes();
+  if (std::find(classes.begin(), classes.end(), "systemd") == classes.end()) return false;
+  // Connected once the class lists the manager's units: not part of the timing.
+  for (int i = 0; i < 1000 && client.agents("systemd").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (int i = 1; i <= n; ++i) {
+    lrm::client::RegisterRequest request;
+    request.id = "u" + std::to_string(i);
+    request.agent = "systemd:lrm-bench@" + std::to_string(i);
+    client.registerInstance(request);
+  }
+  const int failures_before = failures;
+  const double cpu_before = cpuMs(daemon.pid());
+  const auto start = Clock::now();
+  for (const char* action : {"start", "monitor", "stop"}) {
+    std::vector<lrm::sdk::CallId> calls;
+    for (int i = 1; i <= n; ++i) {
+      lrm::client::ExecRequest request;
+      request.id = "u" + std::to_string(i);
+      request.action = action;
+      request.timeout_ms = 300000;  // throughput, not timeouts: every start may wait for a Reload
+      calls.push_back(client.exec(request));
+      if (!run.at_once) daemon.wait(calls.back());
+    }
+    if (run.at_once) for (auto call : calls) daemon.wait(call);
+  }
+  const double wall_ms = msSince(start);
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("bench", "systemd");
+  line.set("side", run.side);
+  line.set("n", n);
+  line.set("wall_ms", wall_ms);
+  line.set("ops_per_s", 3 * n * 1000.0 / wall_ms);
+  line.set("cpu_ms_per_op", (cpuMs(daemon.pid()) - cpu_before) / (3 * n));
+  line.set("failed", failures - failures_before);
+  Poco::JSON::Stringifier::condense(line, std::cout);
+  std::cout << std::endl;
+  return true;
+}
+
+bool systemdBench(int n) {
+  for (const SystemdRun& run : {SystemdRun{"lrm, at once", true, true}, SystemdRun{"lrm, one by one", false, true},
+                                SystemdRun{"lrm, at once, no drop-in", true, false}}) {
+    if (!systemdRun(n, run)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = "all";
   std::string spec = "ocf:heartbeat:Dummy";
+  int units = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--quick") {
       quick = true;
     } else if (arg == "--agent" && i + 1 < argc) {
       spec = argv[++i];
+    } else if (arg == "systemd" && i + 1 < argc) {
+      mode = arg;
+      units = std::atoi(argv[++i]);
     } else if (arg == "burst" || arg == "latency" || arg == "recurring" || arg == "memory" || arg == "native" ||
                arg == "metadata" || arg == "upgrade" || arg == "all") {
       mode = arg;
     } else {
-      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|metadata|upgrade|all]\n";
+      std::cerr << "usage: lrm_bench [--quick] [--agent SPEC] [burst|latency|recurring|memory|native|metadata|upgrade|all|systemd N]\n";
       return 2;
     }
+  }
+  if (mode == "systemd") {
+    try {
+      if (!systemdBench(units)) {
+        std::cerr << "lrm_bench: lrmd has no systemd class (plugins/systemd not built)\n";
+        return 77;
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "lrm_bench: " << e.what() << "\n";
+      return 1;
+    }
+    return failures == 0 ? 0 : 1;
   }
   const Agent agent(spec);
   if (!fs::exists(agent.path())) {

@@ -138,12 +138,13 @@ Engine::~Engine() {
   }
 }
 
-void Engine::addClass(ClassPtr cls, bool can_resume) {
+void Engine::addClass(ClassPtr cls, bool can_resume, bool can_carry) {
   const std::string name = cls->name();
   if (!classes_.emplace(name, std::move(cls)).second) {
     throw std::runtime_error("resource class '" + name + "' is provided by two plugins");
   }
   if (can_resume) resumable_.insert(name);
+  if (can_carry) carrying_.insert(name);
 }
 
 std::vector<std::string> Engine::classNames() const {
@@ -244,7 +245,10 @@ void Engine::resubmitRecurring(const std::string& id, const OpView& op) {
 std::vector<Engine::InFlight> Engine::running() const {
   std::vector<InFlight> result;
   for (const auto& [id, instance] : instances_) {
-    if (instance->running) result.push_back({id, instance->running->call_id, instance->deleted});
+    if (!instance->running) continue;
+    const bool carries = carrying_.count(instance->agent.cls) &&
+                         instance->cls->carriesOver(operationOf(*instance, *instance->running));
+    result.push_back({id, instance->running->call_id, instance->deleted, carries});
   }
   return result;
 }

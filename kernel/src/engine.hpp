@@ -127,9 +127,10 @@ class Engine {
 
   /**
    * Offer a resource class. @param can_resume its plugin has
-   * ResourceClass::resume() (ABI ≥ 1.1). @throws std::runtime_error on a duplicate name.
+   * ResourceClass::resume() (ABI ≥ 1.1); @param can_carry it has
+   * ResourceClass::carriesOver() (ABI ≥ 1.3). @throws std::runtime_error on a duplicate name.
    */
-  void addClass(ClassPtr cls, bool can_resume = false);
+  void addClass(ClassPtr cls, bool can_resume = false, bool can_carry = false);
   std::vector<std::string> classNames() const;
   /** @throws RequestError `unknown-class`. */
   sdk::ResourceClass& resourceClass(const std::string& name) const;
@@ -170,6 +171,7 @@ class Engine {
     std::string instance_id;
     sdk::CallId call_id = 0;
     bool deleted = false;
+    bool carries_over = false;  ///< its class says it survives without a child (carriesOver())
   };
   std::vector<InFlight> running() const;
   /** Upgrading, at the exec(): every operation, for the next image. */
@@ -253,6 +255,7 @@ class Engine {
   bool draining_ = false;
   bool frozen_ = false;
   std::set<std::string> resumable_;  // classes whose plugin has resume()
+  std::set<std::string> carrying_;   // classes whose plugin has carriesOver()
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;

@@ -43,6 +43,8 @@ class EventLoop {
   void modify(int fd, std::uint32_t events);
   /** Stop watching @p fd (before closing it). Pending events for it are dropped. */
   void unwatch(int fd);
+  /** Is @p fd watched? */
+  bool watches(int fd) const { return watches_.count(fd) != 0; }
 
   /** Run @p callback once, @p delay from now (never, in practice, for a delay beyond the clock's end). */
   TimerId addTimer(Millis delay, Callback callback);

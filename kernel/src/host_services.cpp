@@ -1,7 +1,10 @@
 // sdk::Host for plugins; every entry point is noexcept and contains failures.
 #include "host_services.hpp"
 
+#include <sys/epoll.h>
+
 #include <cerrno>
+#include <stdexcept>
 
 #include "log.hpp"
 
@@ -67,6 +70,49 @@ void HostServices::log(sdk::LogLevel level, const sdk::LogContext& context,
   } catch (...) {
     // Logging must never take a plugin call down.
   }
+}
+
+namespace {
+
+std::uint32_t epollEvents(std::uint32_t events) {
+  return ((events & sdk::Host::kReadable) ? EPOLLIN : 0u) | ((events & sdk::Host::kWritable) ? EPOLLOUT : 0u);
+}
+
+std::uint32_t readiness(std::uint32_t epoll_events) {
+  return ((epoll_events & EPOLLIN) ? sdk::Host::kReadable : 0u) |
+         ((epoll_events & EPOLLOUT) ? sdk::Host::kWritable : 0u) |
+         ((epoll_events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ? sdk::Host::kHangUp : 0u);
+}
+
+}  // namespace
+
+std::uint64_t HostServices::watch(int fd, std::uint32_t events,
+                                  std::function<void(std::uint32_t ready)> ready) noexcept {
+  try {
+    for (const auto& [id, watched] : watched_) {
+      if (watched == fd) throw std::runtime_error("it is already watched");
+    }
+    if (loop_.watches(fd)) throw std::runtime_error("lrmd itself watches it");
+    loop_.watch(fd, epollEvents(events), [ready = std::move(ready)](std::uint32_t happened) { ready(readiness(happened)); });
+    const std::uint64_t id = next_watch_++;
+    watched_[id] = fd;
+    return id;
+  } catch (const std::exception& e) {
+    log(sdk::LogLevel::Error, {}, "unable to watch descriptor " + std::to_string(fd) + " for a plugin: " + e.what());
+    return 0;
+  }
+}
+
+void HostServices::changeWatch(std::uint64_t id, std::uint32_t events) noexcept {
+  const auto it = watched_.find(id);
+  if (it != watched_.end()) loop_.modify(it->second, epollEvents(events));
+}
+
+void HostServices::unwatch(std::uint64_t id) noexcept {
+  const auto it = watched_.find(id);
+  if (it == watched_.end()) return;
+  loop_.unwatch(it->second);
+  watched_.erase(it);
 }
 
 }  // namespace lrm::kernel

@@ -3,6 +3,7 @@
 // lrmd's own facts (lrm.*), never a class's (each plugin reads its own).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -30,12 +31,19 @@ class HostServices : public sdk::Host {
   std::string setting(const std::string& key, const std::string& fallback) const noexcept override;
   void log(sdk::LogLevel level, const sdk::LogContext& context,
            const std::string& message) noexcept override;
+  std::uint64_t watch(int fd, std::uint32_t events, std::function<void(std::uint32_t ready)> ready) noexcept override;
+  void changeWatch(std::uint64_t id, std::uint32_t events) noexcept override;
+  void unwatch(std::uint64_t id) noexcept override;
+  /** Descriptors plugins still watch (a plugin that forgot to unwatch before unloading). */
+  std::size_t watchCount() const { return watched_.size(); }
 
  private:
   EventLoop& loop_;
   Spawner& spawner_;
   WorkerPool& workers_;
   std::map<std::string, std::string> settings_;
+  std::map<std::uint64_t, int> watched_;  // watch id → the plugin's descriptor
+  std::uint64_t next_watch_ = 1;
 };
 
 }  // namespace lrm::kernel

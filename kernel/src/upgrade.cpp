@@ -99,7 +99,7 @@ std::set<Upgrade::OpKey> Upgrade::notCarriable() const {
   std::set<OpKey> result;
   for (const auto& op : engine_.running()) {
     OpKey key{op.instance_id, op.call_id};
-    if (op.deleted || !agents.count(key)) result.insert(std::move(key));
+    if (op.deleted || (!agents.count(key) && !op.carries_over)) result.insert(std::move(key));
   }
   return result;
 }

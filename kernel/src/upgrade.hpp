@@ -73,7 +73,10 @@ class Upgrade {
   /** Resolve @p requested (see upgradeBinary()); @return why it cannot run, "" when it can. */
   std::string start(const std::string& requested);
   const std::string& binary() const { return binary_; }
-  /** Ops in flight that cannot be handed over: no agent process, or of an unregistered instance. */
+  /**
+   * Ops in flight that cannot be handed over: of an unregistered instance, or
+   * with no agent process unless their class says they carry over (ABI 1.3).
+   */
   std::set<OpKey> notCarriable() const;
   /**
    * Say goodbye to the clients, write the handover and exec() the binary;

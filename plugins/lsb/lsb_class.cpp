@@ -36,7 +36,7 @@ std::string LsbClass::missing(const sdk::AgentSpec& agent) const {
   std::string where;
   for (const auto& dir : dirs_) where += (where.empty() ? "" : ", ") + dir;
   std::string reason = "agent " + agent.toString() + " not found: no executable init script " + agent.type + " in " + where;
-  if (name_ == "service") reason += " (systemd units are not supported yet)";
+  if (name_ == "service") reason += " (systemd is not PID 1 here: service runs init scripts)";
   return reason;
 }
 

@@ -1,9 +1,7 @@
-// The `lsb` class (init scripts) and the `service` class, which resolves a
-// name to the LSB script when one exists. systemd units are not supported
-// yet: where systemd is PID 1 a later `service` would try the unit
-// `<name>.service` after the script (docs/sdk.md). Both search the
-// directories of $LRM_LSB_PATH, else of the setting lsb.path (":"-separated,
-// default /etc/init.d).
+// The `lsb` class (init scripts), also what the `service` class runs where
+// systemd is not PID 1 (service_class.hpp). It searches the directories of
+// $LRM_LSB_PATH, else of the setting lsb.path (":"-separated, default
+// /etc/init.d).
 #pragma once
 
 #include <string>
@@ -35,12 +33,6 @@ class LsbClass : public ScriptClass {
   std::string name_;
   std::vector<std::string> dirs_;
   ListingMemo memo_;
-};
-
-/** `service:<name>`: the LSB script `<name>` if there is one. */
-class ServiceClass final : public LsbClass {
- public:
-  ServiceClass() : LsbClass("service") {}
 };
 
 }  // namespace lrm::plugins::lsb

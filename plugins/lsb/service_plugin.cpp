@@ -1,5 +1,6 @@
-// The service plugin: a name resolves to its LSB init script.
+// The service plugin: the systemd unit where systemd is PID 1, else the LSB
+// init script (service_class.hpp).
 #include "lrm/sdk/plugin.hpp"
-#include "lsb_class.hpp"
+#include "service_class.hpp"
 
 LRM_PLUGIN(lrm::plugins::lsb::ServiceClass, "service", "1.0");

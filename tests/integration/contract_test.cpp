@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "daemon.hpp"
+#include "systemd_manager.hpp"
 
 namespace lrm::test {
 namespace {
@@ -21,16 +23,33 @@ struct ClassCase {
 
 std::ostream& operator<<(std::ostream& out, const ClassCase& c) { return out << c.name; }
 
+bool isSystemd(const ClassCase& c) { return c.agent.rfind("systemd:", 0) == 0; }
+
 class Contract : public ::testing::TestWithParam<ClassCase> {
  protected:
-  static DaemonOptions options(const TempDir& scripts) {
+  // The systemd case gets a manager of its own (booted before the daemon,
+  // which is told its bus and runtime unit directory).
+  static DaemonOptions options(const TempDir& scripts, const SystemdManager* manager) {
     std::filesystem::copy_file(std::string(LRM_TEST_FIXTURES_DIR) + "/lsb/LSBDummy", scripts.file("LSBDummy"));
     DaemonOptions result;
     result.env["LRM_LSB_PATH"] = scripts.path();
+    if (manager) {
+      std::ofstream(scripts.file("lrmd.properties")) << "systemd.dropin-dir = " << manager->unitDir() << "\n";
+      result.env["DBUS_SYSTEM_BUS_ADDRESS"] = manager->busAddress();
+      result.extra_args = {"--config=" + scripts.file("lrmd.properties")};
+    }
     return result;
   }
 
+  static std::unique_ptr<SystemdManager> bootManager() {
+    if (!isSystemd(GetParam()) || !SystemdManager::skipReason().empty()) return nullptr;
+    auto manager = std::make_unique<SystemdManager>();
+    manager->start();
+    return manager;
+  }
+
   void SetUp() override {
+    if (isSystemd(GetParam())) LRM_SKIP_WITHOUT_SYSTEMD();
     if (GetParam().agent.rfind("ocf:heartbeat:", 0) == 0 &&
         !std::filesystem::exists("/usr/lib/ocf/resource.d/heartbeat/Dummy")) {
       GTEST_SKIP() << "resource-agents is not installed";
@@ -45,7 +64,8 @@ class Contract : public ::testing::TestWithParam<ClassCase> {
 
   TempDir scripts_;
   TempDir scratch_;
-  TestDaemon daemon_{options(scripts_)};
+  std::unique_ptr<SystemdManager> manager_ = bootManager();
+  TestDaemon daemon_{options(scripts_, manager_.get())};
   std::unique_ptr<client::Client> client_;
 };
 
@@ -104,7 +124,9 @@ INSTANTIATE_TEST_SUITE_P(EveryClass, Contract,
                          ::testing::Values(ClassCase{"ocf", "ocf:heartbeat:Dummy", "ocf:heartbeat:NoSuchAgent", true},
                                            ClassCase{"lsb", "lsb:LSBDummy", "lsb:NoSuchScript", false},
                                            ClassCase{"service", "service:LSBDummy", "service:NoSuchScript", false},
-                                           ClassCase{"native", "native:lrm:Dummy", "native:lrm:NoSuchAgent", true}),
+                                           ClassCase{"native", "native:lrm:Dummy", "native:lrm:NoSuchAgent", true},
+                                           ClassCase{"systemd", "systemd:lrm-test-long", "systemd:lrm-test-no-such-unit",
+                                                     false}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -62,7 +62,7 @@ TEST(Daemon, ReplacesStaleSocketAndRefusesToRunTwice) {
 TEST(Daemon, ListsClassesProvidersAndAgents) {
   TestDaemon daemon;
   auto client = daemon.connect();
-  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service"}));
+  EXPECT_EQ(client->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service", "systemd"}));
   const auto providers = client->providers();
   EXPECT_NE(std::find(providers.begin(), providers.end(), "lrmtest"), providers.end());
   EXPECT_EQ(client->providers("Sleeper"), std::vector<std::string>{"lrmtest"});
@@ -123,7 +123,7 @@ TEST(Daemon, ReportsABadPluginByNameAndKeepsServing) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find("unable to load plugin " + plugins.file("future_abi.so") +
-                     ": built for SDK ABI 2.0, this lrmd provides ABI 1.1"),
+                     ": built for SDK ABI 2.0, this lrmd provides ABI 1.3"),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("unable to load plugin " + plugins.file("no_descriptor.so") +

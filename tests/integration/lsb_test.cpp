@@ -40,7 +40,7 @@ class Lsb : public ::testing::Test {
 };
 
 TEST_F(Lsb, ClassesAreListed) {
-  EXPECT_EQ(client_->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service"}));
+  EXPECT_EQ(client_->classes(), (std::vector<std::string>{"lsb", "native", "ocf", "service", "systemd"}));
   EXPECT_EQ(client_->agents("lsb"), (std::vector<std::string>{"LSBDummy", "LSBExit", "NoHeader"}));
   EXPECT_EQ(client_->agents("service"), client_->agents("lsb"));
 }

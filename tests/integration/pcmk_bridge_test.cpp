@@ -503,13 +503,14 @@ TEST_F(PcmkBridge, GetRecurringOfEveryResource) {
 }
 
 TEST_F(PcmkBridge, AClassLrmDoesNotHaveRegistersAndItsOpsEndNotInstalledButStop) {
-  const wire::Message reply = send(registerXml("sd1", "systemd", "", "chronyd"));
+  // upstart: a class Pacemaker knows and lrm has not (systemd it now has).
+  const wire::Message reply = send(registerXml("sd1", "upstart", "", "chronyd"));
   EXPECT_EQ(reply.get("lrmd_rc"), "0");
   ASSERT_EQ(notifies_.size(), 1u);
   EXPECT_EQ(notifies_[0].get("lrmd_op"), "lrmd_rsc_register");
   notifies_.clear();
   const wire::Message info = send(rscXml("lrmd_rsc_info", "lrmd_api_get_rsc_info", "sd1"));
-  EXPECT_EQ(info.get("lrmd_class"), "systemd");
+  EXPECT_EQ(info.get("lrmd_class"), "upstart");
   EXPECT_EQ(info.get("lrmd_type"), "chronyd");
 
   const std::int64_t start_call = exec({"sd1", "start", 0, 20000, 0, 0, {}});
@@ -518,7 +519,7 @@ TEST_F(PcmkBridge, AClassLrmDoesNotHaveRegistersAndItsOpsEndNotInstalledButStop)
   EXPECT_EQ(start.get("lrmd_exec_op_status"), "7");
   EXPECT_EQ(start.get("lrmd_rsc_action"), "start");
   EXPECT_EQ(start.get("lrmd_rsc_userdata_str"), kUserdata);
-  EXPECT_NE(start.get("lrmd_rsc_exit_reason").find("systemd"), std::string::npos);
+  EXPECT_NE(start.get("lrmd_rsc_exit_reason").find("upstart"), std::string::npos);
   // Its call ids follow lrm's.
   registerResource("s1", "ocf", "lrmtest", "Sleeper");
   const std::int64_t lrm_call = exec({"s1", "start", 0, 20000, 0, 0, {{"state", scratch_.file("s1")}}});

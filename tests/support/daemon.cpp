@@ -127,7 +127,12 @@ TestDaemon::TestDaemon(DaemonOptions options)
                                    "--log-target", dir_.file("lrmd.log")};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   argv.insert(argv.begin(), options.launcher.begin(), options.launcher.end());
-  std::map<std::string, std::string> env = {{"LRM_OCF_PATH", fixtureOcfPath()}};
+  // Never the host's systemd, wherever the tests run: the systemd class gets
+  // a bus that does not exist and `service` stays on init scripts, unless a
+  // test says otherwise (a private manager's bus, LRM_SERVICE_BACKEND).
+  std::map<std::string, std::string> env = {{"LRM_OCF_PATH", fixtureOcfPath()},
+                                            {"DBUS_SYSTEM_BUS_ADDRESS", "unix:path=" + dir_.file("no-system-bus")},
+                                            {"LRM_SERVICE_BACKEND", "lsb"}};
   for (const auto& [name, value] : options.env) env[name] = value;
   // Its stdout/stderr go to a file: a daemon must never hold the test's pipes.
   const int output = ::open(dir_.file("lrmd.stderr").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);

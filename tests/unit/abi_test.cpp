@@ -1,6 +1,7 @@
 // Unit tests for the SDK's ABI gate (sdk/include/lrm/sdk/abi.hpp), the one
 // check lrmd's plugin loader, the native class and lrm-agent-host apply to a
-// descriptor, and for the descriptor LRM_AGENT exports.
+// descriptor, for the descriptor LRM_AGENT exports, and for what the
+// appended ResourceClass methods answer when a class does not override them.
 #include "lrm/sdk/abi.hpp"
 
 #include <gmock/gmock.h>
@@ -104,6 +105,29 @@ TEST(DescriptorProblem, WhatLrmAgentExportsPassesAndWorks) {
   ASSERT_NE(agent, nullptr);
   EXPECT_EQ(agent->metadata(), "<resource-agent/>");
   lrm_agent_info.destroy(agent);
+}
+
+// A class that implements only the pure methods: what an older plugin's
+// behaviour is at an upgrade.
+class MinimalClass final : public ResourceClass {
+ public:
+  std::string name() const noexcept override { return "minimal"; }
+  bool init(Host&, std::string&) noexcept override { return true; }
+  bool requiresProvider() const noexcept override { return false; }
+  std::vector<std::string> providers(const std::string&) noexcept override { return {}; }
+  std::vector<std::string> types(const std::string&) noexcept override { return {}; }
+  void metadata(const AgentSpec&, MetadataCallback) noexcept override {}
+  void execute(const Operation&, CompletionCallback) noexcept override {}
+  bool cancel(CallId) noexcept override { return false; }
+};
+
+TEST(ResourceClassDefaults, NothingIsCachedResumedOrCarriedOverUnlessTheClassSaysSo) {
+  MinimalClass minimal;
+  Operation start;
+  start.action = "start";
+  EXPECT_EQ(minimal.fingerprint({"minimal", "", "x"}), "");
+  EXPECT_FALSE(minimal.resume(start, [](const Result&) {}));
+  EXPECT_FALSE(minimal.carriesOver(start)) << "ABI 1.3: waited for at an upgrade unless the class says otherwise";
 }
 
 }  // namespace

@@ -215,7 +215,7 @@ class ExecutorBridge::Impl {
     std::int64_t rcchange = 0;  // epoch s of the last change of rc; 0: never changed
   };
 
-  // A resource of a class lrm does not have (systemd, stonith, ...): execd
+  // A resource of a class lrm does not have (upstart, stonith, ...): execd
   // registers any class without checking it; lrmd refuses the registration,
   // so the bridge keeps it and answers its ops itself (foreignResult()).
   struct Foreign {
@@ -450,7 +450,7 @@ class ExecutorBridge::Impl {
   }
 
   // The result of an op of a class lrm does not have, as execd gives it for
-  // an agent it cannot find (a systemd unit that does not exist): not
+  // an agent it cannot find (an upstart job that does not exist): not
   // installed, except a stop, which succeeds: nothing of that class runs
   // here. A probe answered "not installed" keeps the cluster from placing
   // the resource on this node; a failed stop would have it fence the node.

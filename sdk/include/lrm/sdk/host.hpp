@@ -130,6 +130,31 @@ class Host {
    */
   virtual SpawnId adopt(const LogContext& context,
                         std::function<void(const SpawnResult&)> done) noexcept = 0;
+
+  // ---- ABI 1.2 ----
+
+  /** @brief Readiness bits of watch(): what to wait for, and what is ready. */
+  static constexpr std::uint32_t kReadable = 1u << 0;
+  static constexpr std::uint32_t kWritable = 1u << 1;
+  /** @brief Reported only, whatever was asked: the peer hung up, or the descriptor has an error. */
+  static constexpr std::uint32_t kHangUp = 1u << 2;
+
+  /**
+   * @brief Call @p ready on the loop each time the plugin's own descriptor
+   * @p fd (a bus connection, an inotify descriptor) is ready for @p events
+   * (kReadable, kWritable); it gets the bits that are ready, kHangUp among
+   * them. Level-triggered: called again on the next loop iteration while the
+   * condition holds. The plugin keeps owning @p fd and calls unwatch() before
+   * it closes it.
+   * @return an id for changeWatch() and unwatch(); 0 when @p fd cannot be
+   * watched (not open, or already watched), with the reason logged.
+   */
+  virtual std::uint64_t watch(int fd, std::uint32_t events,
+                              std::function<void(std::uint32_t ready)> ready) noexcept = 0;
+  /** @brief Wait for other @p events on a watched descriptor; unknown ids are ignored. */
+  virtual void changeWatch(std::uint64_t id, std::uint32_t events) noexcept = 0;
+  /** @brief Stop watching; unknown ids are ignored. No call of its callback comes after this returns. */
+  virtual void unwatch(std::uint64_t id) noexcept = 0;
 };
 
 }  // namespace lrm::sdk

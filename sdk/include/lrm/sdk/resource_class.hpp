@@ -91,6 +91,19 @@ class ResourceClass {
     (void)done;
     return false;
   }
+
+  // ---- ABI 1.3 ----
+  /**
+   * @brief Upgrade in place: can @p op, which runs without a child of
+   * Host::spawn, be handed to the next daemon image (which then calls
+   * resume())? True for work that lives outside lrmd and survives it, such
+   * as a job of a service manager. Default false: the daemon waits for such
+   * an op to complete before it re-executes.
+   */
+  virtual bool carriesOver(const Operation& op) const noexcept {
+    (void)op;
+    return false;
+  }
 };
 
 }  // namespace lrm::sdk

@@ -1,0 +1,144 @@
+// The systemd class's rules apart from the bus (see systemd_unit.hpp).
+#include "systemd_unit.hpp"
+
+#include <tinyxml2.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+namespace lrm::plugins::systemd {
+namespace {
+
+constexpr std::array<const char*, 11> kUnitSuffixes = {".service", ".socket", ".target", ".timer",
+                                                       ".mount",   ".automount", ".path", ".slice",
+                                                       ".scope",   ".device", ".swap"};
+
+bool endsWith(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+bool hasUnitSuffix(const std::string& name) {
+  return std::any_of(kUnitSuffixes.begin(), kUnitSuffixes.end(),
+                     [&](const char* suffix) { return endsWith(name, suffix) && name.size() > std::string(suffix).size(); });
+}
+
+bool unitChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_' ||
+         c == '.' || c == '@' || c == '-' || c == '\\';
+}
+
+sdk::Result done(int rc, std::string reason = {}) {
+  sdk::Result result;
+  result.status = sdk::ExecStatus::Done;
+  result.rc = rc;
+  result.exit_reason = std::move(reason);
+  return result;
+}
+
+std::string failedReason(const std::string& unit, const UnitState& state) {
+  return "unit " + unit + " failed" + (state.result.empty() ? "" : " (" + state.result + ")");
+}
+
+}  // namespace
+
+std::optional<std::string> unitName(const std::string& type) {
+  if (type.empty() || !std::all_of(type.begin(), type.end(), unitChar)) return std::nullopt;
+  std::string unit = hasUnitSuffix(type) ? type : type + ".service";
+  const auto at = unit.find('@');
+  // A template itself (foo@.service) is not a unit systemd can start.
+  if (at != std::string::npos && (at == 0 || unit[at + 1] == '.')) return std::nullopt;
+  return unit;
+}
+
+std::optional<sdk::Result> verdict(const std::string& action, const std::string& unit, const UnitState& state) {
+  if (state.load == "not-found") {
+    sdk::Result result;
+    result.status = sdk::ExecStatus::NotInstalled;
+    result.rc = sdk::rc::kNotInstalled;
+    result.exit_reason = "unit " + unit + " not found";
+    return result;
+  }
+  const std::string& active = state.active;
+  if (action == "monitor" || action == "status") {
+    if (active == "active" || active == "reloading") return done(sdk::rc::kOk);
+    if (active == "inactive") return done(sdk::rc::kNotRunning);
+    if (active == "failed") return done(sdk::rc::kNotRunning, failedReason(unit, state));
+    return std::nullopt;
+  }
+  if (action == "start") {
+    if (active == "active" || active == "reloading") return done(sdk::rc::kOk);
+    if (active == "failed") return done(sdk::rc::kError, failedReason(unit, state));
+    if (active == "inactive" && !state.job_result.empty()) {
+      return done(sdk::rc::kError, "unit " + unit + " is inactive after its start job (" + state.job_result + ")");
+    }
+    return std::nullopt;
+  }
+  if (action == "stop") {
+    if (active == "inactive" || active == "failed") return done(sdk::rc::kOk);
+    return std::nullopt;
+  }
+  sdk::Result unsupported;
+  unsupported.status = sdk::ExecStatus::NotSupported;
+  unsupported.rc = sdk::rc::kUnimplemented;
+  unsupported.exit_reason = "the systemd class has no action '" + action + "'";
+  return unsupported;
+}
+
+std::string dropInText() {
+  return "# Written by lrm's systemd class before it started this unit, removed when it stops it:\n"
+         "# lrm alone restarts the unit, and systemd stops it after lrmd at shutdown.\n"
+         "[Unit]\n"
+         "Before=lrmd.service\n"
+         "\n"
+         "[Service]\n"
+         "Restart=no\n";
+}
+
+std::optional<std::string> listedType(const std::string& unit_or_file) {
+  const std::string name = unit_or_file.substr(unit_or_file.rfind('/') + 1);
+  const std::string suffix = ".service";
+  if (!endsWith(name, suffix) || name.size() == suffix.size()) return std::nullopt;
+  return name.substr(0, name.size() - suffix.size());
+}
+
+std::string synthesizeMetadata(const std::string& type, const std::string& unit, const std::string& description) {
+  tinyxml2::XMLPrinter printer(nullptr, false);
+  printer.PushHeader(false, true);
+  printer.OpenElement("resource-agent");
+  printer.PushAttribute("name", type.c_str());
+  printer.PushAttribute("version", "0.1");
+  printer.OpenElement("version");
+  printer.PushText("1.0");
+  printer.CloseElement();
+  const std::pair<const char*, std::string> descriptions[] = {
+      {"longdesc", "systemd unit " + unit + (description.empty() ? "" : ": " + description)},
+      {"shortdesc", description.empty() ? unit : description}};
+  for (const auto& [element, text] : descriptions) {
+    printer.OpenElement(element);
+    printer.PushAttribute("lang", "en");
+    printer.PushText(text.c_str());
+    printer.CloseElement();
+  }
+  printer.OpenElement("parameters");
+  printer.CloseElement();
+  printer.OpenElement("actions");
+  // Pacemaker's defaults for systemd units.
+  const std::pair<const char*, const char*> actions[] = {
+      {"start", "100s"}, {"stop", "100s"}, {"status", "100s"}, {"monitor", "100s"}, {"meta-data", "5s"}};
+  for (const auto& [action, timeout] : actions) {
+    printer.OpenElement("action");
+    printer.PushAttribute("name", action);
+    printer.PushAttribute("timeout", timeout);
+    if (std::string(action) == "monitor") printer.PushAttribute("interval", "60s");
+    printer.CloseElement();
+  }
+  printer.CloseElement();  // actions
+  printer.OpenElement("special");
+  printer.PushAttribute("tag", "systemd");
+  printer.CloseElement();
+  printer.CloseElement();  // resource-agent
+  return printer.CStr();
+}
+
+}  // namespace lrm::plugins::systemd
