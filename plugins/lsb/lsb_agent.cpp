@@ -1,13 +1,12 @@
 // LSB init-script conventions (see lsb_agent.hpp).
 #include "lsb_agent.hpp"
 
-#include <tinyxml2.h>
-
 #include <set>
 #include <sstream>
 
 #include "lrm/sdk/types.hpp"
 #include "script_class.hpp"
+#include "synthesized_metadata.hpp"
 
 namespace lrm::plugins::lsb {
 namespace {
@@ -81,49 +80,20 @@ std::string synthesizeMetadata(const std::string& name, const std::map<std::stri
     const auto it = info.find(key);
     return it == info.end() ? std::string() : it->second;
   };
-  tinyxml2::XMLPrinter printer(nullptr, false);
-  printer.PushHeader(false, true);
-  printer.OpenElement("resource-agent");
-  printer.PushAttribute("name", name.c_str());
-  printer.PushAttribute("version", "0.1");
-  printer.OpenElement("version");
-  printer.PushText("1.0");
-  printer.CloseElement();
-  const std::pair<const char*, std::string> descriptions[] = {{"longdesc", field("Description")},
-                                                              {"shortdesc", field("Short-Description")}};
-  for (const auto& [element, text] : descriptions) {
-    printer.OpenElement(element);
-    printer.PushAttribute("lang", "en");
-    printer.PushText(text.c_str());
-    printer.CloseElement();
-  }
-  printer.OpenElement("parameters");
-  printer.CloseElement();
-  printer.OpenElement("actions");
-  const std::pair<const char*, const char*> actions[] = {{"meta-data", "5s"}, {"start", "15s"},
-                                                         {"stop", "15s"},     {"status", "15s"},
-                                                         {"restart", "15s"},  {"force-reload", "15s"},
-                                                         {"monitor", "15s"}};
-  for (const auto& [action, timeout] : actions) {
-    printer.OpenElement("action");
-    printer.PushAttribute("name", action);
-    printer.PushAttribute("timeout", timeout);
-    if (std::string(action) == "monitor") printer.PushAttribute("interval", "15s");
-    printer.CloseElement();
-  }
-  printer.CloseElement();  // actions
-  printer.OpenElement("special");
-  printer.PushAttribute("tag", "LSB");
+  MetadataOutline outline;
+  outline.name = name;
+  outline.longdesc = field("Description");
+  outline.shortdesc = field("Short-Description");
+  outline.actions = {{"meta-data", "5s"}, {"start", "15s"},   {"stop", "15s"},   {"status", "15s"},
+                     {"restart", "15s"},  {"force-reload", "15s"}, {"monitor", "15s"}};
+  outline.monitor_interval = "15s";
+  outline.special_tag = "LSB";
   for (const char* key : kHeaderKeys) {
     const std::string value = field(key);
     if (value.empty() || std::string(key).find("Description") != std::string::npos) continue;
-    printer.OpenElement(key);
-    printer.PushText(value.c_str());
-    printer.CloseElement();
+    outline.special.emplace_back(key, value);
   }
-  printer.CloseElement();  // special
-  printer.CloseElement();  // resource-agent
-  return printer.CStr();
+  return plugins::synthesizeMetadata(outline);
 }
 
 std::optional<std::string> findScript(const std::vector<std::string>& dirs, const std::string& name) {

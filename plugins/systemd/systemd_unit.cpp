@@ -1,11 +1,11 @@
 // The systemd class's rules apart from the bus (see systemd_unit.hpp).
 #include "systemd_unit.hpp"
 
-#include <tinyxml2.h>
-
 #include <algorithm>
 #include <array>
 #include <utility>
+
+#include "synthesized_metadata.hpp"
 
 namespace lrm::plugins::systemd {
 namespace {
@@ -103,42 +103,15 @@ std::optional<std::string> listedType(const std::string& unit_or_file) {
 }
 
 std::string synthesizeMetadata(const std::string& type, const std::string& unit, const std::string& description) {
-  tinyxml2::XMLPrinter printer(nullptr, false);
-  printer.PushHeader(false, true);
-  printer.OpenElement("resource-agent");
-  printer.PushAttribute("name", type.c_str());
-  printer.PushAttribute("version", "0.1");
-  printer.OpenElement("version");
-  printer.PushText("1.0");
-  printer.CloseElement();
-  const std::pair<const char*, std::string> descriptions[] = {
-      {"longdesc", "systemd unit " + unit + (description.empty() ? "" : ": " + description)},
-      {"shortdesc", description.empty() ? unit : description}};
-  for (const auto& [element, text] : descriptions) {
-    printer.OpenElement(element);
-    printer.PushAttribute("lang", "en");
-    printer.PushText(text.c_str());
-    printer.CloseElement();
-  }
-  printer.OpenElement("parameters");
-  printer.CloseElement();
-  printer.OpenElement("actions");
+  MetadataOutline outline;
+  outline.name = type;
+  outline.longdesc = "systemd unit " + unit + (description.empty() ? "" : ": " + description);
+  outline.shortdesc = description.empty() ? unit : description;
   // Pacemaker's defaults for systemd units.
-  const std::pair<const char*, const char*> actions[] = {
-      {"start", "100s"}, {"stop", "100s"}, {"status", "100s"}, {"monitor", "100s"}, {"meta-data", "5s"}};
-  for (const auto& [action, timeout] : actions) {
-    printer.OpenElement("action");
-    printer.PushAttribute("name", action);
-    printer.PushAttribute("timeout", timeout);
-    if (std::string(action) == "monitor") printer.PushAttribute("interval", "60s");
-    printer.CloseElement();
-  }
-  printer.CloseElement();  // actions
-  printer.OpenElement("special");
-  printer.PushAttribute("tag", "systemd");
-  printer.CloseElement();
-  printer.CloseElement();  // resource-agent
-  return printer.CStr();
+  outline.actions = {{"start", "100s"}, {"stop", "100s"}, {"status", "100s"}, {"monitor", "100s"}, {"meta-data", "5s"}};
+  outline.monitor_interval = "60s";
+  outline.special_tag = "systemd";
+  return plugins::synthesizeMetadata(outline);
 }
 
 }  // namespace lrm::plugins::systemd
