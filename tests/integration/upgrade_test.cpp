@@ -1,4 +1,4 @@
-// Upgrade in place (docs/operations.md, issue 7): lrmd re-executes itself
+// Upgrade in place (docs/operations.md): lrmd re-executes itself
 // with the same pid and hands over the listening socket, the agents in
 // flight with their pipes, every queued and recurring operation and the
 // clients' sessions. Every operation is reported exactly once, to the client

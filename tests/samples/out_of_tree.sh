@@ -49,6 +49,9 @@ chmod +x "$tmp/exec/hello"
 # The exec class finds its directory through a key of lrmd's config file
 # (every section.name key reaches the plugins as a setting).
 printf 'exec.path = %s\n' "$tmp/exec" > "$tmp/lrmd.properties"
+# The systemd class is installed too: it gets a bus that leads nowhere, as in
+# every test, so that nothing reaches the host's systemd.
+DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/no-system-bus" LRM_SERVICE_BACKEND=lsb \
 "$tmp/prefix/bin/lrmd" --config "$tmp/lrmd.properties" --foreground --socket "$tmp/lrmd.sock" \
   --plugin-dir "$tmp/prefix/lib/lrm/plugins" --plugin-dir "$tmp/samples/exec_plugin" \
   --agent-dir "$tmp/prefix/lib/lrm/agents" --agent-dir "$tmp/samples/native_agent" \
@@ -58,7 +61,7 @@ ctl() { "$tmp/prefix/bin/lrmctl" --socket "$tmp/lrmd.sock" "$@"; }
 for _ in $(seq 300); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done
 ctl ping >/dev/null || fail "the installed lrmd did not start"
 
-[ "$(ctl classes | tr '\n' ' ')" = "exec lsb native ocf service " ] || fail "classes: $(ctl classes | tr '\n' ' ')"
+[ "$(ctl classes | tr '\n' ' ')" = "exec lsb native ocf service systemd " ] || fail "classes: $(ctl classes | tr '\n' ' ')"
 ctl register e1 --agent exec:hello >/dev/null
 ctl exec e1 start >/dev/null || fail "exec:hello start"
 ctl exec e1 monitor >/dev/null || fail "exec:hello monitor"
