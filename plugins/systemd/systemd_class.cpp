@@ -262,8 +262,9 @@ void SystemdClass::ensureDropIn(sdk::CallId id) {
 }
 
 // A Reload costs the manager 40-75 ms: skipped when the unit's DropInPaths
-// already has the file (loaded with it, or it was removed at a stop and
-// written again since) and it did not replace other content.
+// already has the file (loaded at an earlier start and kept since, or
+// removed at a release and written again before a reload) and it did not
+// replace other content.
 void SystemdClass::reloadUnlessLoaded(sdk::CallId id, std::uint64_t attempt, bool changed) {
   if (!ops_.at(id).dropin_written) return submit(id);
   const std::string tail = "/" + ops_.at(id).unit + ".d/" + kDropInName;
