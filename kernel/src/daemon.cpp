@@ -130,7 +130,7 @@ void Daemon::loadPlugins() {
         continue;
       }
       try {
-        engine_.addClass(plugin->object, plugin->abi_minor >= 1, plugin->abi_minor >= 3);
+        engine_.addClass(plugin->object, plugin->abi_minor);
         provided_by[plugin->name] = path;
         log(sdk::LogLevel::Info, "loaded class '" + plugin->name + "' " + plugin->version + " from " + path);
       } catch (const std::exception& e) {

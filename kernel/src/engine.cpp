@@ -120,6 +120,9 @@ struct Engine::Instance {
   std::map<std::pair<std::string, std::uint64_t>, std::pair<std::uint64_t, ExecEvent>> last;
   bool deleted = false;      // unregistered while an op was in flight
   bool waiting = false;      // in Engine::waiting_
+  // Agents it had that are gone (unregistered, or replaced by another agent)
+  // while an op ran: ResourceClass::released() once that op ends.
+  std::vector<std::pair<ClassPtr, sdk::AgentSpec>> releases;
 
   sdk::LogContext context() const { return {id, name, {}, 0}; }
 };
@@ -138,13 +141,16 @@ Engine::~Engine() {
   }
 }
 
-void Engine::addClass(ClassPtr cls, bool can_resume, bool can_carry) {
+// A virtual appended in ABI 1.N is not in the vtable of a plugin built
+// before: calling it would be undefined, so only classes built for it get it.
+void Engine::addClass(ClassPtr cls, std::uint32_t abi_minor) {
   const std::string name = cls->name();
   if (!classes_.emplace(name, std::move(cls)).second) {
     throw std::runtime_error("resource class '" + name + "' is provided by two plugins");
   }
-  if (can_resume) resumable_.insert(name);
-  if (can_carry) carrying_.insert(name);
+  if (abi_minor >= 1) resumable_.insert(name);
+  if (abi_minor >= 3) carrying_.insert(name);
+  if (abi_minor >= 4) releasing_.insert(name);
 }
 
 std::vector<std::string> Engine::classNames() const {
@@ -413,12 +419,17 @@ InstanceView Engine::registerInstance(const RegisterParams& request) {
         "agent changes from " + slot->agent.toString() + " to " + spec.toString() +
             ": cancelling its queued and recurring operations");
     cancelEverything(slot);
+    release(*slot, slot->cls, slot->agent);
   }
   InstancePtr instance = slot;
   instance->deleted = false;
   instance->name = name;
   instance->agent = spec;
   instance->cls = classes_.at(spec.cls);
+  // Registered again with an agent it had while an op still runs: not gone.
+  auto& releases = instance->releases;
+  releases.erase(std::remove_if(releases.begin(), releases.end(), [&](const auto& r) { return r.second == spec; }),
+                 releases.end());
   instance->params = request.params;
   instance->drop_recurring = request.drop_recurring;
   instance->registered_by = request.origin;
@@ -445,6 +456,7 @@ std::optional<InstanceView> Engine::unregisterInstance(const std::string& id) {
     log(sdk::LogLevel::Info, instance->context(), "unregistered");
   }
   notifier_.publishInstance("unregister", result);
+  release(*instance, instance->cls, instance->agent);
   return result;
 }
 
@@ -682,6 +694,7 @@ void Engine::complete(const InstancePtr& instance, const OpPtr& op, const sdk::R
 }
 
 void Engine::freeSlot(const InstancePtr& instance) {
+  releasePending(*instance);  // after the run's report (FreeSlot ends every row that ends a run)
   if (instance->deleted) {
     const auto it = instances_.find(instance->id);
     if (it != instances_.end() && it->second == instance) instances_.erase(it);
@@ -690,6 +703,21 @@ void Engine::freeSlot(const InstancePtr& instance) {
   }
   pumpWaiting();
   if (on_op_ended_) on_op_ended_();
+}
+
+void Engine::release(Instance& instance, ClassPtr cls, const sdk::AgentSpec& agent) {
+  if (!releasing_.count(agent.cls)) return;
+  if (instance.running) {
+    instance.releases.emplace_back(std::move(cls), agent);
+    return;
+  }
+  cls->released(instance.id, agent);
+}
+
+void Engine::releasePending(Instance& instance) {
+  const auto releases = std::move(instance.releases);
+  instance.releases.clear();
+  for (const auto& [cls, agent] : releases) cls->released(instance.id, agent);
 }
 
 void Engine::report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,

@@ -21,6 +21,7 @@
 #include "event_loop.hpp"
 #include "metadata_cache.hpp"
 #include "lrm/protocol/records.hpp"
+#include "lrm/sdk/abi.hpp"
 #include "lrm/sdk/resource_class.hpp"
 #include "op_transitions.hpp"
 #include "plugin_loader.hpp"
@@ -126,11 +127,12 @@ class Engine {
   ~Engine();
 
   /**
-   * Offer a resource class. @param can_resume its plugin has
-   * ResourceClass::resume() (ABI ≥ 1.1); @param can_carry it has
-   * ResourceClass::carriesOver() (ABI ≥ 1.3). @throws std::runtime_error on a duplicate name.
+   * Offer a resource class. @param abi_minor what its plugin was built with:
+   * which virtuals of ResourceClass its vtable has, so which the engine may
+   * call (resume() from 1.1, carriesOver() from 1.3, released() from 1.4).
+   * @throws std::runtime_error on a duplicate name.
    */
-  void addClass(ClassPtr cls, bool can_resume = false, bool can_carry = false);
+  void addClass(ClassPtr cls, std::uint32_t abi_minor = LRM_SDK_ABI_MINOR);
   std::vector<std::string> classNames() const;
   /** @throws RequestError `unknown-class`. */
   sdk::ResourceClass& resourceClass(const std::string& name) const;
@@ -240,6 +242,9 @@ class Engine {
   void arm(const InstancePtr& instance, const OpPtr& op, Millis delay);
   void complete(const InstancePtr& instance, const OpPtr& op, const sdk::Result& result);
   void freeSlot(const InstancePtr& instance);
+  /** An agent of @p instance is gone: now, or once its op in flight ends. */
+  void release(Instance& instance, ClassPtr cls, const sdk::AgentSpec& agent);
+  void releasePending(Instance& instance);
   const OpTransition* cancelOp(const InstancePtr& instance, const OpPtr& op);
   void report(Instance& instance, Op& op, const sdk::Result& result, std::uint64_t exec_ms,
               std::uint64_t queue_ms);
@@ -256,6 +261,7 @@ class Engine {
   bool frozen_ = false;
   std::set<std::string> resumable_;  // classes whose plugin has resume()
   std::set<std::string> carrying_;   // classes whose plugin has carriesOver()
+  std::set<std::string> releasing_;  // classes whose plugin has released()
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;

@@ -34,6 +34,9 @@ class ServiceClass final : public sdk::ResourceClass {
     return chosen_->resume(op, std::move(done));
   }
   bool carriesOver(const sdk::Operation& op) const noexcept override { return chosen_->carriesOver(op); }
+  void released(const std::string& instance_id, const sdk::AgentSpec& agent) noexcept override {
+    chosen_->released(instance_id, agent);
+  }
 
  private:
   std::unique_ptr<sdk::ResourceClass> chosen_;

@@ -67,6 +67,19 @@ bool writeDropIn(const std::string& path) {
   return replaced;
 }
 
+// On a worker: remove the drop-in at @p path and its directory (when empty),
+// but only if it is ours; true when it was.
+bool removeOurDropIn(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::ifstream in(path, std::ios::binary);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in || content != dropInText()) return false;
+  std::error_code ignored;
+  if (!fs::remove(path, ignored)) return false;
+  fs::remove(fs::path(path).parent_path(), ignored);  // only when empty
+  return true;
+}
+
 }  // namespace
 
 bool SystemdClass::init(sdk::Host& host, std::string& error) noexcept {
@@ -206,11 +219,10 @@ void SystemdClass::decide(sdk::CallId id) {
   if (op.state.load == "not-found" || !job_action || op.submitted) {
     auto result = verdict(op.op.action, op.unit, op.state);
     if (!result) return recheck(id, "unit " + op.unit + " is " + op.state.active);
-    const bool stopped = op.op.action == "stop" && result->status == sdk::ExecStatus::Done;
-    // A start of an unknown unit leaves no drop-in behind either.
-    if (stopped || (op.dropin_written && result->status == sdk::ExecStatus::NotInstalled)) {
-      return finishRemovingDropIn(id, *result);
-    }
+    // A start of an unknown unit leaves no drop-in behind. Any other stays
+    // while the instance is registered (released() removes it), as
+    // Pacemaker keeps its override until the resource goes.
+    if (op.dropin_written && result->status == sdk::ExecStatus::NotInstalled) return finishRemovingDropIn(id, *result);
     return finish(id, *result);
   }
   if (!op.job.empty()) return;  // waiting for JobRemoved
@@ -240,7 +252,9 @@ void SystemdClass::ensureDropIn(sdk::CallId id) {
         op->dropin_tried = true;
         op->dropin_written = outcome->second.empty();  // else no reload for it; the start goes on
         op->dropin_replaced = outcome->first;
-        if (!op->dropin_written) {
+        if (op->dropin_written) {
+          dropin_units_[op->op.instance_id] = op->unit;
+        } else {
           host_->log(sdk::LogLevel::Warning, op->op.context(), "cannot write " + path + ": " + outcome->second);
         }
         check(id);
@@ -248,8 +262,9 @@ void SystemdClass::ensureDropIn(sdk::CallId id) {
 }
 
 // A Reload costs the manager 40-75 ms: skipped when the unit's DropInPaths
-// already has the file (loaded with it, or it was removed at a stop and
-// written again since) and it did not replace other content.
+// already has the file (loaded at an earlier start and kept since, or
+// removed at a release and written again before a reload) and it did not
+// replace other content.
 void SystemdClass::reloadUnlessLoaded(sdk::CallId id, std::uint64_t attempt, bool changed) {
   if (!ops_.at(id).dropin_written) return submit(id);
   const std::string tail = "/" + ops_.at(id).unit + ".d/" + kDropInName;
@@ -353,7 +368,7 @@ bool SystemdClass::cancel(sdk::CallId call_id) noexcept {
   return true;
 }
 
-// A successful stop removes the drop-in: the SDK has no unregister hook.
+// A start that found no unit: its drop-in goes at once (there is nothing to override).
 void SystemdClass::finishRemovingDropIn(sdk::CallId id, sdk::Result result) {
   if (dropin_dir_.empty()) return finish(id, std::move(result));
   const std::uint64_t attempt = ops_.at(id).attempt;
@@ -367,6 +382,35 @@ void SystemdClass::finishRemovingDropIn(sdk::CallId id, sdk::Result result) {
       [this, id, attempt, result] {
         if (current(id, attempt)) finish(id, result);
       });
+}
+
+// The drop-in goes unless another instance of this image started the same
+// unit with it; one lrm did not write (other content) stays. The Reload is
+// asynchronous and its reply ignored: systemd forgets the override then, or
+// at its next reload when it is not connected now.
+void SystemdClass::released(const std::string& instance_id, const sdk::AgentSpec& agent) noexcept {
+  try {
+    dropin_units_.erase(instance_id);
+    const auto unit = unitName(agent.type);
+    if (dropin_dir_.empty() || !unit) return;
+    for (const auto& [other, other_unit] : dropin_units_) {
+      if (other_unit == *unit) return;
+    }
+    const std::string path = dropInPath(dropin_dir_, *unit);
+    auto removed = std::make_shared<bool>(false);
+    host_->work([path, removed] { *removed = removeOurDropIn(path); },
+                [this, instance_id, path, removed] {
+                  if (!*removed) return;
+                  const bool sent = bus_->call(kManagerPath, kManager, "Reload", nullptr,
+                                               [](sd_bus_message*, const sd_bus_error*) {});
+                  host_->log(sdk::LogLevel::Info, {instance_id, instance_id, {}, 0},
+                             "removed " + path +
+                                 (sent ? "; reloading the manager" : "; the manager forgets it at its next reload"));
+                });
+  } catch (const std::exception& e) {
+    host_->log(sdk::LogLevel::Warning, {instance_id, instance_id, {}, 0},
+               std::string("cannot remove the drop-in: ") + e.what());
+  }
 }
 
 // Every completion goes through here, once, from a later loop iteration.

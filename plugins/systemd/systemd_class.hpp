@@ -5,7 +5,8 @@
 // timeout, anything unsettled — a unit activating, the bus lost, the manager
 // re-executing — is checked again, never reported as a failure. Before the
 // first start of a unit it writes an override drop-in (Restart=no,
-// Before=lrmd.service) into `systemd.dropin-dir` and reloads the manager.
+// Before=lrmd.service) into `systemd.dropin-dir` and reloads the manager; the
+// drop-in stays while the instance is registered and goes at released().
 #pragma once
 
 #include <map>
@@ -36,6 +37,8 @@ class SystemdClass final : public sdk::ResourceClass {
   bool resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override;
   /** A start or stop is a job of systemd's: it survives lrmd's re-execution. */
   bool carriesOver(const sdk::Operation& op) const noexcept override;
+  /** Removes the drop-in of the instance's unit (if ours) and reloads the manager, asynchronously. */
+  void released(const std::string& instance_id, const sdk::AgentSpec& agent) noexcept override;
 
  private:
   /** One operation in flight, from execute() to its one completion. */
@@ -80,6 +83,7 @@ class SystemdClass final : public sdk::ResourceClass {
   std::unique_ptr<Bus> bus_;
   std::string dropin_dir_;  // empty (the setting "none" or ""): no drop-in
   std::map<sdk::CallId, Op> ops_;
+  std::map<std::string, std::string> dropin_units_;  // instance id → unit whose drop-in its start wrote
   std::vector<std::string> listing_;  // types(), refreshed from the bus
   std::uint64_t generation_ = 0;      // bumped whenever units may have changed (fingerprint)
   bool listing_in_flight_ = false;

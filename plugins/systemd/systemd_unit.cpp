@@ -86,7 +86,7 @@ std::optional<sdk::Result> verdict(const std::string& action, const std::string&
 }
 
 std::string dropInText() {
-  return "# Written by lrm's systemd class before it started this unit, removed when it stops it:\n"
+  return "# Written by lrm's systemd class before it started this unit, removed when its instance goes:\n"
          "# lrm alone restarts the unit, and systemd stops it after lrmd at shutdown.\n"
          "[Unit]\n"
          "Before=lrmd.service\n"

@@ -123,7 +123,7 @@ TEST(Daemon, ReportsABadPluginByNameAndKeepsServing) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find("unable to load plugin " + plugins.file("future_abi.so") +
-                     ": built for SDK ABI 2.0, this lrmd provides ABI 1.3"),
+                     ": built for SDK ABI 2.0, this lrmd provides ABI 1.4"),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("unable to load plugin " + plugins.file("no_descriptor.so") +

@@ -78,7 +78,6 @@ TEST_F(SystemdClass, LongRunningServiceStartsMonitorsAndStops) {
   EXPECT_EQ(run("long", "monitor").rc, sdk::rc::kOk);
   EXPECT_EQ(run("long", "stop").rc, sdk::rc::kOk);
   EXPECT_EQ(manager_.unitProperty("lrm-test-long.service", "ActiveState"), "inactive");
-  EXPECT_FALSE(std::filesystem::exists(dropIn("lrm-test-long.service"))) << "removed at the successful stop";
   EXPECT_EQ(run("long", "monitor").rc, sdk::rc::kNotRunning);
 }
 
@@ -158,6 +157,24 @@ TEST_F(SystemdClass, DropInStopsASelfRestartingUnitFromComingBack) {
   EXPECT_TRUE(waitUntil([&] { return (event = run("again", "monitor")).rc == sdk::rc::kNotRunning; }));
   EXPECT_THAT(event.exit_reason, HasSubstr("signal"));
   EXPECT_EQ(manager_.unitProperty("lrm-test-restarts.service", "NRestarts", "Service"), "0");
+}
+
+// The drop-in lives as long as the instance: a stop leaves it (the next start
+// needs no reload), unregister removes it and reloads the manager, so that
+// systemd's own Restart= holds again.
+TEST_F(SystemdClass, DropInStaysUntilTheInstanceIsUnregistered) {
+  const std::string unit = "lrm-test-restarts.service";
+  client_->registerInstance(registration("again", "systemd:lrm-test-restarts"));
+  ASSERT_EQ(run("again", "start").rc, sdk::rc::kOk);
+  EXPECT_TRUE(std::filesystem::exists(dropIn(unit))) << "present while running";
+  EXPECT_EQ(manager_.unitProperty(unit, "Restart", "Service"), "no");
+  ASSERT_EQ(run("again", "stop").rc, sdk::rc::kOk);
+  EXPECT_TRUE(std::filesystem::exists(dropIn(unit))) << "still present after the stop";
+  client_->unregisterInstance("again");
+  EXPECT_TRUE(waitUntil([&] { return !std::filesystem::exists(manager_.unitDir() + "/" + unit + ".d"); }))
+      << "gone after unregister, with its directory";
+  EXPECT_TRUE(waitUntil([&] { return manager_.unitProperty(unit, "Restart", "Service") == "always"; }))
+      << "the manager was reloaded without it";
 }
 
 // A unit systemd already has loaded (started behind lrm's back) gets the

@@ -128,6 +128,7 @@ TEST(ResourceClassDefaults, NothingIsCachedResumedOrCarriedOverUnlessTheClassSay
   EXPECT_EQ(minimal.fingerprint({"minimal", "", "x"}), "");
   EXPECT_FALSE(minimal.resume(start, [](const Result&) {}));
   EXPECT_FALSE(minimal.carriesOver(start)) << "ABI 1.3: waited for at an upgrade unless the class says otherwise";
+  minimal.released("r1", {"minimal", "", "x"});  // ABI 1.4: nothing to forget, and callable
 }
 
 }  // namespace

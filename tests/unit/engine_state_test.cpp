@@ -224,6 +224,9 @@ class FakeClass : public sdk::ResourceClass {
     runs[op.call_id] = std::move(done);
     return true;
   }
+  void released(const std::string& instance_id, const sdk::AgentSpec& agent) noexcept override {
+    releases.push_back(instance_id + " " + agent.toString());
+  }
 
   /** The run started as @p call_id ends with @p rc: its completion callback is called. */
   void finish(sdk::CallId call_id, int rc = sdk::rc::kOk) {
@@ -241,6 +244,7 @@ class FakeClass : public sdk::ResourceClass {
   std::vector<sdk::CallId> executed;
   std::vector<sdk::CallId> cancelled;
   std::vector<sdk::CallId> resumed;
+  std::vector<std::string> releases;  // "instance agent", one per released()
   std::map<sdk::CallId, sdk::CompletionCallback> runs;
 };
 
@@ -280,14 +284,14 @@ class EngineTest : public ::testing::Test {
 
   void start(std::size_t max_children = 0) {
     engine = std::make_unique<Engine>(loop, notifier, max_children);
-    engine->addClass(cls, true);
+    engine->addClass(cls);
     engine->setJournal(&journal);
     add("r1");
   }
-  void add(const std::string& id) {
+  void add(const std::string& id, const std::string& agent = "fake:Thing") {
     RegisterParams request;
     request.id = id;
-    request.agent = "fake:Thing";
+    request.agent = agent;
     engine->registerInstance(request);
   }
   sdk::CallId exec(const std::string& action, std::uint64_t interval_ms = 0, std::uint64_t delay_ms = 0,
@@ -471,7 +475,7 @@ struct Walks {
   }
   static void noSlot(EngineTest& t) {
     t.engine = std::make_unique<Engine>(t.loop, t.notifier, 1);
-    t.engine->addClass(t.cls, true);
+    t.engine->addClass(t.cls);
     t.add("r1");
     t.add("r2");
     const sdk::CallId first = t.runningOneShot();
@@ -753,6 +757,72 @@ TEST_F(EngineTest, OnOpEndedIsCalledEachTimeARunEnds) {
   runningOneShot();
   abandon();
   EXPECT_EQ(ended, 2);
+}
+
+TEST_F(EngineTest, UnregisteringAnIdleInstanceReleasesItOnce) {
+  start();
+  ASSERT_TRUE(engine->unregisterInstance("r1"));
+  EXPECT_THAT(cls->releases, ElementsAre("r1 fake:Thing"));
+  EXPECT_FALSE(engine->unregisterInstance("r1"));
+  settle();
+  EXPECT_THAT(cls->releases, ElementsAre("r1 fake:Thing"));
+}
+
+TEST_F(EngineTest, UnregisteringDuringARunReleasesAfterItsReport) {
+  start();
+  const sdk::CallId call = runningOneShot();
+  ASSERT_TRUE(engine->unregisterInstance("r1"));
+  EXPECT_THAT(cls->releases, IsEmpty()) << "its op still runs";
+  std::size_t released_at_report = 1;
+  notifier.on_exec = [&](const ExecEvent&) { released_at_report = cls->releases.size(); };
+  cls->finish(call);
+  settle();
+  ASSERT_EQ(reportsOf(call).size(), 1u);
+  EXPECT_TRUE(reportsOf(call)[0].deleted);
+  EXPECT_EQ(released_at_report, 0u);
+  EXPECT_THAT(cls->releases, ElementsAre("r1 fake:Thing"));
+}
+
+TEST_F(EngineTest, ReRegisteringWithTheSameAgentReleasesNothing) {
+  start();
+  add("r1");
+  RegisterParams renamed;
+  renamed.id = "r1";
+  renamed.name = "another name";
+  renamed.agent = "fake:Thing";
+  engine->registerInstance(renamed);
+  const sdk::CallId call = runningOneShot();
+  ASSERT_TRUE(engine->unregisterInstance("r1"));
+  add("r1");  // back before the run ended: the agent is not gone
+  cls->finish(call);
+  settle();
+  EXPECT_THAT(cls->releases, IsEmpty());
+}
+
+TEST_F(EngineTest, ReRegisteringWithAnotherAgentReleasesTheOldOne) {
+  start();
+  add("r1", "fake:Other");
+  EXPECT_THAT(cls->releases, ElementsAre("r1 fake:Thing"));
+  const sdk::CallId call = runningOneShot();
+  add("r1", "fake:Third");
+  EXPECT_THAT(cls->releases, ElementsAre("r1 fake:Thing")) << "fake:Other's start still runs";
+  cls->finish(call);
+  settle();
+  EXPECT_THAT(cls->releases, ElementsAre("r1 fake:Thing", "r1 fake:Other"));
+}
+
+TEST_F(EngineTest, AClassBuiltBeforeAbi14IsNeverReleased) {
+  engine = std::make_unique<Engine>(loop, notifier, 0);
+  engine->addClass(cls, 3);
+  add("r1");
+  add("r1", "fake:Other");
+  const sdk::CallId call = runningOneShot();
+  ASSERT_TRUE(engine->unregisterInstance("r1"));
+  cls->finish(call);
+  settle();
+  add("r2");
+  ASSERT_TRUE(engine->unregisterInstance("r2"));
+  EXPECT_THAT(cls->releases, IsEmpty());
 }
 
 // The Notifier must not call back into the engine. One that does can make

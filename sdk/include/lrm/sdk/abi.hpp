@@ -12,7 +12,7 @@
 /** @brief Major ABI version: bumped on any incompatible change of the SDK headers. */
 #define LRM_SDK_ABI_MAJOR 1
 /** @brief Minor ABI version: bumped when something is appended compatibly. */
-#define LRM_SDK_ABI_MINOR 3
+#define LRM_SDK_ABI_MINOR 4
 
 /**
  * @brief Declares the exported descriptor of a plugin or agent: C linkage (an

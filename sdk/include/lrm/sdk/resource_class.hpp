@@ -104,6 +104,19 @@ class ResourceClass {
     (void)op;
     return false;
   }
+
+  // ---- ABI 1.4 ----
+  /**
+   * @brief The instance @p instance_id of @p agent is unregistered, or
+   * registered again with another agent: forget what the class keeps for it
+   * (e.g. a file it wrote for it). Called once, on the event-loop thread,
+   * after its last operation completed; never at shutdown or at an upgrade in
+   * place (the instance lives on). Default: nothing to forget.
+   */
+  virtual void released(const std::string& instance_id, const AgentSpec& agent) noexcept {
+    (void)instance_id;
+    (void)agent;
+  }
 };
 
 }  // namespace lrm::sdk
