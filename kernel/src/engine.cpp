@@ -352,8 +352,14 @@ void Engine::reattach(const InstancePtr& instance, const OpPtr& op) {
   instance->running = op;
   ++in_flight_;
   auto done = completion(instance, op);
-  const bool resumed =
-      resumable_.count(instance->agent.cls) && instance->cls->resume(operationOf(*instance, *op), done);
+  // The class times what is left of the op's timeout, not all of it again;
+  // one already spent leaves 1 ms (0 would mean no timeout at all).
+  sdk::Operation operation = operationOf(*instance, *op);
+  if (operation.timeout_ms != 0) {
+    const std::uint64_t elapsed = msSince(op->started_at, Clock::now());
+    operation.timeout_ms = elapsed < operation.timeout_ms ? static_cast<std::uint32_t>(operation.timeout_ms - elapsed) : 1;
+  }
+  const bool resumed = resumable_.count(instance->agent.cls) && instance->cls->resume(operation, done);
   if (resumed) {
     log(sdk::LogLevel::Info, op->context(*instance), "carried over the upgrade; still running");
     return;

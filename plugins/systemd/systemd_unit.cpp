@@ -67,10 +67,12 @@ std::optional<sdk::Result> verdict(const std::string& action, const std::string&
     return std::nullopt;
   }
   if (action == "start") {
+    // A start that did not leave the unit running answers what a monitor
+    // would, "not running", as Pacemaker's follow-up monitor does.
     if (active == "active" || active == "reloading") return done(sdk::rc::kOk);
-    if (active == "failed") return done(sdk::rc::kError, failedReason(unit, state));
+    if (active == "failed") return done(sdk::rc::kNotRunning, failedReason(unit, state));
     if (active == "inactive" && !state.job_result.empty()) {
-      return done(sdk::rc::kError, "unit " + unit + " is inactive after its start job (" + state.job_result + ")");
+      return done(sdk::rc::kNotRunning, "unit " + unit + " is inactive after its start job (" + state.job_result + ")");
     }
     return std::nullopt;
   }

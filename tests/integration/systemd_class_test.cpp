@@ -89,11 +89,11 @@ TEST_F(SystemdClass, TemplateInstanceIsAUnitOfItsOwn) {
   EXPECT_EQ(run("inst", "stop").rc, sdk::rc::kOk);
 }
 
-TEST_F(SystemdClass, UnitFailingAtStartIsAnErrorWithSystemdsResult) {
+TEST_F(SystemdClass, UnitFailingAtStartIsNotRunningWithSystemdsResult) {
   client_->registerInstance(registration("bad", "systemd:lrm-test-fail-start"));
   const Event started = run("bad", "start");
   EXPECT_EQ(started.status, ExecStatus::Done);
-  EXPECT_EQ(started.rc, sdk::rc::kError);
+  EXPECT_EQ(started.rc, sdk::rc::kNotRunning);
   EXPECT_THAT(started.exit_reason, HasSubstr("exit-code"));
   const Event monitored = run("bad", "monitor");
   EXPECT_EQ(monitored.rc, sdk::rc::kNotRunning);

@@ -221,6 +221,7 @@ class FakeClass : public sdk::ResourceClass {
   bool resume(const sdk::Operation& op, sdk::CompletionCallback done) noexcept override {
     if (!resumes) return false;
     resumed.push_back(op.call_id);
+    resumed_timeout_ms.push_back(op.timeout_ms);
     runs[op.call_id] = std::move(done);
     return true;
   }
@@ -244,6 +245,7 @@ class FakeClass : public sdk::ResourceClass {
   std::vector<sdk::CallId> executed;
   std::vector<sdk::CallId> cancelled;
   std::vector<sdk::CallId> resumed;
+  std::vector<std::uint32_t> resumed_timeout_ms;  // the timeout each resume() was given
   std::vector<std::string> releases;  // "instance agent", one per released()
   std::map<sdk::CallId, sdk::CompletionCallback> runs;
 };
@@ -366,7 +368,7 @@ class EngineTest : public ::testing::Test {
     return call;
   }
   // Takes over one recurring monitor handed over in @p state.
-  sdk::CallId takeOver(OpState state) {
+  sdk::CallId takeOver(OpState state, std::uint64_t waited_ms = 0) {
     CarriedOps carried;
     CarriedOp op;
     op.instance_id = "r1";
@@ -376,6 +378,7 @@ class EngineTest : public ::testing::Test {
     op.op.timeout_ms = 20000;
     op.state = state;
     op.remaining_ms = kHourMs;
+    op.waited_ms = waited_ms;
     carried.ops.push_back(op);
     carried.next_call_id = 101;
     engine->takeOver(carried);
@@ -744,6 +747,22 @@ TEST_F(EngineTest, AClassThatCannotResumeHasTheRunReportedUnknown) {
   ASSERT_EQ(reportsOf(call).size(), 1u);
   EXPECT_EQ(reportsOf(call)[0].status, sdk::ExecStatus::Error);
   EXPECT_EQ(stateOf(call), OpState::Idle);  // recurring: rescheduled
+}
+
+TEST_F(EngineTest, AResumedRunIsGivenWhatIsLeftOfItsTimeout) {
+  start();
+  // Carried over after 15 s of its 20 s: at most 5 s are left.
+  takeOver(OpState::Running, 15000);
+  ASSERT_EQ(cls->resumed_timeout_ms.size(), 1u);
+  EXPECT_GT(cls->resumed_timeout_ms[0], 0u);
+  EXPECT_LE(cls->resumed_timeout_ms[0], 5000u);
+}
+
+TEST_F(EngineTest, AResumedRunThatOverranItsTimeoutIsGivenOneMillisecondNotNone) {
+  start();
+  takeOver(OpState::Running, 25000);
+  ASSERT_EQ(cls->resumed_timeout_ms.size(), 1u);
+  EXPECT_EQ(cls->resumed_timeout_ms[0], 1u);  // 0 would mean no timeout at all
 }
 
 TEST_F(EngineTest, OnOpEndedIsCalledEachTimeARunEnds) {

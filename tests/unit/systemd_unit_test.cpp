@@ -48,8 +48,11 @@ TEST(SystemdVerdict, StartWaitsForItsJob) {
   EXPECT_EQ(verdict("start", "u", state("active"))->rc, sdk::rc::kOk);
   EXPECT_FALSE(verdict("start", "u", state("activating")));
   EXPECT_FALSE(verdict("start", "u", state("inactive"))) << "the job may still be queued";
-  EXPECT_EQ(verdict("start", "u", state("inactive", "", "done"))->rc, sdk::rc::kError);
-  EXPECT_THAT(verdict("start", "u", state("failed", "exit-code", "failed"))->exit_reason, HasSubstr("exit-code"));
+  EXPECT_EQ(verdict("start", "u", state("inactive", "", "done"))->rc, sdk::rc::kNotRunning);
+  const auto failed = verdict("start", "u", state("failed", "exit-code", "failed"));
+  EXPECT_EQ(failed->status, sdk::ExecStatus::Done);
+  EXPECT_EQ(failed->rc, sdk::rc::kNotRunning);  // as Pacemaker's follow-up monitor answers
+  EXPECT_THAT(failed->exit_reason, HasSubstr("exit-code"));
 }
 
 TEST(SystemdVerdict, StopSettlesInactiveOrFailed) {
