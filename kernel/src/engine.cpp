@@ -17,12 +17,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <set>
 #include <tuple>
 
 #include "log.hpp"
 
 namespace lrm::kernel {
 namespace {
+
+// The ABI minor that appended each optional ResourceClass virtual.
+constexpr std::uint32_t kResumeSince = 1;       // resume()
+constexpr std::uint32_t kCarriesOverSince = 3;  // carriesOver()
+constexpr std::uint32_t kReleasedSince = 4;     // released()
 
 std::uint64_t msSince(Clock::time_point since, Clock::time_point now) {
   const auto ms = std::chrono::duration_cast<Millis>(now - since).count();
@@ -148,9 +154,7 @@ void Engine::addClass(ClassPtr cls, std::uint32_t abi_minor) {
   if (!classes_.emplace(name, std::move(cls)).second) {
     throw std::runtime_error("resource class '" + name + "' is provided by two plugins");
   }
-  if (abi_minor >= 1) resumable_.insert(name);
-  if (abi_minor >= 3) carrying_.insert(name);
-  if (abi_minor >= 4) releasing_.insert(name);
+  abi_minors_[name] = abi_minor;
 }
 
 std::vector<std::string> Engine::classNames() const {
@@ -252,7 +256,7 @@ std::vector<Engine::InFlight> Engine::running() const {
   std::vector<InFlight> result;
   for (const auto& [id, instance] : instances_) {
     if (!instance->running) continue;
-    const bool carries = carrying_.count(instance->agent.cls) &&
+    const bool carries = built(instance->agent.cls, kCarriesOverSince) &&
                          instance->cls->carriesOver(operationOf(*instance, *instance->running));
     result.push_back({id, instance->running->call_id, instance->deleted, carries});
   }
@@ -359,7 +363,7 @@ void Engine::reattach(const InstancePtr& instance, const OpPtr& op) {
     const std::uint64_t elapsed = msSince(op->started_at, Clock::now());
     operation.timeout_ms = elapsed < operation.timeout_ms ? static_cast<std::uint32_t>(operation.timeout_ms - elapsed) : 1;
   }
-  const bool resumed = resumable_.count(instance->agent.cls) && instance->cls->resume(operation, done);
+  const bool resumed = built(instance->agent.cls, kResumeSince) && instance->cls->resume(operation, done);
   if (resumed) {
     log(sdk::LogLevel::Info, op->context(*instance), "carried over the upgrade; still running");
     return;
@@ -712,7 +716,7 @@ void Engine::freeSlot(const InstancePtr& instance) {
 }
 
 void Engine::release(Instance& instance, ClassPtr cls, const sdk::AgentSpec& agent) {
-  if (!releasing_.count(agent.cls)) return;
+  if (!built(agent.cls, kReleasedSince)) return;
   if (instance.running) {
     instance.releases.emplace_back(std::move(cls), agent);
     return;

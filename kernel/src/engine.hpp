@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -259,9 +258,13 @@ class Engine {
   std::size_t in_flight_ = 0;
   bool draining_ = false;
   bool frozen_ = false;
-  std::set<std::string> resumable_;  // classes whose plugin has resume()
-  std::set<std::string> carrying_;   // classes whose plugin has carriesOver()
-  std::set<std::string> releasing_;  // classes whose plugin has released()
+  // The ABI minor each class's plugin was built for: which of the virtuals
+  // appended since 1.0 its vtable has (calling one it lacks is undefined).
+  std::map<std::string, std::uint32_t> abi_minors_;
+  bool built(const std::string& cls, std::uint32_t since_minor) const {
+    const auto it = abi_minors_.find(cls);
+    return it != abi_minors_.end() && it->second >= since_minor;
+  }
   sdk::CallId next_call_id_ = 1;
   std::uint64_t next_result_seq_ = 1;
   std::map<std::string, ClassPtr> classes_;
