@@ -43,10 +43,6 @@ ServerOptions serverOptions(const DaemonConfig& config) {
   return options;
 }
 
-std::string msSince(Clock::time_point start) {
-  return std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count());
-}
-
 // Signals arrive through the loop; children get a clean mask (spawner.cpp).
 // Before any thread starts: the worker pool's threads inherit the mask.
 void blockSignals() {
@@ -159,7 +155,7 @@ bool Daemon::restoreState(std::optional<Handover> handover) {
     upgrade_ = std::make_unique<Upgrade>(engine_, server_, spawner_, *store_, *state_lock_, config_.state_dir,
                                          config_.args);
     log(sdk::LogLevel::Notice, "restored " + std::to_string(restored) + " instance(s) from " + config_.state_dir +
-                                   " in " + msSince(start) + " ms");
+                                   " in " + std::to_string(msSince(start)) + " ms");
     return true;
   } catch (const std::exception& e) {
     log(sdk::LogLevel::Error, std::string("unable to use the state directory: ") + e.what());

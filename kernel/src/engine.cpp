@@ -30,11 +30,6 @@ constexpr std::uint32_t kResumeSince = 1;       // resume()
 constexpr std::uint32_t kCarriesOverSince = 3;  // carriesOver()
 constexpr std::uint32_t kReleasedSince = 4;     // released()
 
-std::uint64_t msSince(Clock::time_point since, Clock::time_point now) {
-  const auto ms = std::chrono::duration_cast<Millis>(now - since).count();
-  return ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
-}
-
 std::int64_t epochSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -39,6 +39,11 @@ Millis millisOf(std::uint64_t ms) {
   return Millis(static_cast<Millis::rep>(std::min<std::uint64_t>(ms, std::numeric_limits<Millis::rep>::max())));
 }
 
+std::uint64_t msSince(Clock::time_point since, Clock::time_point now) {
+  const auto ms = std::chrono::duration_cast<Millis>(now - since).count();
+  return ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+}
+
 EventLoop::EventLoop() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {

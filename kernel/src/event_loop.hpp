@@ -26,6 +26,8 @@ using TimerId = std::uint64_t;
 Clock::time_point deadlineAfter(Millis delay);
 /** @p ms as Millis, saturated: Millis is signed, durations from outside are not. */
 Millis millisOf(std::uint64_t ms);
+/** Whole milliseconds from @p since to @p now; 0 when @p now is not later. */
+std::uint64_t msSince(Clock::time_point since, Clock::time_point now = Clock::now());
 
 class EventLoop {
  public:

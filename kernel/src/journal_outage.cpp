@@ -27,9 +27,7 @@ std::uint64_t JournalOutage::commit() {
     const auto start = Clock::now();
     try {
       store_.compact(engine_);  // waits for a write in progress, then rewrites
-      log(sdk::LogLevel::Info, "journal compacted in " +
-                                   std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - start).count()) +
-                                   " ms");
+      log(sdk::LogLevel::Info, "journal compacted in " + std::to_string(msSince(start)) + " ms");
     } catch (const std::exception& e) {
       log(sdk::LogLevel::Warning, std::string("unable to compact the journal: ") + e.what() +
                                       "; the old journal is kept, trying again in a second");
@@ -49,10 +47,8 @@ void JournalOutage::retry() {
     loop_.addTimer(kJournalRetry, [this] { retry(); });
     return;
   }
-  log(sdk::LogLevel::Notice,
-      "journal " + store_.path() + " written again after " +
-          std::to_string(std::chrono::duration_cast<Millis>(Clock::now() - *since_).count()) +
-          " ms; changes are accepted, held results released");
+  log(sdk::LogLevel::Notice, "journal " + store_.path() + " written again after " + std::to_string(msSince(*since_)) +
+                                 " ms; changes are accepted, held results released");
   since_.reset();
 }
 

@@ -23,11 +23,6 @@ constexpr std::size_t kHookOutputBytes = 64 * 1024;
 constexpr std::uint32_t kHookTimeoutMs = 10000;
 constexpr std::size_t kLoggedLines = 50;
 
-std::uint64_t elapsedMs(Clock::time_point since) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<Millis>(Clock::now() - since).count());
-}
-
 void closeFd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
@@ -212,7 +207,7 @@ std::vector<HandedChild> Spawner::handOver() {
     record.pid = child.pid;
     record.out = child.out.text();
     record.err = child.err.text();
-    record.elapsed_ms = elapsedMs(child.started);
+    record.elapsed_ms = msSince(child.started);
     record.timeout_ms = child.request.timeout_ms;
     record.timed_out = child.timed_out;
     record.killed = child.killed;
@@ -411,7 +406,7 @@ void Spawner::finish(Child& child, int wait_status) {
   loop_.cancelTimer(child.timer);
 
   sdk::SpawnResult result;
-  result.elapsed_ms = elapsedMs(child.started);
+  result.elapsed_ms = msSince(child.started);
   result.out = child.out.text();
   result.err = child.err.text();
   if (child.timed_out) {
